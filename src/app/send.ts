@@ -1,0 +1,134 @@
+/**
+ * @module app/send
+ * The send API: one connection, all of a user's connections, a channel, or everyone.
+ * A message is serialised once and handed to the {@link Connections} port as one buffer for
+ * all recipients. Connections found gone are marked disconnected in the store.
+ */
+import type { Clock } from '../clock.ts'
+import { GatehouseError } from '../errors.ts'
+import type { Logger } from '../logger.ts'
+import type { Connections } from '../push/connections.ts'
+import type { Audience, Store } from '../store/store.ts'
+
+/** What a push did: messages handed over, and recipients found gone. */
+export interface SendResult {
+  readonly sent: number
+  readonly gone: number
+}
+
+/**
+ * Push messages to clients. Strings are sent as they are; anything else as JSON.
+ *
+ * @example
+ * ```ts
+ * await app.send.toChannel('lobby', { type: 'chat_message', text: 'hi' })
+ * await app.send.toUser('bob', { type: 'notice' })
+ * await app.send.close({ userId: 'bob' }) // kick: closes all of bob's sockets
+ * ```
+ */
+export interface Sender {
+  toConnection(connectionId: string, message: unknown): Promise<SendResult>
+  toUser(userId: string, message: unknown): Promise<SendResult>
+  toChannel(channel: string, message: unknown, options?: { except?: string }): Promise<SendResult>
+  toAll(message: unknown): Promise<SendResult>
+  /** Close every connection of an audience; returns how many were open. */
+  close(audience: Audience): Promise<number>
+}
+
+/** What {@link createSender} needs. */
+export interface SenderDeps {
+  readonly store: Store
+  readonly connections: Connections | undefined
+  readonly maxOutboundBytes: number
+  readonly clock: Clock
+  readonly logger: Logger
+}
+
+const encoder = new TextEncoder()
+
+/**
+ * Build a {@link Sender} over a store and a connections port.
+ *
+ * @example
+ * ```ts
+ * const send = createSender({ store, connections, maxOutboundBytes: 131072, clock: systemClock, logger: silentLogger })
+ * await send.toAll('maintenance in 5 minutes')
+ * ```
+ */
+export function createSender(deps: SenderDeps): Sender {
+  const { store, maxOutboundBytes, clock, logger } = deps
+
+  function port(): Connections {
+    if (!deps.connections) {
+      throw new GatehouseError(
+        'ERR_INVALID_OPTION',
+        'This app has no `connections` port; pass one to createApp() to push messages.',
+      )
+    }
+    return deps.connections
+  }
+
+  function encode(message: unknown): Uint8Array {
+    if (message instanceof Uint8Array) return checkSize(message)
+    const text = typeof message === 'string' ? message : JSON.stringify(message)
+    if (text === undefined) {
+      throw new GatehouseError(
+        'ERR_INVALID_OPTION',
+        'A message must be a string or JSON-serialisable.',
+      )
+    }
+    return checkSize(encoder.encode(text))
+  }
+
+  function checkSize(bytes: Uint8Array): Uint8Array {
+    if (bytes.byteLength > maxOutboundBytes) {
+      throw new GatehouseError(
+        'ERR_MESSAGE_TOO_LARGE',
+        `Outgoing message is ${bytes.byteLength} bytes; the limit is ${maxOutboundBytes}.`,
+      )
+    }
+    return bytes
+  }
+
+  async function deliver(ids: readonly string[], message: unknown): Promise<SendResult> {
+    const data = encode(message)
+    if (ids.length === 0) return { sent: 0, gone: 0 }
+    const conns = port()
+    const { sent, gone } =
+      ids.length === 1
+        ? (await conns.post(ids[0]!, data))
+          ? { sent: 1, gone: [] as string[] }
+          : { sent: 0, gone: [ids[0]!] }
+        : await conns.postMany(ids, data)
+    if (gone.length > 0) {
+      logger.info({ event: 'push_gone', count: gone.length }, 'connections gone')
+      await store.markDisconnected(gone, clock.now())
+    }
+    return { sent, gone: gone.length }
+  }
+
+  return {
+    toConnection: (connectionId, message) => deliver([connectionId], message),
+    toUser: async (userId, message) => {
+      const data = encode(message)
+      return deliver(await store.listConnections({ userId }), data)
+    },
+    toChannel: async (channel, message, options) => {
+      const data = encode(message)
+      let ids = await store.listConnections({ channel })
+      if (options?.except !== undefined) ids = ids.filter((id) => id !== options.except)
+      return deliver(ids, data)
+    },
+    toAll: async (message) => {
+      const data = encode(message)
+      return deliver(await store.listConnections({ all: true }), data)
+    },
+    close: async (audience) => {
+      const ids = await store.listConnections(audience)
+      const conns = port()
+      await Promise.all(ids.map((id) => conns.delete(id)))
+      await store.markDisconnected(ids, clock.now())
+      return ids.length
+    },
+  }
+}

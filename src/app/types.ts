@@ -1,0 +1,134 @@
+/**
+ * @module app/types
+ * The public shapes of an app: its options, its handlers and what a handler receives.
+ * An app is what upstream calls a view: one set of checks, permissions and handlers.
+ */
+import type { Clock } from '../clock.ts'
+import type { GatewayEvent } from '../events/event.ts'
+import type { Logger } from '../logger.ts'
+import type { Connections } from '../push/connections.ts'
+import type { SessionRecord, Store } from '../store/store.ts'
+import type { Sender } from './send.ts'
+
+/** A user as the host app knows it. */
+export interface User {
+  readonly id: string
+  /** Permission names, e.g. `chat.use`. */
+  readonly permissions: ReadonlySet<string> | readonly string[]
+  /** An inactive user is refused at connect and on every message. Default true. */
+  readonly active?: boolean
+}
+
+/**
+ * Permission rules. When both lists are set, both are enforced: the user needs at least one
+ * of `anyOf` and every one of `allOf`.
+ */
+export interface PermissionRule {
+  readonly anyOf?: readonly string[]
+  readonly allOf?: readonly string[]
+}
+
+/** Who is behind a `$connect`, as the host app reads it from the handshake (cookie). */
+export interface ConnectIdentity {
+  /** The HTTP session id (e.g. from the session cookie); tokens are bound to its hash. */
+  readonly sessionId: string | null
+  /** The user of that session, when the host can tell cheaply (enables the per-user connect limit before the token is used). */
+  readonly userId?: string | null
+}
+
+/** What a message handler receives. */
+export interface MessageContext {
+  readonly event: GatewayEvent
+  /** The session as it was when the message arrived. */
+  readonly session: SessionRecord
+  /** `null` only in apps with `useToken: false`. */
+  readonly user: User | null
+  /** The handler name that selected this handler (`default` included). */
+  readonly action: string
+  /** The parsed JSON message (an object; `{}` when the body was not an object). */
+  readonly body: Readonly<Record<string, unknown>>
+  /** Push to connections, users, channels or everyone. */
+  readonly send: Sender
+  /** Move this connection to another channel, validated and authorised like at connect. */
+  changeChannel(channel: unknown): Promise<boolean>
+  readonly logger: Logger
+}
+
+/**
+ * A handler's result: anything JSON-serialisable is sent back to the sender (a two-way
+ * route); `undefined` sends nothing.
+ */
+export type HandlerResult = unknown
+
+/** A message handler function. */
+export type HandlerFn = (ctx: MessageContext) => HandlerResult | Promise<HandlerResult>
+
+/** A handler with its own permission rule, on top of the app's. */
+export interface HandlerSpec {
+  readonly run: HandlerFn
+  readonly permissions?: PermissionRule
+}
+
+/** The connect check hook: return `false` (or a status) to refuse. */
+export type ConnectCheck = (ctx: {
+  readonly event: GatewayEvent
+  readonly user: User | null
+  readonly channel: string | null
+}) => boolean | number | Promise<boolean | number>
+
+/** Options of {@link createApp}. See `DEFAULTS` for every default value. */
+export interface AppOptions {
+  readonly store: Store
+  /** Where pushes go (the bundled gateway, or the AWS Management API). */
+  readonly connections?: Connections
+  /** Handlers by name. `default` receives unknown and forbidden names when present. */
+  readonly handlers?: Readonly<Record<string, HandlerFn | HandlerSpec>>
+  /** Require a single-use token at connect (default true). Off only for public, anonymous endpoints. */
+  readonly useToken?: boolean
+  /** Read the HTTP session (and user) from the `$connect` event, typically from its cookie. */
+  readonly identify?: (event: GatewayEvent) => ConnectIdentity | Promise<ConnectIdentity>
+  /** Load a user by id (at connect, and on every message to re-check `active` and permissions). */
+  readonly loadUser?: (userId: string) => User | null | Promise<User | null>
+  /** The app's own permission rule, applied at connect and to every message. */
+  readonly permissions?: PermissionRule
+  /** Exact origins allowed (`scheme://host[:port]`). Empty: browsers refused, non-browser clients still need a token. */
+  readonly allowedOrigins?: readonly string[]
+  /** Refuse `$connect` without `Origin` (non-browser clients). Default false. */
+  readonly requireOrigin?: boolean
+  /** Exact `Host` values allowed on integration calls; unset: not checked. */
+  readonly allowedHosts?: readonly string[]
+  /** Headers `$connect` must carry (lower-case). */
+  readonly requiredHeaders?: readonly string[]
+  /** Shared secret of gateway → app HTTP calls (HMAC, or the static header behind AWS). */
+  readonly gatewaySecret?: string
+  /** Accept unsigned HTTP integration calls when no secret is set. Default false (fail closed). */
+  readonly allowUnsignedGateway?: boolean
+  /** Authorise a channel for a user, at connect and on channel changes. */
+  readonly authorizeChannel?: (user: User | null, channel: string) => boolean | Promise<boolean>
+  /** Require a channel at connect. Default false (no channel: the session has none). */
+  readonly requireChannel?: boolean
+  /** Extra connect checks, after the token and permissions. */
+  readonly connectChecks?: readonly ConnectCheck[]
+  /** Called after a session is recorded, and after a disconnect. */
+  readonly onConnect?: (ctx: {
+    event: GatewayEvent
+    user: User | null
+    session: SessionRecord
+  }) => void | Promise<void>
+  readonly onDisconnect?: (ctx: {
+    event: GatewayEvent
+    session: SessionRecord | null
+  }) => void | Promise<void>
+  /** Connect limits (attempts per window). */
+  readonly connectLimitPerIp?: number
+  readonly connectLimitPerUser?: number
+  readonly connectWindowMs?: number
+  readonly maxMessageBytes?: number
+  readonly maxOutboundBytes?: number
+  readonly maxJsonDepth?: number
+  readonly actionKey?: string
+  readonly channelPattern?: RegExp
+  readonly tokenQueryParam?: string
+  readonly clock?: Clock
+  readonly logger?: Logger
+}

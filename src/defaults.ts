@@ -1,0 +1,82 @@
+/**
+ * @module defaults
+ * Every default Gatehouse uses, in one table. Values follow AWS API Gateway WebSocket quotas
+ * where AWS has one, so an app tested locally behaves the same in production.
+ * Each name carries its unit. Override any of them through the options of the part that uses it.
+ */
+
+/**
+ * The defaults table.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULTS } from 'gatehouse'
+ * console.log(DEFAULTS.tokenTtlMs) // 60000
+ * ```
+ */
+export const DEFAULTS = Object.freeze({
+  /** How long an issued WebSocket token stays valid. */
+  tokenTtlMs: 60_000,
+  /** Tokens one user may be issued per window. */
+  tokenIssueLimit: 20,
+  tokenIssueWindowMs: 60_000,
+  /** `$connect` attempts per client IP per window (failed attempts count too). */
+  connectLimitPerIp: 20,
+  /** `$connect` attempts per user per window. */
+  connectLimitPerUser: 20,
+  connectWindowMs: 60_000,
+  /** Largest inbound message (AWS: 128 KB). */
+  maxMessageBytes: 131_072,
+  /** Largest single inbound frame (AWS: 32 KB). */
+  maxFrameBytes: 32_768,
+  /** Largest outbound message (AWS `PostToConnection` Data). */
+  maxOutboundBytes: 131_072,
+  /** Close after this long without a data frame in either direction (AWS: 10 min). */
+  idleTimeoutMs: 600_000,
+  /** Hard connection lifetime (AWS: 2 h). */
+  maxConnectionMs: 7_200_000,
+  /** Integration call timeout (AWS maximum: 29 s). */
+  integrationTimeoutMs: 29_000,
+  /** Accepted skew of a signed gateway call's timestamp. */
+  signatureWindowMs: 30_000,
+  /** Channel names: letters, digits, `_` and `-`, 1 to 128 characters. */
+  channelPattern: /^[A-Za-z0-9_-]{1,128}$/,
+  /** Connection ids as AWS issues them (URL-safe base64 plus `=`). */
+  connectionIdPattern: /^[A-Za-z0-9_=-]{1,128}$/,
+  /** Handler names the registry accepts. */
+  handlerNamePattern: /^[A-Za-z][A-Za-z0-9_]{0,63}$/,
+  /** Deepest JSON nesting accepted in a message body. */
+  maxJsonDepth: 32,
+  /** The body key that names the handler; `handler` is accepted too (upstream compatible). */
+  actionKey: 'action',
+  /** Query parameter carrying the WebSocket token (AWS and upstream compatible). */
+  tokenQueryParam: 'ws_token',
+  /** `Sec-WebSocket-Protocol` entry prefix carrying the token instead of the query string. */
+  tokenProtocolPrefix: 'gatehouse.token.',
+  /** The subprotocol echoed when the token travelled as a protocol entry. */
+  appProtocol: 'gatehouse.v1',
+  /** Query parameter naming the channel at connect. */
+  channelQueryParam: 'channel',
+  /** Cookie and header names of the CSRF double submit. */
+  csrfCookieName: 'csrftoken',
+  csrfHeaderName: 'x-csrftoken',
+  /** Concurrency of pushes through the AWS Management API. */
+  pushConcurrency: 16,
+  /** Outbound bytes buffered for a slow reader before its socket is closed (1008). */
+  maxBufferedBytes: 1_048_576,
+  /** Inbound message rate per connection: burst and refill per second. */
+  messageBurst: 20,
+  messagesPerSecond: 10,
+  /** Server pings for liveness; a peer that misses a pong is terminated. */
+  pingIntervalMs: 30_000,
+  pongTimeoutMs: 10_000,
+  /** Handshake limits of the bundled gateway. */
+  headersTimeoutMs: 10_000,
+  maxPendingHandshakes: 256,
+  maxPendingHandshakesPerIp: 16,
+  maxConnections: 100_000,
+  maxConnectionsPerIp: 1_000,
+} as const)
+
+/** The type of {@link DEFAULTS}. */
+export type Defaults = typeof DEFAULTS

@@ -1,0 +1,145 @@
+/**
+ * @module store/store
+ * The Store contract: tokens, rate-limit counters and sessions, shaped so SQLite, PostgreSQL
+ * and Redis can each implement every method in one atomic round trip
+ * (`UPDATE … RETURNING`, `INSERT … ON CONFLICT … RETURNING`, `GETDEL` or a Lua script).
+ * One conformance suite (`test/conformance/store.ts`) runs against every implementation.
+ *
+ * Failure rule: an implementation that cannot reach its backend throws a
+ * `GatehouseError('ERR_STORE_UNAVAILABLE')`; callers answer 503 and never "allow".
+ */
+
+/** A token as stored: only its SHA-256 hash, never the token itself. */
+export interface TokenRecord {
+  /** Hex SHA-256 of the raw token (64 characters). */
+  readonly hash: string
+  readonly userId: string
+  /** Hex SHA-256 of the session id the token was issued to. */
+  readonly sessionHash: string
+  readonly createdAt: number
+  readonly expiresAt: number
+}
+
+/** Who a consumed token belonged to. */
+export interface ConsumedToken {
+  readonly userId: string
+  readonly sessionHash: string
+}
+
+/** One sliding-window counter to test and bump. */
+export interface RateKey {
+  /** Namespaced key, e.g. `connect:ip:203.0.113.9`. */
+  readonly key: string
+  readonly limit: number
+  readonly windowMs: number
+}
+
+/**
+ * The outcome of {@link Store.hit}. When not allowed, `key` names the exhausted counter and
+ * `msBeforeNext` says how long until one more attempt would pass.
+ */
+export interface RateDecision {
+  readonly allowed: boolean
+  readonly key?: string
+  readonly msBeforeNext: number
+}
+
+/** A live or past WebSocket connection of a user. */
+export interface SessionRecord {
+  readonly connectionId: string
+  /** `null` for anonymous connections of apps with `useToken: false`. */
+  readonly userId: string | null
+  /** Hash of the HTTP session the connection was opened from (for revocation). */
+  readonly sessionHash: string | null
+  readonly channel: string | null
+  readonly connected: boolean
+  readonly requestCount: number
+  readonly connectedAt: number
+  readonly lastSeenAt: number
+  readonly disconnectedAt: number | null
+}
+
+/** The fields a new session needs; the store sets the counters. */
+export interface NewSession {
+  readonly connectionId: string
+  readonly userId: string | null
+  readonly sessionHash: string | null
+  readonly channel: string | null
+  readonly connectedAt: number
+}
+
+/** Which connected sessions a push or a revocation addresses. */
+export type Audience =
+  | { readonly connectionId: string }
+  | { readonly userId: string }
+  | { readonly sessionHash: string }
+  | { readonly channel: string }
+  | { readonly all: true }
+
+/** Cut-offs for {@link Store.cleanup}: rows older than each (epoch ms) are removed. */
+export interface CleanupCutoffs {
+  /** Tokens created before this (used, expired or not) are deleted. */
+  readonly tokensCreatedBefore: number
+  /** Rate-limit counters whose window ended before this are deleted. */
+  readonly rateLimitsBefore: number
+  /** Disconnected sessions whose disconnect came before this are deleted. */
+  readonly sessionsDisconnectedBefore: number
+}
+
+/** How many rows {@link Store.cleanup} removed. */
+export interface CleanupResult {
+  readonly tokens: number
+  readonly rateLimits: number
+  readonly sessions: number
+}
+
+/**
+ * Persistence for tokens, rate limits and sessions.
+ *
+ * @example
+ * ```ts
+ * const store = await openSqliteStore({ path: '.data/gatehouse.db' })
+ * await store.insertToken({ hash, userId: 'alice', sessionHash, createdAt: now, expiresAt: now + 60_000 })
+ * const who = await store.consumeToken(hash, sessionHash, now) // { userId: 'alice', ... } once, then null
+ * ```
+ */
+export interface Store {
+  /** Store a new token (its hash). */
+  insertToken(token: TokenRecord): Promise<void>
+  /**
+   * Use a token once, atomically: succeeds only if `hash` exists, is unused, unexpired at
+   * `now`, and was issued to `sessionHash`. A token presented from another session is
+   * neither accepted nor burnt. Of any number of concurrent calls, at most one succeeds.
+   */
+  consumeToken(hash: string, sessionHash: string, now: number): Promise<ConsumedToken | null>
+  /** Delete the unused tokens of a user or of a session; returns how many. */
+  revokeTokens(owner: { userId: string } | { sessionHash: string }): Promise<number>
+
+  /**
+   * Count one attempt against every key (sliding window: current and previous bucket,
+   * weighted) and say whether all stay within their limit. The attempt is counted even when
+   * it is refused, so failed attempts are limited too. One round trip for all keys.
+   */
+  hit(keys: readonly RateKey[], now: number): Promise<RateDecision>
+
+  /** Record a connection that passed `$connect`. */
+  createSession(session: NewSession): Promise<void>
+  /**
+   * The connected session of `connectionId`, with its request count bumped and `lastSeenAt`
+   * set to `now` in the same statement; `null` when unknown or disconnected.
+   */
+  touchSession(connectionId: string, now: number): Promise<SessionRecord | null>
+  /** Read a session without touching it (any state); `null` when unknown. */
+  getSession(connectionId: string): Promise<SessionRecord | null>
+  /** Move a connected session to another channel; false when not connected. */
+  setChannel(connectionId: string, channel: string | null): Promise<boolean>
+  /** Mark sessions disconnected (best effort, idempotent); returns how many changed. */
+  markDisconnected(connectionIds: readonly string[], now: number): Promise<number>
+  /** Connection ids of the connected sessions an audience names. */
+  listConnections(audience: Audience): Promise<string[]>
+
+  /** Delete old rows; see {@link CleanupCutoffs}. */
+  cleanup(cutoffs: CleanupCutoffs): Promise<CleanupResult>
+  /** Release the backend connection. */
+  close(): Promise<void>
+}
