@@ -1,0 +1,191 @@
+/**
+ * @module tokens/endpoint
+ * The token endpoint as a Fetch-API handler (`Request` → `Response`), so every framework
+ * adapter can mount it. The logged-in page POSTs here with its session cookie and CSRF token
+ * and gets `{"token": "...", "expires_in": 60}` (DESIGN.md flow 1).
+ *
+ * Checks, cheapest first, each refusal with a generic body (the reason goes to the log only):
+ * 1. method is POST, else 405 with `Allow: POST`;
+ * 2. `Sec-Fetch-Site`, when the browser sends it, is `same-origin` (or `same-site` when
+ *    `allowSameSite` is set), else 403. `same-site` is refused by default because sibling
+ *    subdomains are same-site and are exactly the attacker of research/security.md §2.1;
+ *    `cross-site` and `none` (a typed URL or bookmark cannot POST with a CSRF header) too;
+ * 3. `Origin`, when present and `allowedOrigins` is given, is one of them exactly, else 403;
+ * 4. CSRF double submit: the `csrftoken` cookie equals the `X-CSRFToken` header, both
+ *    non-empty and at most 256 characters, compared in constant time, else 403;
+ * 5. `authenticate(req)` names a user and session, else 403;
+ * 6. the per-user issue rate, else 429 with `Retry-After`;
+ * 7. a store failure answers 503 (fail closed); any other failure 500.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto'
+import { createOriginCheck, type OriginCheck } from '../app/checks/origin.ts'
+import { DEFAULTS } from '../defaults.ts'
+import { GatehouseError, isGatehouseError } from '../errors.ts'
+import { type Logger, logSafe, silentLogger } from '../logger.ts'
+import { parseCookies } from './cookies.ts'
+import type { TokenService } from './service.ts'
+
+/** Who sent a token request, as the host app reads it from its session. */
+export interface TokenRequestIdentity {
+  readonly userId: string
+  readonly sessionId: string
+}
+
+/** Options of {@link createTokenEndpoint}. */
+export interface TokenEndpointOptions {
+  readonly tokens: TokenService
+  /** The user and HTTP session behind `req` (its session cookie), or `null` when logged out. */
+  readonly authenticate: (req: Request) => Promise<TokenRequestIdentity | null>
+  /** Exact origins allowed to call the endpoint; when unset, `Origin` is not checked. */
+  readonly allowedOrigins?: readonly string[] | undefined
+  /** Also accept `Sec-Fetch-Site: same-site` (page and endpoint on sibling hosts). Default false. */
+  readonly allowSameSite?: boolean | undefined
+  /** Default `DEFAULTS.csrfCookieName` (`csrftoken`). */
+  readonly csrfCookieName?: string | undefined
+  /** Default `DEFAULTS.csrfHeaderName` (`x-csrftoken`). */
+  readonly csrfHeaderName?: string | undefined
+  readonly logger?: Logger | undefined
+}
+
+/** The longest CSRF value compared; longer ones are refused. */
+const MAX_CSRF_LENGTH = 256
+/** RFC 7230 token, for cookie and header names. */
+const TOKEN_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+
+const STATUS_TEXT: Readonly<Record<number, string>> = {
+  403: 'Forbidden',
+  405: 'Method Not Allowed',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+}
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: {
+      'content-type': 'application/json',
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      ...headers,
+    },
+  })
+}
+
+function failure(status: number, headers?: Record<string, string>): Response {
+  return json(status, { error: STATUS_TEXT[status] ?? 'Error' }, headers)
+}
+
+function sha256(value: string): Buffer {
+  return createHash('sha256').update(value, 'utf8').digest()
+}
+
+/** Constant-time equality of two CSRF values (hashed first: equal lengths, no throw). */
+function csrfMatches(cookie: string | undefined, header: string | null): boolean {
+  if (cookie === undefined || header === null) return false
+  if (cookie.length === 0 || header.length === 0) return false
+  if (cookie.length > MAX_CSRF_LENGTH || header.length > MAX_CSRF_LENGTH) return false
+  return timingSafeEqual(sha256(cookie), sha256(header))
+}
+
+function isIdentity(value: unknown): value is TokenRequestIdentity {
+  if (typeof value !== 'object' || value === null) return false
+  const { userId, sessionId } = value as Record<string, unknown>
+  return (
+    typeof userId === 'string' &&
+    userId.length > 0 &&
+    typeof sessionId === 'string' &&
+    sessionId.length > 0
+  )
+}
+
+function checkName(option: string, value: string): string {
+  if (typeof value !== 'string' || !TOKEN_NAME.test(value)) {
+    throw new GatehouseError('ERR_INVALID_OPTION', `${option} must be a cookie/header name`)
+  }
+  return value
+}
+
+/**
+ * Create the token endpoint handler.
+ *
+ * @example
+ * ```ts
+ * const tokens = createTokenService({ store })
+ * const tokenEndpoint = createTokenEndpoint({
+ *   tokens,
+ *   authenticate: async (req) => sessions.fromCookie(req.headers.get('cookie')),
+ *   allowedOrigins: ['https://app.example.com'],
+ * })
+ * // POST /api/ws-token/ → 200 {"token":"…","expires_in":60}
+ * const res = await tokenEndpoint(request)
+ * ```
+ */
+export function createTokenEndpoint(
+  options: TokenEndpointOptions,
+): (req: Request) => Promise<Response> {
+  const { tokens, authenticate } = options
+  if (typeof tokens?.issue !== 'function' || typeof authenticate !== 'function') {
+    throw new GatehouseError(
+      'ERR_INVALID_OPTION',
+      'createTokenEndpoint needs tokens and authenticate',
+    )
+  }
+  const checkOrigin: OriginCheck | null =
+    options.allowedOrigins === undefined
+      ? null
+      : createOriginCheck(options.allowedOrigins, { requireOrigin: false })
+  const fetchSites = new Set(
+    options.allowSameSite === true ? ['same-origin', 'same-site'] : ['same-origin'],
+  )
+  const cookieName = checkName('csrfCookieName', options.csrfCookieName ?? DEFAULTS.csrfCookieName)
+  const headerName = checkName('csrfHeaderName', options.csrfHeaderName ?? DEFAULTS.csrfHeaderName)
+  const logger = options.logger ?? silentLogger
+
+  const reject = (reason: string, fields: Record<string, unknown> = {}): Response => {
+    logger.warn({ reason, ...fields }, 'token request rejected')
+    return failure(403)
+  }
+
+  return async (req) => {
+    try {
+      if (req.method !== 'POST') {
+        logger.info({ reason: 'method', method: logSafe(req.method, 16) }, 'token request rejected')
+        return failure(405, { allow: 'POST' })
+      }
+      const site = req.headers.get('sec-fetch-site')
+      if (site !== null && !fetchSites.has(site)) {
+        return reject('fetch_site', { secFetchSite: logSafe(site, 32) })
+      }
+      const origin = req.headers.get('origin')
+      if (checkOrigin !== null && origin !== null && checkOrigin(origin) !== 'ok') {
+        return reject('origin', { origin: logSafe(origin) })
+      }
+      const cookies = parseCookies(req.headers.get('cookie'))
+      if (!csrfMatches(cookies.get(cookieName), req.headers.get(headerName))) {
+        return reject('csrf')
+      }
+      const identity: unknown = await authenticate(req)
+      if (!isIdentity(identity)) return reject('unauthenticated')
+
+      const issued = await tokens.issue(identity.userId, identity.sessionId)
+      if (!issued.ok) {
+        logger.warn({ reason: 'rate', userId: logSafe(identity.userId) }, 'token request rejected')
+        return failure(429, { 'retry-after': String(issued.retryAfterSec) })
+      }
+      logger.debug({ userId: logSafe(identity.userId) }, 'token issued')
+      return json(200, { token: issued.token, expires_in: issued.expiresInSec })
+    } catch (err) {
+      if (isGatehouseError(err, 'ERR_STORE_UNAVAILABLE')) {
+        logger.error({ reason: 'store_unavailable', code: err.code }, 'token request failed')
+        return failure(503)
+      }
+      // The message may carry host details; log it, never send it.
+      logger.error(
+        { reason: 'internal', err: logSafe(err instanceof Error ? err.message : err) },
+        'token request failed',
+      )
+      return failure(500)
+    }
+  }
+}

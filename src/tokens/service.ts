@@ -1,0 +1,153 @@
+/**
+ * @module tokens/service
+ * Issue and use WebSocket tokens (flow 1 and the consume step of flow 2 in DESIGN.md).
+ * A token is 32 random bytes, handed out once and stored only as its SHA-256 hash, bound to
+ * the user and to a hash of the HTTP session id, valid for `ttlMs` and usable once.
+ */
+import { type Clock, systemClock } from '../clock.ts'
+import { DEFAULTS } from '../defaults.ts'
+import { GatehouseError } from '../errors.ts'
+import { tokenUserKey } from '../limits/keys.ts'
+import { type Logger, silentLogger } from '../logger.ts'
+import type { ConsumedToken, Store } from '../store/store.ts'
+import { generateToken, hashSessionId, hashToken, isWellFormedToken } from './token.ts'
+
+/** Options of {@link createTokenService}. */
+export interface TokenServiceOptions {
+  readonly store: Store
+  readonly clock?: Clock | undefined
+  /** Token lifetime in ms (at least 1000). Default `DEFAULTS.tokenTtlMs` (60 s). */
+  readonly ttlMs?: number | undefined
+  /** Tokens one user may be issued per window. Default `DEFAULTS.tokenIssueLimit` (20). */
+  readonly issueLimit?: number | undefined
+  /** Issue window in ms. Default `DEFAULTS.tokenIssueWindowMs` (60 s). */
+  readonly issueWindowMs?: number | undefined
+  readonly logger?: Logger | undefined
+}
+
+/** The outcome of {@link TokenService.issue}. */
+export type IssueResult =
+  | { readonly ok: true; readonly token: string; readonly expiresInSec: number }
+  | { readonly ok: false; readonly reason: 'rate'; readonly retryAfterSec: number }
+
+/** Issues, uses and revokes tokens. Store failures surface as `ERR_STORE_UNAVAILABLE` throws. */
+export interface TokenService {
+  /** A new token for `userId` bound to `sessionId`, unless the user's issue rate is spent. */
+  issue(userId: string, sessionId: string): Promise<IssueResult>
+  /**
+   * Use `token` once from `sessionId`: the owner when it exists, is unused, unexpired and was
+   * issued to that session; `null` for every failure alike. A malformed token or a missing
+   * session returns `null` without touching the store.
+   */
+  consume(token: unknown, sessionId: string | null): Promise<ConsumedToken | null>
+  /** Delete the unused tokens of a user; returns how many. */
+  revokeUser(userId: string): Promise<number>
+  /** Delete the unused tokens issued to an HTTP session; returns how many. */
+  revokeSession(sessionId: string): Promise<number>
+}
+
+function positiveInteger(name: string, value: number, min = 1): number {
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new GatehouseError('ERR_INVALID_OPTION', `${name} must be an integer ≥ ${min}`)
+  }
+  return value
+}
+
+function nonEmpty(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0
+}
+
+/**
+ * Create the token service.
+ *
+ * @example
+ * ```ts
+ * const tokens = createTokenService({ store, clock: manualClock() })
+ * const issued = await tokens.issue('alice', sessionId)
+ * if (issued.ok) {
+ *   const who = await tokens.consume(issued.token, sessionId) // { userId: 'alice', ... }
+ *   await tokens.consume(issued.token, sessionId)             // null: single use
+ * }
+ * ```
+ */
+export function createTokenService(options: TokenServiceOptions): TokenService {
+  const store = options?.store
+  if (typeof store?.insertToken !== 'function' || typeof store.consumeToken !== 'function') {
+    throw new GatehouseError('ERR_INVALID_OPTION', 'createTokenService needs a store')
+  }
+  const clock = options.clock ?? systemClock
+  const ttlMs = positiveInteger('ttlMs', options.ttlMs ?? DEFAULTS.tokenTtlMs, 1000)
+  const issueLimit = positiveInteger('issueLimit', options.issueLimit ?? DEFAULTS.tokenIssueLimit)
+  const issueWindowMs = positiveInteger(
+    'issueWindowMs',
+    options.issueWindowMs ?? DEFAULTS.tokenIssueWindowMs,
+  )
+  const logger = options.logger ?? silentLogger
+  // Whole seconds, rounded down: the client believes the token dies no later than it does.
+  const expiresInSec = Math.floor(ttlMs / 1000)
+
+  return {
+    async issue(userId, sessionId) {
+      if (!nonEmpty(userId) || !nonEmpty(sessionId)) {
+        throw new GatehouseError('ERR_INVALID_OPTION', 'issue() needs a userId and a sessionId')
+      }
+      const now = clock.now()
+      // Counted before the token exists, so a refused request creates nothing.
+      const decision = await store.hit(
+        [tokenUserKey(userId, { limit: issueLimit, windowMs: issueWindowMs })],
+        now,
+      )
+      if (!decision.allowed) {
+        logger.warn({ reason: 'token_issue_rate' }, 'token issue refused')
+        return {
+          ok: false,
+          reason: 'rate',
+          retryAfterSec: Math.max(1, Math.ceil(decision.msBeforeNext / 1000)),
+        }
+      }
+      const token = generateToken()
+      await store.insertToken({
+        hash: hashToken(token),
+        userId,
+        sessionHash: hashSessionId(sessionId),
+        createdAt: now,
+        expiresAt: now + ttlMs,
+      })
+      return { ok: true, token, expiresInSec }
+    },
+
+    async consume(token, sessionId) {
+      // Cheap rejections first: junk never reaches the store.
+      if (!isWellFormedToken(token)) {
+        logger.info({ reason: 'token_malformed' }, 'token rejected')
+        return null
+      }
+      if (!nonEmpty(sessionId)) {
+        logger.info({ reason: 'token_no_session' }, 'token rejected')
+        return null
+      }
+      const owner = await store.consumeToken(
+        hashToken(token),
+        hashSessionId(sessionId),
+        clock.now(),
+      )
+      if (owner === null) {
+        // Unknown, used, expired and other-session are one reason: the store cannot tell
+        // them apart without a second query, and the client must not learn which.
+        logger.info({ reason: 'token_invalid' }, 'token rejected')
+      }
+      return owner
+    },
+
+    async revokeUser(userId) {
+      // Nothing can be issued to an empty id, so there is nothing to revoke.
+      if (!nonEmpty(userId)) return 0
+      return store.revokeTokens({ userId })
+    },
+
+    async revokeSession(sessionId) {
+      if (!nonEmpty(sessionId)) return 0
+      return store.revokeTokens({ sessionHash: hashSessionId(sessionId) })
+    },
+  }
+}
