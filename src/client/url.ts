@@ -1,0 +1,71 @@
+/**
+ * @module client/url
+ * Where a connection attempt goes and how its token travels.
+ */
+
+/** Query parameter carrying the token (equals `DEFAULTS.tokenQueryParam`). */
+export const TOKEN_QUERY_PARAM = 'ws_token'
+/** Subprotocol entry prefix carrying the token (equals `DEFAULTS.tokenProtocolPrefix`). */
+export const TOKEN_PROTOCOL_PREFIX = 'gatehouse.token.'
+/** The application subprotocol offered with a protocol token (equals `DEFAULTS.appProtocol`). */
+export const APP_PROTOCOL = 'gatehouse.v1'
+/** Query parameter naming the channel (equals `DEFAULTS.channelQueryParam`). */
+export const CHANNEL_QUERY_PARAM = 'channel'
+/** Valid channel names (equals `DEFAULTS.channelPattern`). */
+export const CHANNEL_PATTERN: RegExp = /^[A-Za-z0-9_-]{1,128}$/
+
+/** How the token reaches the gateway. */
+export type TokenTransport = 'query' | 'protocol'
+
+/** The arguments of one `new WebSocket(url, protocols)`. */
+export interface SocketTarget {
+  url: string
+  protocols: string[]
+}
+
+/**
+ * Resolves `base` (absolute, or relative to the page), maps `http(s)` to `ws(s)`, and returns
+ * the URL as a string. Throws `TypeError` for anything that is not a WebSocket URL.
+ *
+ * @example
+ * ```ts
+ * resolveSocketUrl('/ws', 'https://chat.example/') // 'wss://chat.example/ws'
+ * ```
+ */
+export function resolveSocketUrl(base: string, pageHref?: string): string {
+  const u = new URL(base, pageHref)
+  if (u.protocol === 'http:') u.protocol = 'ws:'
+  else if (u.protocol === 'https:') u.protocol = 'wss:'
+  if (u.protocol !== 'ws:' && u.protocol !== 'wss:') {
+    throw new TypeError(`not a WebSocket URL: ${u.protocol}`)
+  }
+  // A fragment is never sent and a WebSocket constructor rejects it.
+  u.hash = ''
+  return u.href
+}
+
+/**
+ * The URL and subprotocols for one attempt. Any `ws_token` already in `base` is replaced,
+ * so a stale token can never ride along with a fresh one.
+ *
+ * @example
+ * ```ts
+ * socketTarget('wss://gw.example/', 'tok', 'lobby', 'query')
+ * // { url: 'wss://gw.example/?channel=lobby&ws_token=tok', protocols: [] }
+ * ```
+ */
+export function socketTarget(
+  base: string,
+  token: string,
+  channel: string | undefined,
+  transport: TokenTransport,
+): SocketTarget {
+  const u = new URL(base)
+  u.searchParams.delete(TOKEN_QUERY_PARAM)
+  if (channel !== undefined) u.searchParams.set(CHANNEL_QUERY_PARAM, channel)
+  if (transport === 'protocol') {
+    return { url: u.href, protocols: [APP_PROTOCOL, TOKEN_PROTOCOL_PREFIX + token] }
+  }
+  u.searchParams.set(TOKEN_QUERY_PARAM, token)
+  return { url: u.href, protocols: [] }
+}
