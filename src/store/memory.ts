@@ -1,0 +1,236 @@
+/**
+ * @module store/memory
+ * The reference Store: plain Maps in one process. Same semantics as the SQLite, PostgreSQL
+ * and Redis stores (it passes the same conformance suite), so tests of other parts can use
+ * it without a file. Nothing survives a restart and nothing is shared between processes,
+ * so it is no production store; rows grow until `cleanup()` removes them.
+ */
+import { GatehouseError } from '../errors.ts'
+import { type AudienceTarget, audienceTarget } from './audience.ts'
+import {
+  advanceCounts,
+  decide,
+  judge,
+  validateRateKeys,
+  type WindowCounts,
+} from './sliding-window.ts'
+import type {
+  Audience,
+  CleanupCutoffs,
+  CleanupResult,
+  ConsumedToken,
+  NewSession,
+  RateDecision,
+  RateKey,
+  SessionRecord,
+  Store,
+  TokenRecord,
+} from './store.ts'
+
+interface StoredToken extends TokenRecord {
+  usedAt: number | null
+}
+
+interface StoredCounter extends WindowCounts {
+  readonly windowMs: number
+}
+
+type MutableSession = { -readonly [K in keyof SessionRecord]: SessionRecord[K] }
+
+/**
+ * Create an empty in-memory Store. Every method completes synchronously inside its promise,
+ * which is what makes consume and hit atomic here: no other call can interleave.
+ *
+ * @example
+ * ```ts
+ * const store = createMemoryStore()
+ * await store.insertToken({ hash, userId: 'alice', sessionHash, createdAt: 0, expiresAt: 60_000 })
+ * await store.consumeToken(hash, sessionHash, 1_000) // { userId: 'alice', sessionHash }
+ * await store.consumeToken(hash, sessionHash, 1_000) // null: single use
+ * ```
+ */
+export function createMemoryStore(): Store {
+  const tokens = new Map<string, StoredToken>()
+  const counters = new Map<string, StoredCounter>()
+  const sessions = new Map<string, MutableSession>()
+  let closed = false
+
+  // Each method runs its body synchronously; a closed store fails like an unreachable backend.
+  function run<T>(op: string, body: () => T): Promise<T> {
+    if (closed) {
+      return Promise.reject(
+        new GatehouseError('ERR_STORE_UNAVAILABLE', `memory store: ${op} after close()`),
+      )
+    }
+    try {
+      return Promise.resolve(body())
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  const snapshot = (s: MutableSession): SessionRecord => ({ ...s })
+
+  function matches(s: MutableSession, t: AudienceTarget): boolean {
+    switch (t.kind) {
+      case 'all':
+        return true
+      case 'connectionId':
+        return s.connectionId === t.value
+      case 'userId':
+        return s.userId === t.value
+      case 'sessionHash':
+        return s.sessionHash === t.value
+      case 'channel':
+        return s.channel === t.value
+    }
+  }
+
+  return {
+    insertToken: (token: TokenRecord) =>
+      run('insertToken', () => {
+        // Never overwrite: rebinding an existing hash to another user would hand over a token.
+        if (tokens.has(token.hash)) {
+          throw new GatehouseError('ERR_STORE_UNAVAILABLE', 'memory store: duplicate token hash')
+        }
+        tokens.set(token.hash, {
+          hash: token.hash,
+          userId: token.userId,
+          sessionHash: token.sessionHash,
+          createdAt: token.createdAt,
+          expiresAt: token.expiresAt,
+          usedAt: null,
+        })
+      }),
+
+    consumeToken: (hash: string, sessionHash: string, now: number) =>
+      run('consumeToken', (): ConsumedToken | null => {
+        const t = tokens.get(hash)
+        if (t === undefined || t.sessionHash !== sessionHash) return null
+        if (t.usedAt !== null || !(t.expiresAt > now)) return null
+        t.usedAt = now
+        return { userId: t.userId, sessionHash: t.sessionHash }
+      }),
+
+    revokeTokens: (owner: { userId: string } | { sessionHash: string }) =>
+      run('revokeTokens', () => {
+        const byUser = 'userId' in owner
+        let n = 0
+        for (const [hash, t] of tokens) {
+          if (t.usedAt !== null) continue
+          if (byUser ? t.userId === owner.userId : t.sessionHash === owner.sessionHash) {
+            tokens.delete(hash)
+            n++
+          }
+        }
+        return n
+      }),
+
+    hit: (keys: readonly RateKey[], now: number) =>
+      run('hit', (): RateDecision => {
+        validateRateKeys(keys)
+        const verdicts = keys.map((k) => {
+          const next = advanceCounts(counters.get(k.key), now, k.windowMs)
+          counters.set(k.key, { ...next, windowMs: k.windowMs })
+          return judge(k, next, now)
+        })
+        return decide(keys, verdicts)
+      }),
+
+    createSession: (s: NewSession) =>
+      run('createSession', () => {
+        sessions.set(s.connectionId, {
+          connectionId: s.connectionId,
+          userId: s.userId,
+          sessionHash: s.sessionHash,
+          channel: s.channel,
+          connected: true,
+          requestCount: 0,
+          connectedAt: s.connectedAt,
+          lastSeenAt: s.connectedAt,
+          disconnectedAt: null,
+        })
+      }),
+
+    touchSession: (connectionId: string, now: number) =>
+      run('touchSession', () => {
+        const s = sessions.get(connectionId)
+        if (s === undefined || !s.connected) return null
+        s.requestCount += 1
+        s.lastSeenAt = now
+        return snapshot(s)
+      }),
+
+    getSession: (connectionId: string) =>
+      run('getSession', () => {
+        const s = sessions.get(connectionId)
+        return s === undefined ? null : snapshot(s)
+      }),
+
+    setChannel: (connectionId: string, channel: string | null) =>
+      run('setChannel', () => {
+        const s = sessions.get(connectionId)
+        if (s === undefined || !s.connected) return false
+        s.channel = channel
+        return true
+      }),
+
+    markDisconnected: (connectionIds: readonly string[], now: number) =>
+      run('markDisconnected', () => {
+        let n = 0
+        for (const id of connectionIds) {
+          const s = sessions.get(id)
+          if (s === undefined || !s.connected) continue
+          s.connected = false
+          s.disconnectedAt = now
+          n++
+        }
+        return n
+      }),
+
+    listConnections: (audience: Audience) =>
+      run('listConnections', () => {
+        const target = audienceTarget(audience)
+        const ids: string[] = []
+        for (const s of sessions.values()) {
+          if (s.connected && matches(s, target)) ids.push(s.connectionId)
+        }
+        return ids
+      }),
+
+    cleanup: (cutoffs: CleanupCutoffs) =>
+      run('cleanup', (): CleanupResult => {
+        let t = 0
+        let r = 0
+        let s = 0
+        for (const [hash, tok] of tokens) {
+          if (tok.createdAt < cutoffs.tokensCreatedBefore) {
+            tokens.delete(hash)
+            t++
+          }
+        }
+        for (const [key, c] of counters) {
+          // A bucket still weighs on the estimate for one window after it ends (as "previous").
+          if (c.windowStart + 2 * c.windowMs < cutoffs.rateLimitsBefore) {
+            counters.delete(key)
+            r++
+          }
+        }
+        for (const [id, sess] of sessions) {
+          if (
+            !sess.connected &&
+            sess.disconnectedAt !== null &&
+            sess.disconnectedAt < cutoffs.sessionsDisconnectedBefore
+          ) {
+            sessions.delete(id)
+            s++
+          }
+        }
+        return { tokens: t, rateLimits: r, sessions: s }
+      }),
+
+    close: async () => {
+      closed = true
+    },
+  }
+}

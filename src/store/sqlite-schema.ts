@@ -1,0 +1,124 @@
+/**
+ * @module store/sqlite-schema
+ * The SQLite schema as numbered migrations, and the runner that applies them once per
+ * database file. Applied versions are recorded in `gatehouse_schema`; a file written by a
+ * newer Gatehouse (a version we do not know) is refused rather than guessed at.
+ */
+import type { DatabaseSync } from 'node:sqlite'
+import { GatehouseError } from '../errors.ts'
+
+/** One schema step: applied in a transaction, recorded with its version. */
+export interface SqliteMigration {
+  readonly version: number
+  readonly sql: string
+}
+
+/**
+ * Every migration, oldest first. Append only: a released step never changes.
+ *
+ * @example
+ * ```ts
+ * const latest = SQLITE_MIGRATIONS.at(-1)!.version
+ * ```
+ */
+export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE tokens (
+        hash TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        session_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at INTEGER
+      ) WITHOUT ROWID;
+      CREATE INDEX tokens_unused_user ON tokens (user_id) WHERE used_at IS NULL;
+      CREATE INDEX tokens_unused_session ON tokens (session_hash) WHERE used_at IS NULL;
+      CREATE INDEX tokens_created ON tokens (created_at);
+
+      -- One row per key: the current bucket and the count of the one before it.
+      CREATE TABLE rate_limits (
+        key TEXT PRIMARY KEY,
+        window_ms INTEGER NOT NULL,
+        window_start INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        prev_count INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX rate_limits_expiry ON rate_limits (window_start + 2 * window_ms);
+
+      CREATE TABLE sessions (
+        connection_id TEXT PRIMARY KEY,
+        user_id TEXT,
+        session_hash TEXT,
+        channel TEXT,
+        connected INTEGER NOT NULL,
+        request_count INTEGER NOT NULL,
+        connected_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        disconnected_at INTEGER
+      );
+      -- Partial indexes: pushes and revocations only ever look for connected rows.
+      CREATE INDEX sessions_channel ON sessions (channel) WHERE connected = 1;
+      CREATE INDEX sessions_user ON sessions (user_id) WHERE connected = 1;
+      CREATE INDEX sessions_session_hash ON sessions (session_hash) WHERE connected = 1;
+      CREATE INDEX sessions_disconnected ON sessions (disconnected_at) WHERE connected = 0;
+    `,
+  },
+]
+
+/** The schema version this code reads and writes. */
+export const SQLITE_SCHEMA_VERSION: number = SQLITE_MIGRATIONS.at(-1)!.version
+
+/**
+ * Bring `db` to {@link SQLITE_SCHEMA_VERSION}. Safe when several processes open the same
+ * file at once: the check is repeated under `BEGIN IMMEDIATE` (the write lock). Throws
+ * `ERR_STORE_SCHEMA` when the file is newer than this code.
+ *
+ * @example
+ * ```ts
+ * const db = new DatabaseSync('.data/gatehouse.db')
+ * migrateSqlite(db, Date.now()) // 1
+ * ```
+ */
+export function migrateSqlite(db: DatabaseSync, now: number): number {
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS gatehouse_schema (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)',
+  )
+  const current = readVersion(db)
+  refuseNewer(current)
+  if (current === SQLITE_SCHEMA_VERSION) return current
+
+  db.exec('BEGIN IMMEDIATE')
+  try {
+    const locked = readVersion(db)
+    refuseNewer(locked)
+    const record = db.prepare('INSERT INTO gatehouse_schema (version, applied_at) VALUES (?, ?)')
+    for (const m of SQLITE_MIGRATIONS) {
+      if (m.version <= locked) continue
+      db.exec(m.sql)
+      record.run(m.version, now)
+    }
+    db.exec('COMMIT')
+  } catch (err) {
+    if (db.isTransaction) db.exec('ROLLBACK')
+    throw err
+  }
+  return SQLITE_SCHEMA_VERSION
+}
+
+function readVersion(db: DatabaseSync): number {
+  const row = db.prepare('SELECT max(version) AS v FROM gatehouse_schema').get() as
+    | { v: number | null }
+    | undefined
+  return row?.v ?? 0
+}
+
+function refuseNewer(version: number): void {
+  if (version > SQLITE_SCHEMA_VERSION) {
+    throw new GatehouseError(
+      'ERR_STORE_SCHEMA',
+      `SQLite schema version ${version} is newer than this Gatehouse supports (${SQLITE_SCHEMA_VERSION}); upgrade Gatehouse or use another database file`,
+    )
+  }
+}

@@ -1,0 +1,312 @@
+/**
+ * @module store/sqlite
+ * The embedded Store on `node:sqlite` (no native addon): the default for local development
+ * and single-node self-hosting. WAL journal, `synchronous=NORMAL`, a busy timeout, and every
+ * hot-path operation one prepared statement compiled once at open.
+ *
+ * `DatabaseSync` is synchronous: a statement runs to completion before any other JavaScript,
+ * so calls from this process never interleave; other processes on the same file are
+ * serialised by SQLite's locks, and a lock held longer than `busyTimeoutMs` surfaces as
+ * `ERR_STORE_UNAVAILABLE` (the caller answers 503). While SQLite waits for a lock the event
+ * loop waits too, which is why the default timeout is short.
+ */
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { DatabaseSync, type StatementSync } from 'node:sqlite'
+import { GatehouseError } from '../errors.ts'
+import { audienceTarget } from './audience.ts'
+import {
+  bucketStart,
+  decide,
+  judge,
+  validateRateKeys,
+  type WindowCounts,
+} from './sliding-window.ts'
+import { migrateSqlite } from './sqlite-schema.ts'
+import type {
+  Audience,
+  CleanupCutoffs,
+  CleanupResult,
+  ConsumedToken,
+  NewSession,
+  RateDecision,
+  RateKey,
+  SessionRecord,
+  Store,
+  TokenRecord,
+} from './store.ts'
+import { storeUnavailable } from './unavailable.ts'
+
+/** Options of {@link openSqliteStore}. */
+export interface SqliteStoreOptions {
+  /** Database file, created with its folder when missing; `':memory:'` for a private in-memory database. */
+  readonly path: string
+  /**
+   * How long a statement waits for another process's lock before failing with
+   * `ERR_STORE_UNAVAILABLE`. The event loop is blocked while it waits. Default 1000.
+   */
+  readonly busyTimeoutMs?: number
+}
+
+/** Default {@link SqliteStoreOptions.busyTimeoutMs}. */
+export const SQLITE_BUSY_TIMEOUT_MS = 1_000
+
+interface SessionRow {
+  connection_id: string
+  user_id: string | null
+  session_hash: string | null
+  channel: string | null
+  connected: number
+  request_count: number
+  connected_at: number
+  last_seen_at: number
+  disconnected_at: number | null
+}
+
+// The rate-limit step of sliding-window.ts `advanceCounts`, as one upsert. SET expressions
+// read the row as it was before the update, so the CASEs all see the old bucket.
+const HIT_SQL = `
+  INSERT INTO rate_limits (key, window_ms, window_start, count, prev_count)
+  VALUES (?1, ?2, ?3, 1, 0)
+  ON CONFLICT (key) DO UPDATE SET
+    prev_count = CASE
+      WHEN window_ms <> excluded.window_ms THEN 0
+      WHEN window_start >= excluded.window_start THEN prev_count
+      WHEN window_start = excluded.window_start - excluded.window_ms THEN count
+      ELSE 0 END,
+    count = CASE
+      WHEN window_ms <> excluded.window_ms THEN 1
+      WHEN window_start >= excluded.window_start THEN count + 1
+      ELSE 1 END,
+    window_start = CASE
+      WHEN window_ms <> excluded.window_ms THEN excluded.window_start
+      ELSE max(window_start, excluded.window_start) END,
+    window_ms = excluded.window_ms
+  RETURNING window_start AS windowStart, count, prev_count AS prevCount`
+
+/**
+ * Open (creating and migrating as needed) an SQLite Store.
+ * Throws `ERR_STORE_SCHEMA` for a file written by a newer Gatehouse, `ERR_STORE_UNAVAILABLE`
+ * when the file cannot be opened, and `ERR_INVALID_OPTION` for bad options.
+ *
+ * @example
+ * ```ts
+ * const store = await openSqliteStore({ path: '.data/gatehouse.db' })
+ * const test = await openSqliteStore({ path: ':memory:' })
+ * ```
+ */
+export async function openSqliteStore(options: SqliteStoreOptions): Promise<Store> {
+  const path = options?.path
+  const busyTimeoutMs = options?.busyTimeoutMs ?? SQLITE_BUSY_TIMEOUT_MS
+  if (typeof path !== 'string' || path.length === 0) {
+    throw new GatehouseError(
+      'ERR_INVALID_OPTION',
+      'openSqliteStore: path must be a non-empty string',
+    )
+  }
+  if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
+    throw new GatehouseError(
+      'ERR_INVALID_OPTION',
+      'openSqliteStore: busyTimeoutMs must be an integer >= 0',
+    )
+  }
+
+  let db: DatabaseSync | undefined
+  try {
+    if (path !== ':memory:' && !path.startsWith('file:')) {
+      mkdirSync(dirname(path), { recursive: true })
+    }
+    db = new DatabaseSync(path)
+    db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`)
+    db.exec('PRAGMA journal_mode = WAL')
+    db.exec('PRAGMA synchronous = NORMAL')
+    migrateSqlite(db, Date.now())
+    return sqliteStore(db)
+  } catch (err) {
+    if (db?.isOpen) db.close()
+    throw storeUnavailable('sqlite', 'open', err)
+  }
+}
+
+function sqliteStore(db: DatabaseSync): Store {
+  const q = (sql: string): StatementSync => db.prepare(sql)
+  // Compiled once: the hot path never parses SQL or touches the schema.
+  const st = {
+    insertToken: q(
+      'INSERT INTO tokens (hash, user_id, session_hash, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, NULL)',
+    ),
+    consumeToken: q(
+      'UPDATE tokens SET used_at = ? WHERE hash = ? AND session_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING user_id AS userId, session_hash AS sessionHash',
+    ),
+    revokeByUser: q('DELETE FROM tokens WHERE user_id = ? AND used_at IS NULL'),
+    revokeBySession: q('DELETE FROM tokens WHERE session_hash = ? AND used_at IS NULL'),
+    hit: q(HIT_SQL),
+    createSession: q(
+      `INSERT OR REPLACE INTO sessions (connection_id, user_id, session_hash, channel, connected,
+         request_count, connected_at, last_seen_at, disconnected_at)
+       VALUES (?, ?, ?, ?, 1, 0, ?, ?, NULL)`,
+    ),
+    touchSession: q(
+      'UPDATE sessions SET request_count = request_count + 1, last_seen_at = ? WHERE connection_id = ? AND connected = 1 RETURNING *',
+    ),
+    getSession: q('SELECT * FROM sessions WHERE connection_id = ?'),
+    setChannel: q('UPDATE sessions SET channel = ? WHERE connection_id = ? AND connected = 1'),
+    markDisconnected: q(
+      'UPDATE sessions SET connected = 0, disconnected_at = ? WHERE connected = 1 AND connection_id IN (SELECT value FROM json_each(?))',
+    ),
+    listById: q('SELECT connection_id FROM sessions WHERE connection_id = ? AND connected = 1'),
+    listByUser: q('SELECT connection_id FROM sessions WHERE user_id = ? AND connected = 1'),
+    listBySession: q('SELECT connection_id FROM sessions WHERE session_hash = ? AND connected = 1'),
+    listByChannel: q('SELECT connection_id FROM sessions WHERE channel = ? AND connected = 1'),
+    listAll: q('SELECT connection_id FROM sessions WHERE connected = 1'),
+    cleanTokens: q('DELETE FROM tokens WHERE created_at < ?'),
+    // A bucket still weighs on the estimate for one window after it ends (as "previous").
+    cleanRates: q('DELETE FROM rate_limits WHERE window_start + 2 * window_ms < ?'),
+    cleanSessions: q('DELETE FROM sessions WHERE connected = 0 AND disconnected_at < ?'),
+  }
+
+  // Every call: run synchronously, surface any SQLite failure as ERR_STORE_UNAVAILABLE.
+  function run<T>(op: string, body: () => T): Promise<T> {
+    try {
+      return Promise.resolve(body())
+    } catch (err) {
+      return Promise.reject(storeUnavailable('sqlite', op, err))
+    }
+  }
+
+  // Several statements as one unit; BEGIN IMMEDIATE takes the write lock up front so a
+  // competing writer makes us wait (busy timeout) at the start, never half-way through.
+  function transaction<T>(body: () => T): T {
+    db.exec('BEGIN IMMEDIATE')
+    try {
+      const out = body()
+      db.exec('COMMIT')
+      return out
+    } catch (err) {
+      if (db.isOpen && db.isTransaction) db.exec('ROLLBACK')
+      throw err
+    }
+  }
+
+  function ids(stmt: StatementSync, ...params: string[]): string[] {
+    return (stmt.all(...params) as unknown as { connection_id: string }[]).map(
+      (r) => r.connection_id,
+    )
+  }
+
+  return {
+    insertToken: (t: TokenRecord) =>
+      run('insertToken', () => {
+        // Plain INSERT: a duplicate hash fails rather than rebinding a token to someone else.
+        st.insertToken.run(t.hash, t.userId, t.sessionHash, t.createdAt, t.expiresAt)
+      }),
+
+    consumeToken: (hash: string, sessionHash: string, now: number) =>
+      run('consumeToken', () => {
+        const row = st.consumeToken.get(now, hash, sessionHash, now) as ConsumedToken | undefined
+        return row === undefined ? null : { userId: row.userId, sessionHash: row.sessionHash }
+      }),
+
+    revokeTokens: (owner: { userId: string } | { sessionHash: string }) =>
+      run('revokeTokens', () => {
+        const res =
+          'userId' in owner
+            ? st.revokeByUser.run(owner.userId)
+            : st.revokeBySession.run(owner.sessionHash)
+        return Number(res.changes)
+      }),
+
+    hit: (keys: readonly RateKey[], now: number) =>
+      run('hit', (): RateDecision => {
+        validateRateKeys(keys)
+        const step = (k: RateKey) => {
+          const start = bucketStart(now, k.windowMs)
+          const counts = st.hit.get(k.key, k.windowMs, start) as unknown as WindowCounts
+          return judge(k, counts, now)
+        }
+        const verdicts = keys.length === 1 ? [step(keys[0]!)] : transaction(() => keys.map(step))
+        return decide(keys, verdicts)
+      }),
+
+    createSession: (s: NewSession) =>
+      run('createSession', () => {
+        st.createSession.run(
+          s.connectionId,
+          s.userId,
+          s.sessionHash,
+          s.channel,
+          s.connectedAt,
+          s.connectedAt,
+        )
+      }),
+
+    touchSession: (connectionId: string, now: number) =>
+      run('touchSession', () => {
+        const row = st.touchSession.get(now, connectionId) as SessionRow | undefined
+        return row === undefined ? null : toSession(row)
+      }),
+
+    getSession: (connectionId: string) =>
+      run('getSession', () => {
+        const row = st.getSession.get(connectionId) as SessionRow | undefined
+        return row === undefined ? null : toSession(row)
+      }),
+
+    setChannel: (connectionId: string, channel: string | null) =>
+      run('setChannel', () => Number(st.setChannel.run(channel, connectionId).changes) > 0),
+
+    markDisconnected: (connectionIds: readonly string[], now: number) =>
+      run('markDisconnected', () => {
+        if (connectionIds.length === 0) return 0
+        // One statement for any number of ids: the list travels as one JSON parameter.
+        return Number(st.markDisconnected.run(now, JSON.stringify(connectionIds)).changes)
+      }),
+
+    listConnections: (audience: Audience) =>
+      run('listConnections', () => {
+        const t = audienceTarget(audience)
+        switch (t.kind) {
+          case 'all':
+            return ids(st.listAll)
+          case 'connectionId':
+            return ids(st.listById, t.value)
+          case 'userId':
+            return ids(st.listByUser, t.value)
+          case 'sessionHash':
+            return ids(st.listBySession, t.value)
+          case 'channel':
+            return ids(st.listByChannel, t.value)
+        }
+      }),
+
+    cleanup: (c: CleanupCutoffs) =>
+      run(
+        'cleanup',
+        (): CleanupResult =>
+          transaction(() => ({
+            tokens: Number(st.cleanTokens.run(c.tokensCreatedBefore).changes),
+            rateLimits: Number(st.cleanRates.run(c.rateLimitsBefore).changes),
+            sessions: Number(st.cleanSessions.run(c.sessionsDisconnectedBefore).changes),
+          })),
+      ),
+
+    close: () =>
+      run('close', () => {
+        if (db.isOpen) db.close()
+      }),
+  }
+}
+
+function toSession(r: SessionRow): SessionRecord {
+  return {
+    connectionId: r.connection_id,
+    userId: r.user_id,
+    sessionHash: r.session_hash,
+    channel: r.channel,
+    connected: r.connected === 1,
+    requestCount: r.request_count,
+    connectedAt: r.connected_at,
+    lastSeenAt: r.last_seen_at,
+    disconnectedAt: r.disconnected_at,
+  }
+}

@@ -1,0 +1,634 @@
+/**
+ * @module test/conformance/store
+ * The behaviour every {@link Store} must show, registered as node:test blocks. Each store's
+ * test file calls {@link runStoreConformance} with a factory; `open` must return a fresh,
+ * empty store on every call (a new in-memory database, a truncated schema, a new prefix),
+ * because cleanup counts and audience listings assume no rows from other tests.
+ */
+import assert from 'node:assert/strict'
+import { createHash, randomBytes } from 'node:crypto'
+import { describe, test } from 'node:test'
+import fc from 'fast-check'
+import { isGatehouseError } from '../../src/errors.ts'
+import type { Audience, NewSession, RateKey, Store } from '../../src/store/store.ts'
+
+const T0 = 1_700_000_000_000
+
+const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex')
+const rawToken = (): string => randomBytes(32).toString('base64url')
+const hashOf = (label: string): string => sha256(`${label}:${randomBytes(8).toString('hex')}`)
+const sorted = (xs: readonly string[]): string[] => [...xs].sort()
+
+async function withStore(open: () => Promise<Store>, body: (s: Store) => Promise<void>) {
+  const store = await open()
+  try {
+    await body(store)
+  } finally {
+    await store.close()
+  }
+}
+
+function session(id: string, over: Partial<NewSession> = {}): NewSession {
+  return {
+    connectionId: id,
+    userId: 'u',
+    sessionHash: null,
+    channel: null,
+    connectedAt: T0,
+    ...over,
+  }
+}
+
+/**
+ * Register the conformance suite for one Store implementation.
+ *
+ * @example
+ * ```ts
+ * runStoreConformance('sqlite', () => openSqliteStore({ path: ':memory:' }))
+ * ```
+ */
+export function runStoreConformance(name: string, open: () => Promise<Store>): void {
+  describe(`Store conformance: ${name}`, () => {
+    describe('tokens', () => {
+      test('a token is consumed once, then never again', () =>
+        withStore(open, async (s) => {
+          const hash = sha256(rawToken())
+          const sessionHash = hashOf('session')
+          await s.insertToken({
+            hash,
+            userId: 'alice',
+            sessionHash,
+            createdAt: T0,
+            expiresAt: T0 + 60_000,
+          })
+          assert.deepEqual(await s.consumeToken(hash, sessionHash, T0 + 1), {
+            userId: 'alice',
+            sessionHash,
+          })
+          assert.equal(await s.consumeToken(hash, sessionHash, T0 + 2), null)
+          assert.equal(await s.consumeToken(hash, sessionHash, T0 + 3), null)
+        }))
+
+      test('an unknown hash is null', () =>
+        withStore(open, async (s) => {
+          assert.equal(await s.consumeToken(hashOf('nope'), hashOf('s'), T0), null)
+        }))
+
+      test('another session gets null and does not burn the token', () =>
+        withStore(open, async (s) => {
+          const hash = sha256(rawToken())
+          const mine = hashOf('mine')
+          const thief = hashOf('thief')
+          await s.insertToken({
+            hash,
+            userId: 'alice',
+            sessionHash: mine,
+            createdAt: T0,
+            expiresAt: T0 + 60_000,
+          })
+          assert.equal(await s.consumeToken(hash, thief, T0 + 1), null)
+          assert.equal(await s.consumeToken(hash, thief, T0 + 2), null)
+          assert.deepEqual(await s.consumeToken(hash, mine, T0 + 3), {
+            userId: 'alice',
+            sessionHash: mine,
+          })
+        }))
+
+      test('expiry is exclusive: valid before expiresAt, null at and after it', () =>
+        withStore(open, async (s) => {
+          const sh = hashOf('s')
+          const [a, b, c] = [sha256(rawToken()), sha256(rawToken()), sha256(rawToken())]
+          for (const hash of [a, b, c]) {
+            await s.insertToken({
+              hash,
+              userId: 'u',
+              sessionHash: sh,
+              createdAt: T0,
+              expiresAt: T0 + 60_000,
+            })
+          }
+          assert.notEqual(await s.consumeToken(a, sh, T0 + 59_999), null)
+          assert.equal(await s.consumeToken(b, sh, T0 + 60_000), null)
+          assert.equal(await s.consumeToken(c, sh, T0 + 60_001), null)
+          // An expired attempt does not mark the token used: an earlier clock still sees it.
+          assert.notEqual(await s.consumeToken(b, sh, T0 + 1), null)
+        }))
+
+      test('a duplicate hash is rejected and the first binding stays', () =>
+        withStore(open, async (s) => {
+          const hash = sha256(rawToken())
+          const mine = hashOf('mine')
+          const other = hashOf('other')
+          await s.insertToken({
+            hash,
+            userId: 'alice',
+            sessionHash: mine,
+            createdAt: T0,
+            expiresAt: T0 + 60_000,
+          })
+          await assert.rejects(
+            s.insertToken({
+              hash,
+              userId: 'mallory',
+              sessionHash: other,
+              createdAt: T0,
+              expiresAt: T0 + 60_000,
+            }),
+          )
+          assert.equal(await s.consumeToken(hash, other, T0 + 1), null)
+          assert.deepEqual(await s.consumeToken(hash, mine, T0 + 1), {
+            userId: 'alice',
+            sessionHash: mine,
+          })
+        }))
+
+      test('revoke by user deletes only that user’s unused tokens', () =>
+        withStore(open, async (s) => {
+          const sh = hashOf('s')
+          const [a1, a2, a3, b1] = [rawToken(), rawToken(), rawToken(), rawToken()].map(sha256)
+          const ins = (hash: string, userId: string) =>
+            s.insertToken({ hash, userId, sessionHash: sh, createdAt: T0, expiresAt: T0 + 60_000 })
+          await ins(a1!, 'alice')
+          await ins(a2!, 'alice')
+          await ins(a3!, 'alice')
+          await ins(b1!, 'bob')
+          assert.notEqual(await s.consumeToken(a3!, sh, T0 + 1), null) // used: not counted
+          assert.equal(await s.revokeTokens({ userId: 'alice' }), 2)
+          assert.equal(await s.consumeToken(a1!, sh, T0 + 2), null)
+          assert.equal(await s.consumeToken(a2!, sh, T0 + 2), null)
+          assert.equal(await s.revokeTokens({ userId: 'alice' }), 0)
+          assert.deepEqual(await s.consumeToken(b1!, sh, T0 + 2), {
+            userId: 'bob',
+            sessionHash: sh,
+          })
+        }))
+
+      test('revoke by session deletes only that session’s unused tokens', () =>
+        withStore(open, async (s) => {
+          const s1 = hashOf('s1')
+          const s2 = hashOf('s2')
+          const [x, y, z] = [rawToken(), rawToken(), rawToken()].map(sha256)
+          await s.insertToken({
+            hash: x!,
+            userId: 'alice',
+            sessionHash: s1,
+            createdAt: T0,
+            expiresAt: T0 + 60_000,
+          })
+          await s.insertToken({
+            hash: y!,
+            userId: 'alice',
+            sessionHash: s1,
+            createdAt: T0,
+            expiresAt: T0 + 60_000,
+          })
+          await s.insertToken({
+            hash: z!,
+            userId: 'alice',
+            sessionHash: s2,
+            createdAt: T0,
+            expiresAt: T0 + 60_000,
+          })
+          assert.equal(await s.revokeTokens({ sessionHash: s1 }), 2)
+          assert.equal(await s.consumeToken(x!, s1, T0 + 1), null)
+          assert.equal(await s.consumeToken(y!, s1, T0 + 1), null)
+          assert.notEqual(await s.consumeToken(z!, s2, T0 + 1), null)
+        }))
+
+      test('50 concurrent consumes of one token: exactly one succeeds', () =>
+        withStore(open, async (s) => {
+          const hash = sha256(rawToken())
+          const sh = hashOf('s')
+          await s.insertToken({
+            hash,
+            userId: 'alice',
+            sessionHash: sh,
+            createdAt: T0,
+            expiresAt: T0 + 60_000,
+          })
+          const results = await Promise.all(
+            Array.from({ length: 50 }, (_, i) => s.consumeToken(hash, sh, T0 + 1 + i)),
+          )
+          assert.equal(results.filter((r) => r !== null).length, 1)
+          assert.equal(await s.consumeToken(hash, sh, T0 + 100), null)
+        }))
+    })
+
+    describe('hit (sliding-window rate limit)', () => {
+      const W = 1_000
+      // Start a few ms into a bucket, so bucket arithmetic is exercised, not assumed.
+      const B = Math.floor(T0 / W) * W + W
+
+      test('limit N allows N attempts, then refuses with msBeforeNext > 0', () =>
+        withStore(open, async (s) => {
+          const k: RateKey = { key: 'connect:ip:192.0.2.1', limit: 3, windowMs: W }
+          for (let i = 0; i < 3; i++)
+            assert.deepEqual(await s.hit([k], B + 10), { allowed: true, msBeforeNext: 0 })
+          const refused = await s.hit([k], B + 10)
+          assert.equal(refused.allowed, false)
+          assert.equal(refused.key, k.key)
+          // count 4 in this bucket: it must become the previous bucket and fade to 2 / 4.
+          assert.equal(refused.msBeforeNext, 1_490)
+        }))
+
+      test('an attempt msBeforeNext later passes; one ms earlier it does not', () =>
+        withStore(open, async (s) => {
+          const run = async (key: string) => {
+            const k: RateKey = { key, limit: 3, windowMs: W }
+            for (let i = 0; i < 4; i++) await s.hit([k], B + 10)
+            return k
+          }
+          const early = await run('early')
+          const late = await run('late')
+          const wait = 1_490
+          assert.equal((await s.hit([early], B + 10 + wait - 1)).allowed, false)
+          assert.equal((await s.hit([late], B + 10 + wait)).allowed, true)
+        }))
+
+      test('the window slides: the previous bucket weighs in proportion to its overlap', () =>
+        withStore(open, async (s) => {
+          const k: RateKey = { key: 'slide', limit: 10, windowMs: W }
+          for (let i = 0; i < 10; i++) assert.equal((await s.hit([k], B + i)).allowed, true)
+          // Half-way through the next bucket the 10 earlier attempts still count as 5.
+          let allowed = 0
+          for (let i = 0; i < 8; i++) if ((await s.hit([k], B + W + W / 2)).allowed) allowed++
+          assert.equal(allowed, 5)
+          // Two buckets on, nothing of the first bucket weighs any more.
+          const fresh: RateKey = { key: 'slide-fresh', limit: 10, windowMs: W }
+          for (let i = 0; i < 10; i++) await s.hit([fresh], B)
+          let again = 0
+          for (let i = 0; i < 12; i++) if ((await s.hit([fresh], B + 2 * W)).allowed) again++
+          assert.equal(again, 10)
+        }))
+
+      test('refused attempts are counted too', () =>
+        withStore(open, async (s) => {
+          const k: RateKey = { key: 'failures', limit: 2, windowMs: W }
+          const firstRound = []
+          for (let i = 0; i < 5; i++) firstRound.push((await s.hit([k], B)).allowed)
+          assert.deepEqual(firstRound, [true, true, false, false, false])
+          // 5 counted attempts weigh 2.5 half-way through the next bucket: still refused.
+          // (Counting only the 2 allowed ones would give 1 + 1 = 2 and allow it.)
+          assert.equal((await s.hit([k], B + W + W / 2)).allowed, false)
+        }))
+
+      test('several keys in one call: all are counted, the first exhausted is named', () =>
+        withStore(open, async (s) => {
+          const ip: RateKey = { key: 'connect:ip:198.51.100.7', limit: 1, windowMs: W }
+          const user: RateKey = { key: 'connect:user:alice', limit: 5, windowMs: W }
+          const other: RateKey = { key: 'connect:user:bob', limit: 1, windowMs: W }
+          assert.deepEqual(await s.hit([ip, user], B), { allowed: true, msBeforeNext: 0 })
+          const refused = await s.hit([user, ip], B)
+          assert.equal(refused.allowed, false)
+          assert.equal(refused.key, ip.key)
+          // user counted 2 so far: 3 more pass, the 6th does not.
+          for (let i = 0; i < 3; i++) assert.equal((await s.hit([user], B)).allowed, true)
+          assert.equal((await s.hit([user], B)).allowed, false)
+          // Both exhausted: the first one in the given order is named.
+          await s.hit([other], B)
+          assert.equal((await s.hit([other, ip], B)).key, other.key)
+          assert.equal((await s.hit([ip, other], B)).key, ip.key)
+        }))
+
+      test('keys are independent; no keys means allowed', () =>
+        withStore(open, async (s) => {
+          const a: RateKey = { key: 'a', limit: 1, windowMs: W }
+          const b: RateKey = { key: 'b', limit: 1, windowMs: W }
+          assert.equal((await s.hit([a], B)).allowed, true)
+          assert.equal((await s.hit([a], B)).allowed, false)
+          assert.equal((await s.hit([b], B)).allowed, true)
+          assert.deepEqual(await s.hit([], B), { allowed: true, msBeforeNext: 0 })
+        }))
+
+      test('concurrent hits lose no count', () =>
+        withStore(open, async (s) => {
+          const k: RateKey = { key: 'race', limit: 20, windowMs: W }
+          const res = await Promise.all(Array.from({ length: 30 }, () => s.hit([k], B)))
+          assert.equal(res.filter((r) => r.allowed).length, 20)
+        }))
+
+      test('malformed keys are rejected, not allowed', () =>
+        withStore(open, async (s) => {
+          const bad = [
+            { key: 'x', limit: -1, windowMs: W },
+            { key: 'x', limit: 1, windowMs: 0 },
+            { key: 'x', limit: Number.NaN, windowMs: W },
+            { key: '', limit: 1, windowMs: W },
+          ]
+          for (const k of bad) {
+            await assert.rejects(s.hit([k], B), (e) => isGatehouseError(e, 'ERR_INVALID_OPTION'))
+          }
+        }))
+
+      test('matches an exact model of the sliding window (property)', () =>
+        withStore(open, async (s) => {
+          let run = 0
+          await fc.assert(
+            fc.asyncProperty(
+              fc.record({
+                la: fc.integer({ min: 1, max: 4 }),
+                lb: fc.integer({ min: 1, max: 6 }),
+                wa: fc.constantFrom(10, 30, 100),
+                wb: fc.constantFrom(7, 50),
+                start: fc.integer({ min: 0, max: 99 }),
+              }),
+              fc.array(
+                fc.record({
+                  dt: fc.integer({ min: 0, max: 120 }),
+                  which: fc.constantFrom('a', 'b', 'ab', 'ba'),
+                }),
+                { minLength: 1, maxLength: 25 },
+              ),
+              async (cfg, steps) => {
+                run++
+                const a: RateKey = { key: `p${run}:a`, limit: cfg.la, windowMs: cfg.wa }
+                const b: RateKey = { key: `p${run}:b`, limit: cfg.lb, windowMs: cfg.wb }
+                const model = new RateModel()
+                let now = T0 + cfg.start
+                for (const step of steps) {
+                  now += step.dt
+                  const keys = [...step.which].map((c) => (c === 'a' ? a : b))
+                  const expected = model.hit(keys, now)
+                  const actual = await s.hit(keys, now)
+                  assert.deepEqual(actual, expected)
+                }
+              },
+            ),
+            { numRuns: 40 },
+          )
+        }))
+    })
+
+    describe('sessions', () => {
+      test('create then get: counters start at zero, connected', () =>
+        withStore(open, async (s) => {
+          const sh = hashOf('s')
+          await s.createSession({
+            connectionId: 'c1',
+            userId: 'alice',
+            sessionHash: sh,
+            channel: 'lobby',
+            connectedAt: T0,
+          })
+          assert.deepEqual(await s.getSession('c1'), {
+            connectionId: 'c1',
+            userId: 'alice',
+            sessionHash: sh,
+            channel: 'lobby',
+            connected: true,
+            requestCount: 0,
+            connectedAt: T0,
+            lastSeenAt: T0,
+            disconnectedAt: null,
+          })
+          assert.equal(await s.getSession('unknown'), null)
+          await s.createSession(session('anon', { userId: null, sessionHash: null, channel: null }))
+          const anon = await s.getSession('anon')
+          assert.equal(anon?.userId, null)
+          assert.equal(anon?.sessionHash, null)
+          assert.equal(anon?.channel, null)
+        }))
+
+      test('touch bumps the request count and lastSeenAt, and returns the row', () =>
+        withStore(open, async (s) => {
+          await s.createSession(session('c1'))
+          const one = await s.touchSession('c1', T0 + 5)
+          assert.equal(one?.requestCount, 1)
+          assert.equal(one?.lastSeenAt, T0 + 5)
+          assert.equal(one?.connected, true)
+          const two = await s.touchSession('c1', T0 + 9)
+          assert.equal(two?.requestCount, 2)
+          assert.equal(two?.lastSeenAt, T0 + 9)
+          assert.equal((await s.getSession('c1'))?.requestCount, 2)
+          assert.equal(await s.touchSession('unknown', T0), null)
+        }))
+
+      test('concurrent touches lose no count', () =>
+        withStore(open, async (s) => {
+          await s.createSession(session('c1'))
+          await Promise.all(Array.from({ length: 25 }, (_, i) => s.touchSession('c1', T0 + i)))
+          assert.equal((await s.getSession('c1'))?.requestCount, 25)
+        }))
+
+      test('a disconnected session is not touched', () =>
+        withStore(open, async (s) => {
+          await s.createSession(session('c1'))
+          await s.touchSession('c1', T0 + 1)
+          await s.markDisconnected(['c1'], T0 + 2)
+          assert.equal(await s.touchSession('c1', T0 + 3), null)
+          const row = await s.getSession('c1')
+          assert.equal(row?.requestCount, 1)
+          assert.equal(row?.lastSeenAt, T0 + 1)
+        }))
+
+      test('setChannel moves a connected session; false when unknown or disconnected', () =>
+        withStore(open, async (s) => {
+          await s.createSession(session('c1', { channel: 'a' }))
+          assert.equal(await s.setChannel('c1', 'b'), true)
+          assert.equal((await s.getSession('c1'))?.channel, 'b')
+          assert.equal(await s.setChannel('c1', null), true)
+          assert.equal((await s.getSession('c1'))?.channel, null)
+          assert.equal(await s.setChannel('nope', 'b'), false)
+          await s.markDisconnected(['c1'], T0 + 1)
+          assert.equal(await s.setChannel('c1', 'c'), false)
+          assert.equal((await s.getSession('c1'))?.channel, null)
+        }))
+
+      test('markDisconnected is idempotent and counts only real changes', () =>
+        withStore(open, async (s) => {
+          await s.createSession(session('c1'))
+          await s.createSession(session('c2'))
+          await s.createSession(session('c3'))
+          assert.equal(await s.markDisconnected([], T0 + 1), 0)
+          assert.equal(await s.markDisconnected(['c1', 'c2', 'ghost'], T0 + 10), 2)
+          assert.equal(await s.markDisconnected(['c1', 'c2'], T0 + 20), 0)
+          const c1 = await s.getSession('c1')
+          assert.equal(c1?.connected, false)
+          assert.equal(c1?.disconnectedAt, T0 + 10) // the first disconnect time is kept
+          assert.equal((await s.getSession('c3'))?.connected, true)
+          assert.equal((await s.getSession('c3'))?.disconnectedAt, null)
+        }))
+
+      test('creating an existing connection id replaces the row', () =>
+        withStore(open, async (s) => {
+          await s.createSession(session('c1', { userId: 'alice' }))
+          await s.touchSession('c1', T0 + 1)
+          await s.markDisconnected(['c1'], T0 + 2)
+          await s.createSession(session('c1', { userId: 'bob', connectedAt: T0 + 3 }))
+          const row = await s.getSession('c1')
+          assert.equal(row?.userId, 'bob')
+          assert.equal(row?.connected, true)
+          assert.equal(row?.requestCount, 0)
+          assert.equal(row?.disconnectedAt, null)
+        }))
+
+      test('listConnections: each audience kind, connected rows only', () =>
+        withStore(open, async (s) => {
+          const sa = hashOf('alice-session')
+          const sb = hashOf('bob-session')
+          await s.createSession(
+            session('a1', { userId: 'alice', sessionHash: sa, channel: 'lobby' }),
+          )
+          await s.createSession(
+            session('a2', { userId: 'alice', sessionHash: sa, channel: 'games' }),
+          )
+          await s.createSession(
+            session('a3', { userId: 'alice', sessionHash: hashOf('x'), channel: 'lobby' }),
+          )
+          await s.createSession(session('b1', { userId: 'bob', sessionHash: sb, channel: 'lobby' }))
+          await s.createSession(session('b2', { userId: 'bob', sessionHash: sb, channel: 'lobby' }))
+          await s.createSession(
+            session('n1', { userId: null, sessionHash: null, channel: 'lobby' }),
+          )
+          await s.markDisconnected(['b2'], T0 + 1)
+
+          assert.deepEqual(sorted(await s.listConnections({ userId: 'alice' })), ['a1', 'a2', 'a3'])
+          assert.deepEqual(sorted(await s.listConnections({ userId: 'bob' })), ['b1'])
+          assert.deepEqual(await s.listConnections({ userId: 'carol' }), [])
+          assert.deepEqual(sorted(await s.listConnections({ sessionHash: sa })), ['a1', 'a2'])
+          assert.deepEqual(sorted(await s.listConnections({ sessionHash: sb })), ['b1'])
+          assert.deepEqual(sorted(await s.listConnections({ channel: 'lobby' })), [
+            'a1',
+            'a3',
+            'b1',
+            'n1',
+          ])
+          assert.deepEqual(sorted(await s.listConnections({ channel: 'games' })), ['a2'])
+          assert.deepEqual(await s.listConnections({ channel: 'empty' }), [])
+          assert.deepEqual(await s.listConnections({ connectionId: 'a1' }), ['a1'])
+          assert.deepEqual(await s.listConnections({ connectionId: 'b2' }), [])
+          assert.deepEqual(await s.listConnections({ connectionId: 'ghost' }), [])
+          assert.deepEqual(sorted(await s.listConnections({ all: true })), [
+            'a1',
+            'a2',
+            'a3',
+            'b1',
+            'n1',
+          ])
+
+          // A channel move shows up in listings at once.
+          await s.setChannel('a2', 'lobby')
+          assert.deepEqual(await s.listConnections({ channel: 'games' }), [])
+        }))
+
+      test('a malformed audience is rejected, never treated as everyone', () =>
+        withStore(open, async (s) => {
+          await s.createSession(session('c1'))
+          const bad = [
+            {},
+            { all: false },
+            { userId: 'u', channel: 'x' },
+            { userId: 1 },
+            { user: 'u' },
+          ]
+          for (const audience of bad) {
+            await assert.rejects(s.listConnections(audience as unknown as Audience), (e) =>
+              isGatehouseError(e, 'ERR_INVALID_OPTION'),
+            )
+          }
+        }))
+    })
+
+    describe('cleanup', () => {
+      test('removes exactly what the cut-offs name and reports the counts', () =>
+        withStore(open, async (s) => {
+          const sh = hashOf('s')
+          const cut = T0 + 100_000
+          const tok = (createdAt: number) => {
+            const hash = sha256(rawToken())
+            return s
+              .insertToken({
+                hash,
+                userId: 'u',
+                sessionHash: sh,
+                createdAt,
+                expiresAt: createdAt + 60_000,
+              })
+              .then(() => hash)
+          }
+          const oldUsed = await tok(cut - 50_000)
+          await s.consumeToken(oldUsed, sh, cut - 49_000)
+          await tok(cut - 1) // old, unused: removed too
+          const atCut = await tok(cut)
+          const young = await tok(cut + 1)
+
+          // Rate counters: a bucket matters until one window after it ends.
+          const W = 1_000
+          const gone: RateKey = { key: 'gone', limit: 1, windowMs: W }
+          const kept: RateKey = { key: 'kept', limit: 1, windowMs: W }
+          const goneAt = cut - 2 * W - 1 - (cut % W) // bucket start + 2W < cut
+          const keptAt = cut - W // still the "previous" bucket at the cut
+          await s.hit([gone], goneAt)
+          await s.hit([kept], keptAt)
+
+          await s.createSession(session('old-gone', { connectedAt: cut - 9_000 }))
+          await s.createSession(session('at-cut', { connectedAt: cut - 9_000 }))
+          await s.createSession(session('recent', { connectedAt: cut - 9_000 }))
+          await s.createSession(session('live', { connectedAt: cut - 9_000 }))
+          await s.markDisconnected(['old-gone'], cut - 1)
+          await s.markDisconnected(['at-cut'], cut)
+          await s.markDisconnected(['recent'], cut + 5)
+
+          const result = await s.cleanup({
+            tokensCreatedBefore: cut,
+            rateLimitsBefore: cut,
+            sessionsDisconnectedBefore: cut,
+          })
+          assert.deepEqual(result, { tokens: 2, rateLimits: 1, sessions: 1 })
+          assert.deepEqual(
+            await s.cleanup({
+              tokensCreatedBefore: cut,
+              rateLimitsBefore: cut,
+              sessionsDisconnectedBefore: cut,
+            }),
+            { tokens: 0, rateLimits: 0, sessions: 0 },
+          )
+
+          // Survivors are intact; removed rows are gone.
+          assert.notEqual(await s.consumeToken(atCut, sh, cut + 2), null)
+          assert.notEqual(await s.consumeToken(young, sh, cut + 2), null)
+          assert.equal((await s.hit([gone], goneAt)).allowed, true) // its count was reset
+          assert.equal((await s.hit([kept], keptAt)).allowed, false) // its count survived
+          assert.equal(await s.getSession('old-gone'), null)
+          assert.notEqual(await s.getSession('at-cut'), null)
+          assert.notEqual(await s.getSession('recent'), null)
+          assert.equal((await s.getSession('live'))?.connected, true)
+        }))
+    })
+  })
+}
+
+/**
+ * An exact model of the sliding window, written from the definition rather than from any
+ * store: it keeps every attempt time, counts the two buckets from that log, compares with
+ * exact integer arithmetic, and finds `msBeforeNext` by trying each later millisecond.
+ */
+class RateModel {
+  readonly #log = new Map<string, number[]>()
+
+  hit(keys: readonly RateKey[], now: number) {
+    let key: string | undefined
+    let wait = 0
+    for (const k of keys) {
+      const log = this.#log.get(k.key) ?? []
+      log.push(now)
+      this.#log.set(k.key, log)
+      if (this.#passes(k, log, now, 0)) continue
+      key ??= k.key
+      let d = 1
+      while (d <= 3 * k.windowMs && !this.#passes(k, log, now + d, 1)) d++
+      wait = Math.max(wait, d)
+    }
+    return key === undefined
+      ? { allowed: true, msBeforeNext: 0 }
+      : { allowed: false, key, msBeforeNext: wait }
+  }
+
+  #passes(k: RateKey, log: readonly number[], at: number, extra: number): boolean {
+    const w = k.windowMs
+    const cur = Math.floor(at / w) * w
+    const count = log.filter((t) => Math.floor(t / w) * w === cur).length + extra
+    const prev = log.filter((t) => Math.floor(t / w) * w === cur - w).length
+    return prev * (w - (at - cur)) + count * w <= k.limit * w
+  }
+}
