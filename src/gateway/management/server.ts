@@ -1,0 +1,321 @@
+/**
+ * @module gateway/management/server
+ * The bundled gateway's `@connections` management API, wire-compatible with AWS API Gateway's:
+ * `POST|GET|DELETE /{stage}/@connections/{id}` with AWS's statuses and `x-amzn-ErrorType`
+ * errors, optional SigV4 (service `execute-api`), optional throttling, and one extension,
+ * fan-out: `POST /{stage}/@connections` with `x-gatehouse-fanout: 1` pushes one message to many
+ * connections in one call (see `push/fanout-wire.ts` and docs/gateway.md).
+ *
+ * Order of work per request, cheapest refusal first: path and method (403) → throttle (429)
+ * → SigV4 headers (403) → signature over a signed payload hash, before reading the body (403)
+ * → body within its limit (413, the rest is never read) → body hash (403) → the call.
+ */
+import { randomUUID } from 'node:crypto'
+import {
+  createServer,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { type Clock, systemClock } from '../../clock.ts'
+import { DEFAULTS } from '../../defaults.ts'
+import { GatehouseError, isGatehouseError } from '../../errors.ts'
+import { type Logger, silentLogger } from '../../logger.ts'
+import type { Connections } from '../../push/connections.ts'
+import {
+  decodeFanout,
+  FANOUT_HEADER,
+  FANOUT_MAX_IDS,
+  fanoutBodyLimit,
+} from '../../push/fanout-wire.ts'
+import type { SigV4Credentials } from '../../push/sigv4.ts'
+import { readBodyLimited } from './body.ts'
+import { replyEmpty, replyError, replyJson } from './replies.ts'
+import { parseManagementPath, splitTarget } from './route.ts'
+import { createSigV4Verifier, type SigV4Verifier } from './sigv4-verify.ts'
+import { createTokenBucket, type ManagementRateLimit } from './throttle.ts'
+
+/** Options of {@link createManagementServer} and {@link createManagementHandler}. */
+export interface ManagementServerOptions {
+  /** What the API acts on: the gateway's live connections. */
+  readonly connections: Connections
+  /** The stage in the path, `/{stage}/@connections/…`. */
+  readonly stage: string
+  /** Listen address. Default `127.0.0.1`; any other address requires `credentials`. */
+  readonly host?: string
+  /** Listen port; 0 picks a free one. Default 0. */
+  readonly port?: number
+  /** Require SigV4 signed by one of these key pairs. Unsigned calls are accepted when absent. */
+  readonly credentials?: readonly SigV4Credentials[]
+  /** The region signatures must be scoped to; any region when absent. */
+  readonly region?: string
+  /** Accepted distance of `x-amz-date` from now. Default 300 000 (5 min, as AWS). */
+  readonly maxSkewMs?: number
+  /** Largest `Data` of a POST. Default 131 072 (AWS). */
+  readonly maxPayloadBytes?: number
+  /** Most ids one fan-out call may list. Default 10 000. */
+  readonly maxFanoutIds?: number
+  /** Throttle all calls (429 `LimitExceededException`); off when absent. */
+  readonly rateLimit?: ManagementRateLimit
+  readonly clock?: Clock
+  readonly logger?: Logger
+}
+
+/** A running (or ready to run) management server. */
+export interface ManagementServer {
+  /** Start listening; `url` is the endpoint to give clients, stage included. */
+  listen(): Promise<{ url: string; port: number }>
+  /** Stop accepting and drop open keep-alive sockets. */
+  close(): Promise<void>
+  readonly server: Server
+}
+
+const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/
+const STAGE = /^[A-Za-z0-9_-]{1,128}$/
+
+function positiveInt(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new GatehouseError('ERR_INVALID_OPTION', `${name} must be a positive integer.`)
+  }
+  return value
+}
+
+/**
+ * The request listener of the management API, for mounting on a server of your own.
+ * `ready` resolves once the SigV4 signer is loaded (immediately without credentials).
+ *
+ * @example
+ * ```ts
+ * const { listener, ready } = createManagementHandler({ connections, stage: 'production' })
+ * await ready
+ * http.createServer(listener).listen(3002, '127.0.0.1')
+ * ```
+ */
+export function createManagementHandler(options: Omit<ManagementServerOptions, 'host' | 'port'>): {
+  listener: RequestListener
+  ready: Promise<void>
+} {
+  const { connections, stage } = options
+  if (!STAGE.test(stage)) {
+    throw new GatehouseError('ERR_INVALID_OPTION', 'stage must match ^[A-Za-z0-9_-]{1,128}$.')
+  }
+  const clock = options.clock ?? systemClock
+  const logger = options.logger ?? silentLogger
+  const maxPayloadBytes = positiveInt(
+    options.maxPayloadBytes ?? DEFAULTS.maxOutboundBytes,
+    'maxPayloadBytes',
+  )
+  const maxFanoutIds = positiveInt(options.maxFanoutIds ?? FANOUT_MAX_IDS, 'maxFanoutIds')
+  const bucket = options.rateLimit ? createTokenBucket(options.rateLimit, clock) : undefined
+  const verifier: SigV4Verifier | undefined = options.credentials
+    ? createSigV4Verifier({
+        credentials: options.credentials,
+        clock,
+        ...(options.region !== undefined ? { region: options.region } : {}),
+        ...(options.maxSkewMs !== undefined ? { maxSkewMs: options.maxSkewMs } : {}),
+      })
+    : undefined
+  const ready = verifier ? verifier.ready() : Promise.resolve()
+  // Callers that never await `ready` still see the load error on first use, not unhandled.
+  ready.catch(() => {})
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const requestId = randomUUID()
+    res.setHeader('x-amzn-RequestId', requestId)
+    const [rawPath, rawQuery] = splitTarget(req.url ?? '/')
+    const method = req.method ?? ''
+
+    if (rawPath === '/healthz' && (method === 'GET' || method === 'HEAD')) {
+      replyJson(req, res, 200, { status: 'ok' })
+      return
+    }
+
+    const forbidden = (reason: string): void => {
+      logger.info({ event: 'management_forbidden', reason, method, requestId }, 'forbidden')
+      replyError(req, res, 403, 'ForbiddenException', 'Forbidden')
+    }
+    const route = parseManagementPath(rawPath, stage)
+    if (route.kind === 'forbidden') return forbidden('path')
+    if (
+      route.kind === 'connection' &&
+      method !== 'POST' &&
+      method !== 'GET' &&
+      method !== 'DELETE'
+    ) {
+      return forbidden('method')
+    }
+    if (route.kind === 'fanout' && (method !== 'POST' || req.headers[FANOUT_HEADER] !== '1')) {
+      return forbidden('method')
+    }
+
+    if (bucket && !bucket.take()) {
+      replyError(req, res, 429, 'LimitExceededException', 'Rate exceeded')
+      return
+    }
+
+    let pre: ReturnType<SigV4Verifier['precheck']> | undefined
+    if (verifier) {
+      await ready
+      pre = verifier.precheck(req, rawPath, rawQuery)
+      if (!pre.ok) return forbidden(`sigv4_${pre.reason}`)
+      if (pre.value.payloadHash !== undefined) {
+        const failure = await verifier.verify(pre.value, undefined)
+        if (failure) return forbidden(`sigv4_${failure}`)
+      }
+    }
+
+    const limit =
+      route.kind === 'fanout' ? fanoutBodyLimit(maxPayloadBytes, maxFanoutIds) : maxPayloadBytes
+    const read = await readBodyLimited(req, limit)
+    if (!read.ok) {
+      if (read.reason === 'aborted') return
+      replyError(req, res, 413, 'PayloadTooLargeException', tooLarge(maxPayloadBytes))
+      return
+    }
+    const body = read.body
+
+    if (verifier && pre?.ok) {
+      const failure = await verifier.verify(pre.value, body)
+      if (failure) return forbidden(`sigv4_${failure}`)
+    }
+
+    if (route.kind === 'fanout') return fanout(req, res, body)
+
+    const { id, idValid } = route
+    if (!idValid) {
+      replyError(req, res, 410, 'GoneException')
+      return
+    }
+    if (method === 'POST') {
+      if (await connections.post(id, body)) replyEmpty(req, res, 200)
+      else replyError(req, res, 410, 'GoneException')
+    } else if (method === 'DELETE') {
+      if (await connections.delete(id)) replyEmpty(req, res, 204)
+      else replyError(req, res, 410, 'GoneException')
+    } else {
+      const info = await connections.get(id)
+      if (!info) {
+        replyError(req, res, 410, 'GoneException')
+        return
+      }
+      replyJson(req, res, 200, {
+        connectedAt: new Date(info.connectedAt).toISOString(),
+        identity: { sourceIp: info.sourceIp, userAgent: info.userAgent },
+        lastActiveAt: new Date(info.lastActiveAt).toISOString(),
+      })
+    }
+  }
+
+  async function fanout(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
+    const decoded = decodeFanout(body)
+    if (!decoded) {
+      replyError(req, res, 400, 'BadRequestException', 'Fan-out body needs a line of ids.')
+      return
+    }
+    if (decoded.data.byteLength > maxPayloadBytes) {
+      replyError(req, res, 413, 'PayloadTooLargeException', tooLarge(maxPayloadBytes))
+      return
+    }
+    if (decoded.ids.length > maxFanoutIds) {
+      replyError(
+        req,
+        res,
+        413,
+        'PayloadTooLargeException',
+        `A fan-out call lists at most ${maxFanoutIds} connection ids.`,
+      )
+      return
+    }
+    const valid = new Set<string>()
+    const gone: string[] = []
+    for (const id of decoded.ids) {
+      if (DEFAULTS.connectionIdPattern.test(id)) valid.add(id)
+      else gone.push(id)
+    }
+    const result = valid.size > 0 ? await connections.postMany([...valid], decoded.data) : undefined
+    replyJson(req, res, 200, {
+      sent: result?.sent ?? 0,
+      gone: result ? [...gone, ...result.gone] : gone,
+    })
+  }
+
+  const listener: RequestListener = (req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (isGatehouseError(err, 'ERR_MESSAGE_TOO_LARGE')) {
+        if (!res.headersSent) {
+          replyError(req, res, 413, 'PayloadTooLargeException', tooLarge(maxPayloadBytes))
+        }
+        return
+      }
+      logger.error({ event: 'management_error', err }, 'management call failed')
+      if (!res.headersSent) {
+        replyError(req, res, 500, 'InternalServerErrorException', 'Internal server error')
+      } else {
+        res.destroy()
+      }
+    })
+  }
+  return { listener, ready }
+}
+
+function tooLarge(max: number): string {
+  return `Request payload exceeds the ${max} byte limit.`
+}
+
+/**
+ * Create the `@connections` management API server (not yet listening).
+ *
+ * @example
+ * ```ts
+ * const management = createManagementServer({ connections: gateway.connections, stage: 'production', port: 3002 })
+ * const { url } = await management.listen() // 'http://127.0.0.1:3002/production'
+ * // later
+ * await management.close()
+ * ```
+ */
+export function createManagementServer(options: ManagementServerOptions): ManagementServer {
+  const host = options.host ?? '127.0.0.1'
+  const port = options.port ?? 0
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new GatehouseError('ERR_INVALID_OPTION', 'port must be an integer from 0 to 65535.')
+  }
+  if (!LOOPBACK.test(host) && !options.credentials) {
+    // Push, inspect and close are capabilities over every user's socket: never unauthenticated
+    // beyond this machine.
+    throw new GatehouseError(
+      'ERR_OPTION_CONFLICT',
+      `The management API listens on ${host}, beyond loopback, without credentials; add credentials or use 127.0.0.1.`,
+    )
+  }
+  const { listener, ready } = createManagementHandler(options)
+  const server = createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, listener)
+
+  return {
+    server,
+    async listen() {
+      await ready
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen(port, host, () => {
+          server.off('error', reject)
+          resolve()
+        })
+      })
+      const bound = (server.address() as AddressInfo).port
+      const shownHost = host.includes(':') ? `[${host}]` : host
+      return { url: `http://${shownHost}:${bound}/${options.stage}`, port: bound }
+    },
+    close() {
+      return new Promise<void>((resolve) => {
+        if (!server.listening) {
+          resolve()
+          return
+        }
+        server.close(() => resolve())
+        server.closeAllConnections()
+      })
+    },
+  }
+}
