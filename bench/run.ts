@@ -1,0 +1,259 @@
+/**
+ * @module bench/run
+ * `npm run bench [-- --quick | --smoke] [--only=ws,gatehouse] [--scenario=connect,fanout]
+ * [--out=file] [--cpu-prof] [--verbose]`
+ *
+ * Runs each system's server in its own process (fresh for every scenario), drives it from a
+ * load generator in another process, on loopback only, and writes `bench/results.json` plus
+ * a table on stdout. Every loop is bounded by a count and a deadline; children die with us.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { cpus, release, totalmem } from 'node:os'
+import { dirname, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { BENCH_DIR, runLoad, startServer, Unavailable } from './lib/proc.ts'
+import { PROFILES, type Profile } from './lib/profiles.ts'
+import {
+  type LoadJob,
+  type ReadyLine,
+  SCENARIOS,
+  type Scenario,
+  SYSTEMS,
+  type SystemId,
+} from './lib/protocol.ts'
+import { type Figures, judge, type Results, type SystemResults } from './lib/results.ts'
+import { renderTable } from './lib/table.ts'
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    smoke: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    scenario: { type: 'string' },
+    out: { type: 'string' },
+    repeats: { type: 'string' },
+    'cpu-prof': { type: 'boolean', default: false },
+    verbose: { type: 'boolean', default: false },
+  },
+  strict: true,
+})
+
+const base: Profile = values.smoke ? PROFILES.smoke : values.quick ? PROFILES.quick : PROFILES.full
+const profile: Profile = values.repeats
+  ? { ...base, repeats: Math.max(1, Math.min(9, Number(values.repeats) || 1)) }
+  : base
+
+function pick<T extends string>(list: readonly T[], arg: string | undefined, what: string): T[] {
+  if (!arg) return [...list]
+  const wanted = arg.split(',').map((s) => s.trim())
+  for (const w of wanted) {
+    if (!list.includes(w as T)) throw new Error(`unknown ${what} "${w}"; one of ${list.join(', ')}`)
+  }
+  return list.filter((x) => wanted.includes(x))
+}
+
+const systems = pick(SYSTEMS, values.only, 'system')
+const scenarios = pick(SCENARIOS, values.scenario, 'scenario')
+const outFile = resolve(values.out ?? `${BENCH_DIR}results.json`)
+const warnings: string[] = []
+
+/** Soft and hard open-files limits of this process (Linux), or null elsewhere. */
+function openFilesLimit(): { soft: number; hard: number } | null {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'))
+    const [soft, hard] = (line ?? '').split(/\s{2,}/).slice(1, 3)
+    const n = (s: string | undefined) => (s === 'unlimited' ? Number.MAX_SAFE_INTEGER : Number(s))
+    return { soft: n(soft), hard: n(hard) }
+  } catch {
+    return null
+  }
+}
+
+// Each process holds at most one socket per client connection, plus a margin.
+const FD_MARGIN = 1000
+const neededFds = Math.max(profile.connect.connections, profile.crowd.connections) + FD_MARGIN
+const limits = openFilesLimit()
+let openFiles: number | undefined
+let sizes = profile
+if (limits && limits.soft < neededFds) {
+  if (limits.hard >= neededFds) openFiles = neededFds
+  else {
+    const cap = Math.max(10, limits.hard - FD_MARGIN)
+    warnings.push(`open-files limit ${limits.hard} < ${neededFds}: connections capped at ${cap}`)
+    sizes = {
+      ...profile,
+      connect: { ...profile.connect, connections: Math.min(profile.connect.connections, cap) },
+      crowd: { ...profile.crowd, connections: Math.min(profile.crowd.connections, cap) },
+    }
+  }
+}
+
+const localAddresses = Array.from({ length: sizes.sourceAddresses }, (_, i) => `127.0.0.${i + 2}`)
+const serverFlags = ['--expose-gc']
+if (values['cpu-prof']) {
+  const dir = `${BENCH_DIR}profiles`
+  mkdirSync(dir, { recursive: true })
+  serverFlags.push('--cpu-prof', `--cpu-prof-dir=${dir}`)
+}
+const childOpts = { verbose: values.verbose, ...(openFiles ? { openFiles } : {}) }
+
+/** The load jobs for the selected scenarios; memory and fan-out share one crowd. */
+function jobs(ready: ReadyLine): Array<{ covers: Scenario[]; job: LoadJob }> {
+  const common = { ready, localAddresses, sessions: sizes.sessions }
+  const out: Array<{ covers: Scenario[]; job: LoadJob }> = []
+  if (scenarios.includes('connect')) {
+    out.push({ covers: ['connect'], job: { ...common, scenario: 'connect', ...sizes.connect } })
+  }
+  const crowd = scenarios.filter((s) => s === 'memory' || s === 'fanout')
+  if (crowd.length > 0) {
+    const c = sizes.crowd
+    out.push({
+      covers: crowd,
+      job: {
+        ...common,
+        scenario: 'crowd',
+        connections: c.connections,
+        concurrency: c.concurrency,
+        memory: crowd.includes('memory'),
+        broadcasts: crowd.includes('fanout') ? c.broadcasts : 0,
+        broadcastWindow: c.broadcastWindow,
+        settleMs: c.settleMs,
+        deadlineMs: c.deadlineMs,
+      },
+    })
+  }
+  if (scenarios.includes('roundtrip')) {
+    const r = sizes.roundtrip
+    out.push({
+      covers: ['roundtrip'],
+      job: { ...common, scenario: 'roundtrip', concurrency: 16, window: 1, ...r },
+    })
+  }
+  if (scenarios.includes('messages')) {
+    out.push({
+      covers: ['messages'],
+      job: { ...common, scenario: 'messages', concurrency: 16, ...sizes.messages },
+    })
+  }
+  return out
+}
+
+/** The figures of one scenario out of a load job's result. */
+function extract(scenario: Scenario, result: Record<string, unknown>): Figures {
+  if (scenario === 'memory') {
+    return { ...(result.memory as Figures), open: result.open }
+  }
+  if (scenario === 'fanout') return result.fanout as Figures
+  return result
+}
+
+/** The figure the median of repeats is taken on. */
+const PRIMARY: Record<Scenario, (f: Figures) => number> = {
+  connect: (f) => Number(f.connectsPerSec),
+  memory: (f) => Number(f.rssPerConnBytes),
+  fanout: (f) => Number(f.deliveriesPerSec),
+  roundtrip: (f) => Number((f.latencyMs as { p99?: number } | undefined)?.p99),
+  messages: (f) => Number(f.messagesPerSec),
+}
+
+function median(scenario: Scenario, runs: Figures[]): Figures {
+  const sorted = [...runs].sort((a, b) => PRIMARY[scenario](a) - PRIMARY[scenario](b))
+  const mid = sorted[Math.floor((sorted.length - 1) / 2)]!
+  return runs.length > 1 ? { ...mid, repeats: runs.map(PRIMARY[scenario]) } : mid
+}
+
+async function benchSystem(system: SystemId): Promise<SystemResults> {
+  const results: SystemResults = { scenarios: {} }
+  const runs = new Map<Scenario, Figures[]>()
+  const groups = scenarios.length
+  for (let g = 0, covered = new Set<Scenario>(); g < groups; g++) {
+    for (let r = 0; r < profile.repeats; r++) {
+      let server: Awaited<ReturnType<typeof startServer>>
+      try {
+        server = await startServer(system, { ...childOpts, nodeFlags: serverFlags })
+      } catch (err) {
+        if (err instanceof Unavailable) return { skipped: err.message, scenarios: {} }
+        throw err
+      }
+      try {
+        const planned = jobs(server.ready).filter((j) => !j.covers.every((s) => covered.has(s)))
+        const next = planned[0]
+        if (!next) return finish(results, runs)
+        log(`${system}: ${next.covers.join('+')} (run ${r + 1}/${profile.repeats})`)
+        try {
+          const result = await runLoad(next.job, childOpts)
+          for (const s of next.covers) {
+            const list = runs.get(s) ?? []
+            list.push(extract(s, result))
+            runs.set(s, list)
+          }
+        } catch (err) {
+          const message = err instanceof Error ? err.message : String(err)
+          log(`${system}: ${next.covers.join('+')} failed: ${message}`)
+          for (const s of next.covers) results.scenarios[s] = { error: message.slice(0, 2000) }
+        }
+        if (r === profile.repeats - 1) for (const s of next.covers) covered.add(s)
+      } finally {
+        await server.stop()
+      }
+    }
+  }
+  return finish(results, runs)
+}
+
+function finish(results: SystemResults, runs: Map<Scenario, Figures[]>): SystemResults {
+  for (const [s, list] of runs) {
+    if (!results.scenarios[s]?.error) results.scenarios[s] = median(s, list)
+  }
+  return results
+}
+
+function log(msg: string): void {
+  process.stderr.write(`[bench] ${msg}\n`)
+}
+
+function version(pkg: string): string {
+  try {
+    const p = JSON.parse(readFileSync(`${BENCH_DIR}../node_modules/${pkg}/package.json`, 'utf8'))
+    return String(p.version)
+  } catch {
+    return 'unknown'
+  }
+}
+
+async function main(): Promise<void> {
+  const started = Date.now()
+  const out: Results['systems'] = {}
+  for (const system of systems) out[system] = await benchSystem(system)
+  const { ratios, targets } = judge(out)
+  const results: Results = {
+    meta: {
+      date: new Date(started).toISOString(),
+      mode: profile.name,
+      durationMs: Date.now() - started,
+      node: process.version,
+      os: `${process.platform} ${release()}`,
+      cpu: cpus()[0]?.model ?? 'unknown',
+      cores: cpus().length,
+      memoryMiB: Math.round(totalmem() / 1048576),
+      openFiles: limits,
+      versions: { ws: version('ws'), 'socket.io': version('socket.io') },
+      systems,
+      scenarios,
+      sizes,
+      sourceAddresses: localAddresses.length,
+      warnings,
+    },
+    systems: out,
+    ratios,
+    targets,
+  }
+  mkdirSync(dirname(outFile), { recursive: true })
+  writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`)
+  process.stdout.write(renderTable(results))
+  process.stdout.write(`\nwrote ${outFile} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`)
+}
+
+await main()
