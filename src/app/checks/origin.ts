@@ -19,7 +19,7 @@ export type OriginCheck = (originHeader: string | null | undefined) => OriginVer
 
 /** Options of {@link createOriginCheck}. */
 export interface OriginCheckOptions {
-  /** Refuse requests without `Origin` (only browsers clients then). Default false. */
+  /** Refuse requests without `Origin` (only browsers get through). Default false. */
   readonly requireOrigin?: boolean | undefined
 }
 
