@@ -141,6 +141,7 @@ export function validateRateKeys(keys: readonly RateKey[]): void {
   if (!Array.isArray(keys)) {
     throw new GatehouseError('ERR_INVALID_OPTION', 'hit(): keys must be an array of RateKey')
   }
+  const seen = new Set<string>()
   for (const k of keys) {
     if (typeof k?.key !== 'string' || k.key.length === 0 || k.key.length > 512) {
       throw new GatehouseError('ERR_INVALID_OPTION', 'hit(): key must be a string of 1-512 chars')
@@ -157,6 +158,12 @@ export function validateRateKeys(keys: readonly RateKey[]): void {
         `hit(): windowMs of ${k.key} must be an integer >= 1`,
       )
     }
+    // One attempt counts once per key; a repeated key is a caller bug (and would make a
+    // single SQL upsert touch one row twice).
+    if (seen.has(k.key)) {
+      throw new GatehouseError('ERR_INVALID_OPTION', `hit(): key ${k.key} appears twice`)
+    }
+    seen.add(k.key)
   }
 }
 

@@ -318,6 +318,12 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
           for (const k of bad) {
             await assert.rejects(s.hit([k], B), (e) => isGatehouseError(e, 'ERR_INVALID_OPTION'))
           }
+          const ok: RateKey = { key: 'dup', limit: 5, windowMs: W }
+          await assert.rejects(s.hit([ok, { ...ok }], B), (e) =>
+            isGatehouseError(e, 'ERR_INVALID_OPTION'),
+          )
+          // Nothing was counted by the rejected calls.
+          for (let i = 0; i < 5; i++) assert.equal((await s.hit([ok], B)).allowed, true)
         }))
 
       test('matches an exact model of the sliding window (property)', () =>

@@ -1,0 +1,150 @@
+/**
+ * @module store/postgres-schema
+ * The PostgreSQL schema as numbered migrations inside one PostgreSQL schema (namespace) of
+ * the caller's choosing, and the runner. Every step runs as one multi-statement query, which
+ * PostgreSQL executes as a single transaction, so it needs nothing but `query(text)` from
+ * the pool: no dedicated client, no explicit BEGIN.
+ */
+import { GatehouseError } from '../errors.ts'
+
+/** The least a pool must offer: pg's `Pool`, `Client` and `PoolClient` all fit. */
+export interface PgQueryable {
+  query(
+    text: string,
+    values?: unknown[],
+  ): Promise<{ rows: Record<string, unknown>[]; rowCount: number | null }>
+}
+
+/** One schema step; `sql` receives the quoted schema name. */
+export interface PgMigration {
+  readonly version: number
+  readonly sql: (schema: string) => string
+}
+
+/**
+ * Every migration, oldest first. Append only: a released step never changes.
+ *
+ * @example
+ * ```ts
+ * const latest = POSTGRES_MIGRATIONS.at(-1)!.version
+ * ```
+ */
+export const POSTGRES_MIGRATIONS: readonly PgMigration[] = [
+  {
+    version: 1,
+    sql: (s) => `
+      CREATE TABLE ${s}.tokens (
+        hash text PRIMARY KEY,
+        user_id text NOT NULL,
+        session_hash text NOT NULL,
+        created_at bigint NOT NULL,
+        expires_at bigint NOT NULL,
+        used_at bigint
+      );
+      CREATE INDEX tokens_unused_user ON ${s}.tokens (user_id) WHERE used_at IS NULL;
+      CREATE INDEX tokens_unused_session ON ${s}.tokens (session_hash) WHERE used_at IS NULL;
+      CREATE INDEX tokens_created ON ${s}.tokens (created_at);
+
+      CREATE TABLE ${s}.rate_limits (
+        key text PRIMARY KEY,
+        window_ms bigint NOT NULL,
+        window_start bigint NOT NULL,
+        count bigint NOT NULL,
+        prev_count bigint NOT NULL
+      );
+      CREATE INDEX rate_limits_expiry ON ${s}.rate_limits ((window_start + 2 * window_ms));
+
+      CREATE TABLE ${s}.sessions (
+        connection_id text PRIMARY KEY,
+        user_id text,
+        session_hash text,
+        channel text,
+        connected boolean NOT NULL,
+        request_count bigint NOT NULL,
+        connected_at bigint NOT NULL,
+        last_seen_at bigint NOT NULL,
+        disconnected_at bigint
+      );
+      CREATE INDEX sessions_channel ON ${s}.sessions (channel) WHERE connected;
+      CREATE INDEX sessions_user ON ${s}.sessions (user_id) WHERE connected;
+      CREATE INDEX sessions_session_hash ON ${s}.sessions (session_hash) WHERE connected;
+      CREATE INDEX sessions_disconnected ON ${s}.sessions (disconnected_at) WHERE NOT connected;
+    `,
+  },
+]
+
+/** The schema version this code reads and writes. */
+export const POSTGRES_SCHEMA_VERSION: number = POSTGRES_MIGRATIONS.at(-1)!.version
+
+const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,47}$/
+
+/**
+ * Validate and double-quote a schema name. Identifiers cannot be bound as parameters, so
+ * only a strict pattern ever reaches SQL text.
+ *
+ * @example
+ * ```ts
+ * quoteSchema('gatehouse') // '"gatehouse"'
+ * ```
+ */
+export function quoteSchema(name: string): string {
+  if (typeof name !== 'string' || !SCHEMA_NAME.test(name)) {
+    throw new GatehouseError(
+      'ERR_INVALID_OPTION',
+      'postgres store: schema must match /^[A-Za-z_][A-Za-z0-9_]{0,47}$/',
+    )
+  }
+  return `"${name}"`
+}
+
+/**
+ * Bring the schema to {@link POSTGRES_SCHEMA_VERSION}. Concurrent openers serialise on a
+ * transaction-scoped advisory lock; each step records its version first, so a step another
+ * process already applied fails on the primary key and rolls back whole, and we re-read.
+ * Throws `ERR_STORE_SCHEMA` when the database is newer than this code.
+ *
+ * @example
+ * ```ts
+ * await migratePostgres(pool, 'gatehouse', Date.now())
+ * ```
+ */
+export async function migratePostgres(
+  db: PgQueryable,
+  schema: string,
+  now: number,
+): Promise<number> {
+  const s = quoteSchema(schema)
+  const lock = `SELECT pg_advisory_xact_lock(1196573813, hashtext('${schema}'))`
+  await db.query(`${lock};
+    CREATE SCHEMA IF NOT EXISTS ${s};
+    CREATE TABLE IF NOT EXISTS ${s}.gatehouse_schema (
+      version integer PRIMARY KEY,
+      applied_at bigint NOT NULL
+    )`)
+  // Bounded: each pass applies one step or learns that another process did.
+  for (let pass = 0; pass <= POSTGRES_MIGRATIONS.length + 1; pass++) {
+    const { rows } = await db.query(
+      `SELECT coalesce(max(version), 0)::int AS v FROM ${s}.gatehouse_schema`,
+    )
+    const current = Number(rows[0]?.v ?? 0)
+    if (current > POSTGRES_SCHEMA_VERSION) {
+      throw new GatehouseError(
+        'ERR_STORE_SCHEMA',
+        `PostgreSQL schema ${schema} is at version ${current}, newer than this Gatehouse supports (${POSTGRES_SCHEMA_VERSION}); upgrade Gatehouse or use another schema`,
+      )
+    }
+    const next = POSTGRES_MIGRATIONS.find((m) => m.version > current)
+    if (next === undefined) return current
+    try {
+      await db.query(`${lock};
+        INSERT INTO ${s}.gatehouse_schema (version, applied_at) VALUES (${next.version}, ${Math.trunc(now)});
+        ${next.sql(s)}`)
+    } catch (err) {
+      if ((err as { code?: unknown })?.code !== '23505') throw err // unique_violation: raced
+    }
+  }
+  throw new GatehouseError(
+    'ERR_STORE_SCHEMA',
+    `PostgreSQL schema ${schema}: migration did not settle`,
+  )
+}

@@ -1,0 +1,347 @@
+/**
+ * @module store/postgres
+ * The Store on PostgreSQL (`pg`, loaded lazily so the core package never requires it), for
+ * several gateway nodes sharing one database. Every method is one statement and one round
+ * trip: `UPDATE … RETURNING` for the single-use consume (row locks make concurrent consumes
+ * of one token serialise, and the loser re-checks `used_at IS NULL` and gets no row), one
+ * `INSERT … SELECT FROM unnest(…) ON CONFLICT DO UPDATE … RETURNING` for all rate keys of an
+ * attempt, and one statement of data-modifying CTEs for cleanup.
+ *
+ * All tables live in one PostgreSQL schema (default `gatehouse`), so they never collide with
+ * an application's own `sessions` table.
+ */
+import type { Pool, PoolConfig } from 'pg'
+import { GatehouseError } from '../errors.ts'
+import { audienceTarget } from './audience.ts'
+import { migratePostgres, type PgQueryable, quoteSchema } from './postgres-schema.ts'
+import { bucketStart, decide, judge, validateRateKeys } from './sliding-window.ts'
+import type {
+  Audience,
+  CleanupCutoffs,
+  CleanupResult,
+  NewSession,
+  RateDecision,
+  RateKey,
+  SessionRecord,
+  Store,
+  TokenRecord,
+} from './store.ts'
+import { storeUnavailable } from './unavailable.ts'
+
+export type { PgQueryable } from './postgres-schema.ts'
+
+/** Options of {@link createPostgresStore}: a pool you own, or a connection string. */
+export type PostgresStoreOptions = (
+  | {
+      /** A `pg.Pool` (or anything with `query(text, values)`); `close()` leaves it open. */
+      readonly pool: PgQueryable
+      readonly connectionString?: never
+    }
+  | {
+      /** `postgres://user@host:5432/db`; the store creates its own pool and ends it on `close()`. */
+      readonly connectionString: string
+      readonly pool?: never
+      /** Fail instead of waiting longer for a connection. Default 5000. */
+      readonly connectTimeoutMs?: number
+      /** Server-side limit per statement (a lock held too long fails the call). Default 5000. */
+      readonly statementTimeoutMs?: number
+      /** Connections in the pool. Default 10. */
+      readonly maxConnections?: number
+    }
+) & {
+  /** PostgreSQL schema (namespace) holding the tables; created when missing. Default `gatehouse`. */
+  readonly schema?: string
+}
+
+interface SessionRow {
+  connection_id: string
+  user_id: string | null
+  session_hash: string | null
+  channel: string | null
+  connected: boolean
+  request_count: string | number
+  connected_at: string | number
+  last_seen_at: string | number
+  disconnected_at: string | number | null
+}
+
+/**
+ * Connect (or adopt a pool), migrate the schema, and return the Store. Throws
+ * `ERR_STORE_SCHEMA` for a schema written by a newer Gatehouse, `ERR_STORE_UNAVAILABLE` when
+ * the database cannot be reached, and `ERR_INVALID_OPTION` for bad options.
+ *
+ * @example
+ * ```ts
+ * const store = await createPostgresStore({ connectionString: process.env.DATABASE_URL! })
+ * // or, sharing the app's pool (left open by store.close()):
+ * const shared = await createPostgresStore({ pool, schema: 'gatehouse' })
+ * ```
+ */
+export async function createPostgresStore(options: PostgresStoreOptions): Promise<Store> {
+  const schemaName = options?.schema ?? 'gatehouse'
+  const s = quoteSchema(schemaName)
+  let db: PgQueryable
+  let owned: Pool | undefined
+  if (options?.pool !== undefined) {
+    if (typeof options.pool?.query !== 'function') {
+      throw new GatehouseError('ERR_INVALID_OPTION', 'createPostgresStore: pool must have query()')
+    }
+    db = options.pool
+  } else if (typeof options?.connectionString === 'string' && options.connectionString !== '') {
+    owned = await ownPool(options)
+    db = owned
+  } else {
+    throw new GatehouseError(
+      'ERR_INVALID_OPTION',
+      'createPostgresStore: pass { pool } or { connectionString }',
+    )
+  }
+
+  try {
+    await migratePostgres(db, schemaName, Date.now())
+  } catch (err) {
+    await owned?.end().catch(() => {})
+    throw storeUnavailable('postgres', 'open', err)
+  }
+  return postgresStore(db, s, owned)
+}
+
+async function ownPool(options: {
+  connectionString: string
+  connectTimeoutMs?: number
+  statementTimeoutMs?: number
+  maxConnections?: number
+}): Promise<Pool> {
+  const ms = (v: number | undefined, fallback: number, name: string) => {
+    const x = v ?? fallback
+    if (!Number.isSafeInteger(x) || x < 1) {
+      throw new GatehouseError(
+        'ERR_INVALID_OPTION',
+        `createPostgresStore: ${name} must be an integer >= 1`,
+      )
+    }
+    return x
+  }
+  const config: PoolConfig = {
+    connectionString: options.connectionString,
+    connectionTimeoutMillis: ms(options.connectTimeoutMs, 5_000, 'connectTimeoutMs'),
+    statement_timeout: ms(options.statementTimeoutMs, 5_000, 'statementTimeoutMs'),
+    max: ms(options.maxConnections, 10, 'maxConnections'),
+  }
+  let pg: typeof import('pg')
+  try {
+    pg = await import('pg')
+  } catch (err) {
+    throw new GatehouseError(
+      'ERR_INVALID_OPTION',
+      'createPostgresStore: the optional dependency "pg" is not installed (npm install pg)',
+      { cause: err },
+    )
+  }
+  const PoolClass = (pg.default ?? pg).Pool
+  const pool = new PoolClass(config)
+  // An idle client's network error is emitted on the pool; unhandled it would crash the
+  // process. The next query fails on its own and surfaces as ERR_STORE_UNAVAILABLE.
+  pool.on('error', () => {})
+  return pool
+}
+
+function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Store {
+  const sql = {
+    insertToken: `INSERT INTO ${s}.tokens (hash, user_id, session_hash, created_at, expires_at, used_at)
+      VALUES ($1, $2, $3, $4, $5, NULL)`,
+    consumeToken: `UPDATE ${s}.tokens SET used_at = $1
+      WHERE hash = $2 AND session_hash = $3 AND used_at IS NULL AND expires_at > $1
+      RETURNING user_id, session_hash`,
+    revokeByUser: `DELETE FROM ${s}.tokens WHERE user_id = $1 AND used_at IS NULL`,
+    revokeBySession: `DELETE FROM ${s}.tokens WHERE session_hash = $1 AND used_at IS NULL`,
+    // sliding-window.ts `advanceCounts` for every key at once. Rows are visited in key order
+    // so two attempts locking the same keys can never deadlock.
+    hit: `INSERT INTO ${s}.rate_limits AS r (key, window_ms, window_start, count, prev_count)
+      SELECT k, w, ws, 1, 0 FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(k, w, ws) ORDER BY k
+      ON CONFLICT (key) DO UPDATE SET
+        prev_count = CASE
+          WHEN r.window_ms <> excluded.window_ms THEN 0
+          WHEN r.window_start >= excluded.window_start THEN r.prev_count
+          WHEN r.window_start = excluded.window_start - excluded.window_ms THEN r.count
+          ELSE 0 END,
+        count = CASE
+          WHEN r.window_ms <> excluded.window_ms THEN 1
+          WHEN r.window_start >= excluded.window_start THEN r.count + 1
+          ELSE 1 END,
+        window_start = CASE
+          WHEN r.window_ms <> excluded.window_ms THEN excluded.window_start
+          ELSE greatest(r.window_start, excluded.window_start) END,
+        window_ms = excluded.window_ms
+      RETURNING key, window_start, count, prev_count`,
+    createSession: `INSERT INTO ${s}.sessions (connection_id, user_id, session_hash, channel, connected,
+        request_count, connected_at, last_seen_at, disconnected_at)
+      VALUES ($1, $2, $3, $4, true, 0, $5, $5, NULL)
+      ON CONFLICT (connection_id) DO UPDATE SET user_id = excluded.user_id,
+        session_hash = excluded.session_hash, channel = excluded.channel, connected = true,
+        request_count = 0, connected_at = excluded.connected_at,
+        last_seen_at = excluded.last_seen_at, disconnected_at = NULL`,
+    touchSession: `UPDATE ${s}.sessions SET request_count = request_count + 1, last_seen_at = $1
+      WHERE connection_id = $2 AND connected RETURNING *`,
+    getSession: `SELECT * FROM ${s}.sessions WHERE connection_id = $1`,
+    setChannel: `UPDATE ${s}.sessions SET channel = $1 WHERE connection_id = $2 AND connected`,
+    markDisconnected: `UPDATE ${s}.sessions SET connected = false, disconnected_at = $1
+      WHERE connected AND connection_id = ANY($2::text[])`,
+    list: {
+      connectionId: `SELECT connection_id FROM ${s}.sessions WHERE connection_id = $1 AND connected`,
+      userId: `SELECT connection_id FROM ${s}.sessions WHERE user_id = $1 AND connected`,
+      sessionHash: `SELECT connection_id FROM ${s}.sessions WHERE session_hash = $1 AND connected`,
+      channel: `SELECT connection_id FROM ${s}.sessions WHERE channel = $1 AND connected`,
+      all: `SELECT connection_id FROM ${s}.sessions WHERE connected`,
+    },
+    // One statement, so the three deletes commit together. A rate bucket still weighs on
+    // the estimate for one window after it ends (as "previous"), hence the 2 * window_ms.
+    cleanup: `WITH
+      t AS (DELETE FROM ${s}.tokens WHERE created_at < $1 RETURNING 1),
+      r AS (DELETE FROM ${s}.rate_limits WHERE window_start + 2 * window_ms < $2 RETURNING 1),
+      x AS (DELETE FROM ${s}.sessions WHERE NOT connected AND disconnected_at < $3 RETURNING 1)
+      SELECT (SELECT count(*) FROM t)::int AS tokens, (SELECT count(*) FROM r)::int AS rate_limits,
+             (SELECT count(*) FROM x)::int AS sessions`,
+  }
+
+  let closed = false
+  async function run<T>(op: string, body: () => Promise<T>): Promise<T> {
+    try {
+      if (closed) throw new Error('store closed')
+      return await body()
+    } catch (err) {
+      throw storeUnavailable('postgres', op, err)
+    }
+  }
+
+  return {
+    insertToken: (t: TokenRecord) =>
+      run('insertToken', async () => {
+        // Plain INSERT: a duplicate hash fails rather than rebinding a token to someone else.
+        await db.query(sql.insertToken, [t.hash, t.userId, t.sessionHash, t.createdAt, t.expiresAt])
+      }),
+
+    consumeToken: (hash: string, sessionHash: string, now: number) =>
+      run('consumeToken', async () => {
+        const { rows } = await db.query(sql.consumeToken, [now, hash, sessionHash])
+        const row = rows[0]
+        return row === undefined
+          ? null
+          : { userId: String(row.user_id), sessionHash: String(row.session_hash) }
+      }),
+
+    revokeTokens: (owner: { userId: string } | { sessionHash: string }) =>
+      run('revokeTokens', async () => {
+        const res =
+          'userId' in owner
+            ? await db.query(sql.revokeByUser, [owner.userId])
+            : await db.query(sql.revokeBySession, [owner.sessionHash])
+        return res.rowCount ?? 0
+      }),
+
+    hit: (keys: readonly RateKey[], now: number) =>
+      run('hit', async (): Promise<RateDecision> => {
+        validateRateKeys(keys)
+        if (keys.length === 0) return { allowed: true, msBeforeNext: 0 }
+        const { rows } = await db.query(sql.hit, [
+          keys.map((k) => k.key),
+          keys.map((k) => k.windowMs),
+          keys.map((k) => bucketStart(now, k.windowMs)),
+        ])
+        const byKey = new Map(rows.map((r) => [String(r.key), r]))
+        const verdicts = keys.map((k) => {
+          const r = byKey.get(k.key)
+          if (r === undefined) throw new Error(`rate row for ${k.key} missing`)
+          const counts = {
+            windowStart: Number(r.window_start),
+            count: Number(r.count),
+            prevCount: Number(r.prev_count),
+          }
+          return judge(k, counts, now)
+        })
+        return decide(keys, verdicts)
+      }),
+
+    createSession: (n: NewSession) =>
+      run('createSession', async () => {
+        await db.query(sql.createSession, [
+          n.connectionId,
+          n.userId,
+          n.sessionHash,
+          n.channel,
+          n.connectedAt,
+        ])
+      }),
+
+    touchSession: (connectionId: string, now: number) =>
+      run('touchSession', async () => {
+        const { rows } = await db.query(sql.touchSession, [now, connectionId])
+        return rows[0] === undefined ? null : toSession(rows[0] as unknown as SessionRow)
+      }),
+
+    getSession: (connectionId: string) =>
+      run('getSession', async () => {
+        const { rows } = await db.query(sql.getSession, [connectionId])
+        return rows[0] === undefined ? null : toSession(rows[0] as unknown as SessionRow)
+      }),
+
+    setChannel: (connectionId: string, channel: string | null) =>
+      run('setChannel', async () => {
+        const res = await db.query(sql.setChannel, [channel, connectionId])
+        return (res.rowCount ?? 0) > 0
+      }),
+
+    markDisconnected: (connectionIds: readonly string[], now: number) =>
+      run('markDisconnected', async () => {
+        if (connectionIds.length === 0) return 0
+        const res = await db.query(sql.markDisconnected, [now, [...connectionIds]])
+        return res.rowCount ?? 0
+      }),
+
+    listConnections: (audience: Audience) =>
+      run('listConnections', async () => {
+        const t = audienceTarget(audience)
+        const res =
+          t.kind === 'all'
+            ? await db.query(sql.list.all)
+            : await db.query(sql.list[t.kind], [t.value])
+        return res.rows.map((r) => String(r.connection_id))
+      }),
+
+    cleanup: (c: CleanupCutoffs) =>
+      run('cleanup', async (): Promise<CleanupResult> => {
+        const { rows } = await db.query(sql.cleanup, [
+          c.tokensCreatedBefore,
+          c.rateLimitsBefore,
+          c.sessionsDisconnectedBefore,
+        ])
+        const r = rows[0] ?? {}
+        return {
+          tokens: Number(r.tokens ?? 0),
+          rateLimits: Number(r.rate_limits ?? 0),
+          sessions: Number(r.sessions ?? 0),
+        }
+      }),
+
+    close: async () => {
+      if (closed) return
+      closed = true
+      await owned?.end()
+    },
+  }
+}
+
+// bigint columns arrive as strings from pg; epoch milliseconds fit a double exactly.
+function toSession(r: SessionRow): SessionRecord {
+  return {
+    connectionId: r.connection_id,
+    userId: r.user_id,
+    sessionHash: r.session_hash,
+    channel: r.channel,
+    connected: r.connected === true,
+    requestCount: Number(r.request_count),
+    connectedAt: Number(r.connected_at),
+    lastSeenAt: Number(r.last_seen_at),
+    disconnectedAt: r.disconnected_at === null ? null : Number(r.disconnected_at),
+  }
+}

@@ -1,0 +1,176 @@
+import assert from 'node:assert/strict'
+import { createHash, randomBytes } from 'node:crypto'
+import { after, describe, test } from 'node:test'
+import type { Pool } from 'pg'
+import { isGatehouseError } from '../../src/errors.ts'
+import { createPostgresStore } from '../../src/store/postgres.ts'
+import { POSTGRES_SCHEMA_VERSION } from '../../src/store/postgres-schema.ts'
+import { runStoreConformance } from '../conformance/store.ts'
+
+const T0 = 1_700_000_000_000
+const candidates = process.env.DATABASE_URL
+  ? [process.env.DATABASE_URL]
+  : ['postgres://postgres@127.0.0.1:5432/test', 'postgres://root@127.0.0.1:5432/test']
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex')
+const unavailable = (e: unknown) => isGatehouseError(e, 'ERR_STORE_UNAVAILABLE')
+
+// Never print a password that DATABASE_URL may carry.
+function redact(url: string): string {
+  try {
+    const u = new URL(url)
+    if (u.password) u.password = '***'
+    return u.toString()
+  } catch {
+    return '<unparseable DATABASE_URL>'
+  }
+}
+
+async function connect(): Promise<{ url: string; pool: Pool } | null> {
+  const { default: pg } = await import('pg')
+  for (const url of candidates) {
+    const pool = new pg.Pool({ connectionString: url, connectionTimeoutMillis: 2_000, max: 6 })
+    pool.on('error', () => {})
+    try {
+      await pool.query('SELECT 1')
+      return { url, pool }
+    } catch {
+      await pool.end().catch(() => {})
+    }
+  }
+  return null
+}
+
+const found = await connect()
+
+if (found === null) {
+  test('postgres store', (t) => {
+    const where = candidates.map(redact).join(' or ')
+    if (process.env.CI === 'true') assert.fail(`PostgreSQL not reachable at ${where}`)
+    t.skip(`PostgreSQL not reachable at ${where}: postgres store tests SKIPPED`)
+  })
+} else {
+  const { url, pool } = found
+  // One namespace per test run; each opened store gets its own schema inside it.
+  const run = `gh_test_${process.pid}_${randomBytes(4).toString('hex')}`
+  const schemas: string[] = []
+  const fresh = (): string => {
+    const name = `${run}_${schemas.length + 1}`
+    schemas.push(name)
+    return name
+  }
+  after(async () => {
+    for (const s of schemas) await pool.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`)
+    await pool.end()
+  })
+
+  runStoreConformance('postgres', () => createPostgresStore({ pool, schema: fresh() }))
+
+  describe('postgres store', () => {
+    test('a store on its own connection string works, and close() ends its pool', async () => {
+      const store = await createPostgresStore({ connectionString: url, schema: fresh() })
+      const hash = sha256('own')
+      await store.insertToken({
+        hash,
+        userId: 'u',
+        sessionHash: 's',
+        createdAt: T0,
+        expiresAt: T0 + 60_000,
+      })
+      assert.deepEqual(await store.consumeToken(hash, 's', T0 + 1), {
+        userId: 'u',
+        sessionHash: 's',
+      })
+      await store.close()
+      await store.close()
+      await assert.rejects(store.consumeToken(hash, 's', T0 + 2), unavailable)
+    })
+
+    test('concurrent openers of one schema migrate it exactly once', async () => {
+      const schema = fresh()
+      const stores = await Promise.all(
+        Array.from({ length: 5 }, () => createPostgresStore({ pool, schema })),
+      )
+      const { rows } = await pool.query(
+        `SELECT version FROM "${schema}".gatehouse_schema ORDER BY version`,
+      )
+      assert.deepEqual(
+        rows.map((r) => r.version),
+        Array.from({ length: POSTGRES_SCHEMA_VERSION }, (_, i) => i + 1),
+      )
+      for (const s of stores) await s.close()
+    })
+
+    test('refuses a schema written by a newer version', async () => {
+      const schema = fresh()
+      await (await createPostgresStore({ pool, schema })).close()
+      await pool.query(`INSERT INTO "${schema}".gatehouse_schema VALUES ($1, 0)`, [
+        POSTGRES_SCHEMA_VERSION + 1,
+      ])
+      await assert.rejects(createPostgresStore({ pool, schema }), (e) =>
+        isGatehouseError(e, 'ERR_STORE_SCHEMA'),
+      )
+    })
+
+    test('an unreachable server fails as unavailable', async () => {
+      await assert.rejects(
+        createPostgresStore({
+          connectionString: 'postgres://postgres@127.0.0.1:1/test',
+          connectTimeoutMs: 1_000,
+        }),
+        unavailable,
+      )
+    })
+
+    test('a locked table fails as unavailable and leaves the token unused', async () => {
+      const schema = fresh()
+      const store = await createPostgresStore({
+        connectionString: url,
+        schema,
+        statementTimeoutMs: 100,
+      })
+      const hash = sha256('locked')
+      await store.insertToken({
+        hash,
+        userId: 'u',
+        sessionHash: 's',
+        createdAt: T0,
+        expiresAt: T0 + 60_000,
+      })
+      const locker = await pool.connect()
+      try {
+        await locker.query('BEGIN')
+        await locker.query(
+          `LOCK TABLE "${schema}".tokens, "${schema}".sessions IN ACCESS EXCLUSIVE MODE`,
+        )
+        await assert.rejects(store.consumeToken(hash, 's', T0 + 1), unavailable)
+        await assert.rejects(
+          store.createSession({
+            connectionId: 'c',
+            userId: 'u',
+            sessionHash: 's',
+            channel: null,
+            connectedAt: T0,
+          }),
+          unavailable,
+        )
+      } finally {
+        await locker.query('ROLLBACK')
+        locker.release()
+      }
+      assert.equal(await store.getSession('c'), null)
+      assert.deepEqual(await store.consumeToken(hash, 's', T0 + 2), {
+        userId: 'u',
+        sessionHash: 's',
+      })
+      await store.close()
+    })
+
+    test('bad options are programmer errors', async () => {
+      const invalid = (e: unknown) => isGatehouseError(e, 'ERR_INVALID_OPTION')
+      await assert.rejects(createPostgresStore({ pool, schema: 'x"; DROP TABLE y; --' }), invalid)
+      await assert.rejects(createPostgresStore({ pool, schema: '' }), invalid)
+      // @ts-expect-error neither pool nor connectionString
+      await assert.rejects(createPostgresStore({}), invalid)
+    })
+  })
+}
