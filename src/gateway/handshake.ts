@@ -1,0 +1,211 @@
+/**
+ * @module gateway/handshake
+ * What the gateway keeps from a client's upgrade request, and the events built from it.
+ * Every event of a connection carries the same identity (`sourceIp`, `userAgent`) and the same
+ * `connectedAt`; only `$connect` carries the handshake headers and query (as on AWS).
+ */
+import type { IncomingMessage } from 'node:http'
+import type { EventTransport, GatewayEvent } from '../events/event.ts'
+import { randomRequestId } from '../events/ids.ts'
+
+/** The handshake facts one connection's events are built from. */
+export interface Handshake {
+  readonly connectionId: string
+  readonly connectedAt: number
+  /** Lower-case names; a header sent twice keeps both values joined by `", "`. */
+  readonly headers: Readonly<Record<string, string>>
+  /** Node's `req.rawHeaders`: the client's casing and order, for the HTTP and Lambda codecs. */
+  readonly rawHeaders: readonly string[]
+  readonly query: Readonly<Record<string, string>>
+  readonly rawQuery: string
+  readonly sourceIp: string
+  readonly userAgent: string | undefined
+  readonly domainName: string
+  /** The port the client connected to (`X-Forwarded-Port` of HTTP integration calls). */
+  readonly localPort: number
+}
+
+/** Where the API lives: the same on every event. */
+export interface ApiContext {
+  readonly apiId: string
+  readonly stage: string
+}
+
+const IN_PROCESS: EventTransport = Object.freeze({ via: 'in-process' })
+const EMPTY: Readonly<Record<string, string>> = Object.freeze({})
+
+/**
+ * Lower-case a raw header list. Built with `Object.fromEntries`, so a header named
+ * `__proto__` becomes an ordinary own key and cannot touch the object's prototype.
+ *
+ * @example
+ * ```ts
+ * lowerCaseHeaders(['Host', 'a', 'X-A', '1', 'x-a', '2']) // { host: 'a', 'x-a': '1, 2' }
+ * ```
+ */
+export function lowerCaseHeaders(rawHeaders: readonly string[]): Record<string, string> {
+  const map = new Map<string, string>()
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = (rawHeaders[i] ?? '').toLowerCase()
+    const value = rawHeaders[i + 1] ?? ''
+    const seen = map.get(name)
+    map.set(name, seen === undefined ? value : `${seen}, ${value}`)
+  }
+  return Object.fromEntries(map)
+}
+
+/**
+ * Decode a raw query string, last value winning (what AWS does for `queryStringParameters`).
+ * Malformed percent-escapes are kept as written rather than failing the handshake.
+ *
+ * @example
+ * ```ts
+ * parseQuery('ws_token=a&channel=x&channel=y') // { ws_token: 'a', channel: 'y' }
+ * ```
+ */
+export function parseQuery(rawQuery: string): Record<string, string> {
+  const map = new Map<string, string>()
+  for (const [key, value] of new URLSearchParams(rawQuery)) map.set(key, value)
+  return Object.fromEntries(map)
+}
+
+/**
+ * The domain name a client reached: the local address and port of its socket. Never the
+ * client's `Host` header, which the client chooses and an app may build URLs from.
+ *
+ * @example
+ * ```ts
+ * localDomainName(req) // '127.0.0.1:3001'
+ * ```
+ */
+export function localDomainName(req: IncomingMessage): string {
+  const address = req.socket.localAddress ?? '127.0.0.1'
+  const host = address.includes(':') ? `[${address}]` : address
+  return `${host}:${req.socket.localPort ?? 0}`
+}
+
+/**
+ * Capture a handshake.
+ *
+ * @example
+ * ```ts
+ * const handshake = readHandshake(req, { connectionId: newId(), connectedAt: clock.now(), sourceIp, domainName })
+ * ```
+ */
+export function readHandshake(
+  req: IncomingMessage,
+  facts: {
+    readonly connectionId: string
+    readonly connectedAt: number
+    readonly sourceIp: string
+    readonly domainName: string
+  },
+): Handshake {
+  const url = req.url ?? '/'
+  const q = url.indexOf('?')
+  const rawQuery = q === -1 ? '' : url.slice(q + 1)
+  const headers = lowerCaseHeaders(req.rawHeaders)
+  return {
+    ...facts,
+    headers,
+    rawHeaders: req.rawHeaders,
+    query: parseQuery(rawQuery),
+    rawQuery,
+    userAgent: headers['user-agent'],
+    localPort: req.socket.localPort ?? 0,
+  }
+}
+
+function base(
+  h: Handshake,
+  api: ApiContext,
+  now: number,
+): Omit<GatewayEvent, 'eventType' | 'routeKey' | 'headers' | 'query' | 'rawQuery' | 'body'> {
+  return {
+    connectionId: h.connectionId,
+    sourceIp: h.sourceIp,
+    ...(h.userAgent === undefined ? {} : { userAgent: h.userAgent }),
+    apiId: api.apiId,
+    stage: api.stage,
+    domainName: h.domainName,
+    requestId: randomRequestId(),
+    connectedAt: h.connectedAt,
+    requestTimeEpoch: now,
+    transport: IN_PROCESS,
+  }
+}
+
+/**
+ * The `$connect` event: the handshake headers and query.
+ *
+ * @example
+ * ```ts
+ * const event = connectEvent(handshake, { apiId, stage }, clock.now())
+ * ```
+ */
+export function connectEvent(h: Handshake, api: ApiContext, now: number): GatewayEvent {
+  return {
+    ...base(h, api, now),
+    eventType: 'CONNECT',
+    routeKey: '$connect',
+    headers: h.headers,
+    query: h.query,
+    rawQuery: h.rawQuery,
+    body: undefined,
+  }
+}
+
+/**
+ * A message event: the selected route key, a fresh message id, the raw text.
+ *
+ * @example
+ * ```ts
+ * const event = messageEvent(handshake, api, '$default', '{"action":"ping"}', clock.now())
+ * ```
+ */
+export function messageEvent(
+  h: Handshake,
+  api: ApiContext,
+  routeKey: string,
+  body: string,
+  now: number,
+): GatewayEvent {
+  return {
+    ...base(h, api, now),
+    eventType: 'MESSAGE',
+    routeKey,
+    headers: EMPTY,
+    query: EMPTY,
+    rawQuery: '',
+    body,
+    messageId: randomRequestId(),
+  }
+}
+
+/**
+ * The `$disconnect` event, with the close code and reason.
+ *
+ * @example
+ * ```ts
+ * const event = disconnectEvent(handshake, api, 1000, 'Connection Closed Normally', clock.now())
+ * ```
+ */
+export function disconnectEvent(
+  h: Handshake,
+  api: ApiContext,
+  code: number,
+  reason: string,
+  now: number,
+): GatewayEvent {
+  return {
+    ...base(h, api, now),
+    eventType: 'DISCONNECT',
+    routeKey: '$disconnect',
+    headers: EMPTY,
+    query: EMPTY,
+    rawQuery: '',
+    body: undefined,
+    disconnectStatusCode: code,
+    disconnectReason: reason,
+  }
+}

@@ -1,0 +1,16 @@
+/**
+ * @module gateway
+ * `gatehouse/gateway`: the bundled gateway that holds the sockets, as AWS API Gateway
+ * WebSocket APIs do, and calls the app for `$connect`, messages and `$disconnect`.
+ *
+ * @example
+ * ```ts
+ * import { createGateway } from 'gatehouse/gateway'
+ * const gateway = createGateway({ routes: { $default: { type: 'http', url: 'http://127.0.0.1:8000/ws/default' } } })
+ * await gateway.listen()
+ * ```
+ */
+export { ID_PATTERN, newId as newConnectionId } from './connection-id.ts'
+export { createGateway, type Gateway, type GatewayStats } from './gateway.ts'
+export type { Integration, LambdaContext, LambdaHandler } from './integration.ts'
+export { GATEWAY_DEFAULTS, type GatewayOptions, randomApiId } from './options.ts'

@@ -1,0 +1,66 @@
+/**
+ * @module gateway/integrations/http
+ * An HTTP (HTTP_PROXY) integration: the event becomes the request API Gateway would send
+ * (built and sent by the `events` codecs), the backend's answer becomes the response.
+ */
+
+import type { Clock } from '../../clock.ts'
+import { isGatehouseError } from '../../errors.ts'
+import type { GatewayEvent } from '../../events/event.ts'
+import { toIntegrationRequest } from '../../events/integration-request.ts'
+import { sendIntegrationRequest } from '../../events/integration-send.ts'
+import type { Handshake } from '../handshake.ts'
+import type { Integration, IntegrationOutcome } from '../integration.ts'
+import { checkResponse } from './outcome.ts'
+
+/** What an HTTP call needs beyond the event. */
+export interface HttpCallContext {
+  readonly apiId: string
+  readonly clock: Clock
+  readonly timeoutMs: number
+  readonly maxResponseBytes: number
+}
+
+/**
+ * Send the AWS-shaped integration request for `event` and read the answer. On `$connect` the
+ * client's handshake headers travel in their original casing (`handshake.rawHeaders`).
+ *
+ * @example
+ * ```ts
+ * const outcome = await invokeHttp({ type: 'http', url: 'http://127.0.0.1:8000/ws/default' }, event, handshake, ctx)
+ * ```
+ */
+export async function invokeHttp(
+  integration: Extract<Integration, { type: 'http' }>,
+  event: GatewayEvent,
+  handshake: Handshake,
+  ctx: HttpCallContext,
+): Promise<IntegrationOutcome> {
+  try {
+    const request = toIntegrationRequest(
+      event,
+      {
+        url: integration.url,
+        apiId: ctx.apiId,
+        clock: ctx.clock,
+        // The bundled gateway speaks plain ws://; tell the backend what the client really used.
+        forwardedProto: 'http',
+        forwardedPort: handshake.localPort,
+        ...(integration.method === undefined ? {} : { method: integration.method }),
+        ...(integration.secret === undefined ? {} : { secret: integration.secret }),
+        ...(integration.realIpHeader === undefined
+          ? {}
+          : { realIpHeader: integration.realIpHeader }),
+      },
+      event.eventType === 'CONNECT' ? handshake.rawHeaders : undefined,
+    )
+    const answer = await sendIntegrationRequest(request, {
+      timeoutMs: ctx.timeoutMs,
+      maxResponseBytes: ctx.maxResponseBytes,
+    })
+    return checkResponse({ status: answer.status, headers: answer.headers, body: answer.body })
+  } catch (error) {
+    if (isGatehouseError(error, 'ERR_INTEGRATION_TIMEOUT')) return { kind: 'timeout' }
+    return { kind: 'error', error }
+  }
+}

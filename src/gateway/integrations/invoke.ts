@@ -1,0 +1,61 @@
+/**
+ * @module gateway/integrations/invoke
+ * Call whatever integration a route points at, with its deadline.
+ */
+import type { Clock } from '../../clock.ts'
+import type { GatewayEvent } from '../../events/event.ts'
+import type { Handshake } from '../handshake.ts'
+import type { Integration, IntegrationOutcome } from '../integration.ts'
+import { invokeHttp } from './http.ts'
+import { invokeInProcess } from './in-process.ts'
+import { invokeLambda } from './lambda.ts'
+
+/** What every call needs beyond the event. */
+export interface InvokeContext {
+  readonly apiId: string
+  readonly clock: Clock
+  /** The gateway's `integrationTimeoutMs`; a route's own `timeoutMs` wins. */
+  readonly timeoutMs: number
+  /** Largest HTTP integration response read (a two-way reply is an outbound message). */
+  readonly maxResponseBytes: number
+}
+
+/**
+ * Call `integration` for `event`. Never throws: a failure is an outcome.
+ *
+ * @example
+ * ```ts
+ * const outcome = await invoke(routes.get('$connect')!, event, handshake, ctx)
+ * if (outcome.kind === 'response' && outcome.response.status < 300) accept()
+ * ```
+ */
+export async function invoke(
+  integration: Integration,
+  event: GatewayEvent,
+  handshake: Handshake,
+  ctx: InvokeContext,
+): Promise<IntegrationOutcome> {
+  const timeoutMs = integration.timeoutMs ?? ctx.timeoutMs
+  try {
+    switch (integration.type) {
+      case 'in-process':
+        return await invokeInProcess(integration.handler, event, timeoutMs)
+      case 'lambda':
+        return await invokeLambda(
+          integration,
+          { ...event, transport: { via: 'lambda' } },
+          handshake,
+          { clock: ctx.clock, timeoutMs },
+        )
+      case 'http':
+        return await invokeHttp(integration, event, handshake, {
+          apiId: ctx.apiId,
+          clock: ctx.clock,
+          timeoutMs,
+          maxResponseBytes: ctx.maxResponseBytes,
+        })
+    }
+  } catch (error) {
+    return { kind: 'error', error }
+  }
+}

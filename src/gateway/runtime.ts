@@ -1,0 +1,268 @@
+/**
+ * @module gateway/runtime
+ * The state the gateway's parts share (options, connection table, routes) and the few
+ * operations every part needs: write a frame, start a close, finish a close with exactly one
+ * `$disconnect`. Kept in one place so each transition of a connection happens one way.
+ */
+
+import type { GatewayEvent } from '../events/event.ts'
+import { logSafe } from '../logger.ts'
+import type { Connection } from './connection-table.ts'
+import { ConnectionTable } from './connection-table.ts'
+import type { EncodedFrame } from './frame.ts'
+import { encodeFrame, TEXT } from './frame.ts'
+import { type ApiContext, disconnectEvent, type Handshake } from './handshake.ts'
+import type { IntegrationOutcome } from './integration.ts'
+import { type InvokeContext, invoke } from './integrations/invoke.ts'
+import type { ResolvedGatewayOptions } from './options.ts'
+
+/** Close codes and reasons the gateway uses. */
+export const CLOSE = Object.freeze({
+  normal: { code: 1000, reason: 'Connection Closed Normally' },
+  goingAway: { code: 1001, reason: 'Going away' },
+  binary: { code: 1003, reason: 'Binary frames are not supported' },
+  rate: { code: 1008, reason: 'Rate limit exceeded' },
+  slow: { code: 1008, reason: 'Slow consumer' },
+  pongTimeout: { code: 1006, reason: 'Pong timeout' },
+})
+
+/** The shared state of one gateway. */
+export interface Runtime {
+  readonly options: ResolvedGatewayOptions
+  readonly api: ApiContext
+  readonly table: ConnectionTable
+  /** Route keys a message may select (everything but `$connect` and `$disconnect`). */
+  readonly messageRouteKeys: ReadonlySet<string>
+  readonly invokeContext: InvokeContext
+  /** Set once `close()` starts: no new connection is accepted. */
+  closing: boolean
+  /** Integration calls still running ($disconnect, messages), awaited by a drain. */
+  readonly tasks: Set<Promise<unknown>>
+  /** Called whenever a connection leaves the table (drain waits on it). */
+  onConnectionRemoved: (() => void) | undefined
+}
+
+/**
+ * Build the runtime of a gateway from its resolved options.
+ *
+ * @example
+ * ```ts
+ * const rt = createRuntime(resolveGatewayOptions({ stage: 'dev' }))
+ * ```
+ */
+export function createRuntime(options: ResolvedGatewayOptions): Runtime {
+  const messageRouteKeys = new Set<string>()
+  for (const key of options.routes.keys()) {
+    if (key !== '$connect' && key !== '$disconnect') messageRouteKeys.add(key)
+  }
+  return {
+    options,
+    api: { apiId: options.apiId, stage: options.stage },
+    table: new ConnectionTable(options),
+    messageRouteKeys,
+    invokeContext: {
+      apiId: options.apiId,
+      clock: options.clock,
+      timeoutMs: options.integrationTimeoutMs,
+      maxResponseBytes: options.maxOutboundBytes,
+    },
+    closing: false,
+    tasks: new Set(),
+    onConnectionRemoved: undefined,
+  }
+}
+
+/**
+ * Keep a background promise until it settles, so `close()` can wait for it.
+ *
+ * @example
+ * ```ts
+ * track(rt, fireDisconnect(rt, handshake, 1000, ''))
+ * ```
+ */
+export function track(rt: Runtime, promise: Promise<unknown>): void {
+  const settled = promise.then(
+    () => {},
+    () => {},
+  )
+  rt.tasks.add(settled)
+  settled.finally(() => rt.tasks.delete(settled))
+}
+
+/**
+ * Call the integration of `routeKey` (which must exist).
+ *
+ * @example
+ * ```ts
+ * const outcome = await callRoute(rt, '$connect', event, handshake)
+ * ```
+ */
+export function callRoute(
+  rt: Runtime,
+  routeKey: string,
+  event: GatewayEvent,
+  handshake: Handshake,
+): Promise<IntegrationOutcome> {
+  const integration = rt.options.routes.get(routeKey)
+  if (!integration) return Promise.resolve({ kind: 'error', error: new Error('No such route') })
+  return invoke(integration, event, handshake, rt.invokeContext)
+}
+
+/**
+ * Start closing a connection with a close frame. What `$disconnect` reports is recorded now,
+ * because the peer's echo may never come. A connection already closing is left alone.
+ *
+ * @example
+ * ```ts
+ * closeConnection(conn, CLOSE.goingAway.code, CLOSE.goingAway.reason)
+ * ```
+ */
+export function closeConnection(conn: Connection, code: number, reason: string): void {
+  if (conn.state !== 'open') return
+  conn.state = 'closing'
+  conn.closeCode = code
+  conn.closeReason = reason
+  conn.queue.length = 0
+  conn.ws.close(code, reason)
+}
+
+/**
+ * Drop a connection without a closing handshake (a dead peer cannot answer one).
+ *
+ * @example
+ * ```ts
+ * terminateConnection(conn, CLOSE.pongTimeout.code, CLOSE.pongTimeout.reason)
+ * ```
+ */
+export function terminateConnection(conn: Connection, code: number, reason: string): void {
+  if (conn.state === 'closed') return
+  if (conn.state === 'open') {
+    conn.closeCode = code
+    conn.closeReason = reason
+  }
+  conn.state = 'closing'
+  conn.queue.length = 0
+  conn.ws.terminate()
+}
+
+/** What a write did: `sent`, or `gone` (not open), or `slow` (its buffer is over the limit: closed 1008). */
+export type WriteResult = 'sent' | 'gone' | 'slow'
+
+/**
+ * Write a pre-encoded frame to an open connection. A reader whose unsent bytes would pass
+ * `maxBufferedBytes` is closed (1008) instead: `ws` never drops, so one paused client could
+ * otherwise hold any amount of memory. A data frame counts as activity for the idle timer.
+ *
+ * @example
+ * ```ts
+ * const frame = encodeFrame(Buffer.from('hi'))
+ * if (writeFrame(rt, conn, frame) !== 'sent') gone.push(conn.id)
+ * ```
+ */
+export function writeFrame(rt: Runtime, conn: Connection, frame: EncodedFrame): WriteResult {
+  if (conn.state !== 'open') return 'gone'
+  if (conn.ws.bufferedAmount + frame.byteLength > rt.options.maxBufferedBytes) {
+    rt.options.logger.warn(
+      { connectionId: conn.id, buffered: conn.ws.bufferedAmount },
+      'slow consumer closed',
+    )
+    closeConnection(conn, CLOSE.slow.code, CLOSE.slow.reason)
+    return 'slow'
+  }
+  const { socket } = conn
+  socket.cork()
+  socket.write(frame.header)
+  socket.write(frame.payload)
+  socket.uncork()
+  conn.lastActiveAt = rt.options.clock.now()
+  return 'sent'
+}
+
+/**
+ * Send one text message to one connection.
+ *
+ * @example
+ * ```ts
+ * sendText(rt, conn, '{"message":"Forbidden"}')
+ * ```
+ */
+export function sendText(rt: Runtime, conn: Connection, text: string): WriteResult {
+  return writeFrame(rt, conn, encodeFrame(Buffer.from(text, 'utf8'), TEXT))
+}
+
+/**
+ * Send AWS's error frame: `{"message":…,"connectionId":…,"requestId":…}`.
+ *
+ * @example
+ * ```ts
+ * sendError(rt, conn, 'Internal server error', event.requestId)
+ * ```
+ */
+export function sendError(rt: Runtime, conn: Connection, message: string, requestId: string): void {
+  sendText(rt, conn, JSON.stringify({ message, connectionId: conn.id, requestId }))
+}
+
+/**
+ * Fire `$disconnect` for a connection the app accepted. Best effort, as on AWS: a failure is
+ * logged and swallowed.
+ *
+ * @example
+ * ```ts
+ * fireDisconnect(rt, conn.handshake, 1000, 'Connection Closed Normally')
+ * ```
+ */
+export function fireDisconnect(
+  rt: Runtime,
+  handshake: Handshake,
+  code: number,
+  reason: string,
+): void {
+  if (!rt.options.routes.has('$disconnect')) return
+  const { clock, logger } = rt.options
+  const event = disconnectEvent(handshake, rt.api, code, reason, clock.now())
+  const run = callRoute(rt, '$disconnect', event, handshake).then(
+    (outcome) => {
+      if (outcome.kind === 'response') return
+      logger.warn(
+        {
+          connectionId: handshake.connectionId,
+          requestId: event.requestId,
+          outcome: outcome.kind,
+          ...(outcome.kind === 'error' ? { err: logSafe(errorText(outcome.error)) } : {}),
+        },
+        '$disconnect integration failed',
+      )
+    },
+    (error: unknown) => logger.error({ err: logSafe(errorText(error)) }, '$disconnect failed'),
+  )
+  track(rt, run)
+}
+
+/**
+ * The socket of an established connection closed: forget it and fire its one `$disconnect`,
+ * with the code the gateway closed with, else the peer's close code and reason.
+ *
+ * @example
+ * ```ts
+ * ws.on('close', (code, reason) => connectionClosed(rt, conn, code, reason.toString()))
+ * ```
+ */
+export function connectionClosed(
+  rt: Runtime,
+  conn: Connection,
+  code: number,
+  reason: string,
+): void {
+  if (conn.state === 'closed') return
+  conn.state = 'closed'
+  conn.queue.length = 0
+  rt.table.remove(conn)
+  fireDisconnect(rt, conn.handshake, conn.closeCode ?? code, conn.closeReason ?? reason)
+  rt.onConnectionRemoved?.()
+}
+
+/** A short, log-safe description of an error (never a stack). */
+export function errorText(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`
+  return String(error)
+}

@@ -1,0 +1,277 @@
+/**
+ * @module gateway/upgrade
+ * An upgrade request, from the first byte to an open connection or an HTTP answer.
+ *
+ * Order, cheapest refusal first, nothing reaching the app before the handshake is sound:
+ * gateway closing (503) → URL length (414) → path `/` or `/{stage}` (403) → WebSocket
+ * handshake headers (405/400) → pending-handshake and connection caps (503/429 with
+ * `Retry-After`) → `$connect` integration (none configured: accepted) → 2xx completes the
+ * upgrade, any other status is what the client gets, a failure is 502, a timeout 504.
+ *
+ * No frame is exchanged before `$connect` returns: the 101 is written only then, and bytes a
+ * client sends early wait in the socket. The connection enters the table (and `@connections`
+ * sees it) in the same tick as the 101; before that a push finds it gone.
+ */
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import type { WebSocket, WebSocketServer } from 'ws'
+import { rateKeyForIp, resolveClientIp } from '../limits/client-ip.ts'
+import { logSafe } from '../logger.ts'
+import { newId } from './connection-id.ts'
+import type { Connection } from './connection-table.ts'
+import { createFrameInspector } from './frame-inspector.ts'
+import { connectEvent, type Handshake, localDomainName, readHandshake } from './handshake.ts'
+import { handleMessage } from './message.ts'
+import { writeRawResponse } from './raw-response.ts'
+import {
+  CLOSE,
+  callRoute,
+  closeConnection,
+  connectionClosed,
+  errorText,
+  fireDisconnect,
+  type Runtime,
+} from './runtime.ts'
+import { createTokenBucket } from './token-bucket.ts'
+
+/** RFC 6455 §4.1: a base64 16-byte nonce. */
+const KEY_PATTERN = /^[+/0-9A-Za-z]{22}==$/
+/** A `Sec-WebSocket-Protocol` list of RFC 9110 tokens. */
+const PROTOCOL_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+
+/** Codes `ws` reports for receiver errors, mapped to the close code it sends. */
+const WS_ERROR_CLOSE: Readonly<Record<string, number>> = {
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 1009,
+  WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: 1009,
+  WS_ERR_TOO_MANY_BUFFERED_PARTS: 1008,
+  WS_ERR_INVALID_UTF8: 1007,
+}
+
+/** The protocol `$connect` chose for a request, read back by `ws`'s `handleProtocols`. */
+export const chosenProtocols = new WeakMap<IncomingMessage, string>()
+
+/**
+ * `ws`'s `handleProtocols`: echo only what `$connect` returned, and only when the client
+ * offered it (never the first offer by default, unlike `ws`).
+ *
+ * @example
+ * ```ts
+ * new WebSocketServer({ noServer: true, handleProtocols })
+ * ```
+ */
+export function handleProtocols(offered: Set<string>, req: IncomingMessage): string | false {
+  const chosen = chosenProtocols.get(req)
+  return chosen !== undefined && offered.has(chosen) ? chosen : false
+}
+
+/** The offered subprotocols, or `null` when the header is malformed. */
+function offeredProtocols(header: string | undefined): Set<string> | null {
+  const out = new Set<string>()
+  if (header === undefined) return out
+  for (const part of header.split(',')) {
+    const token = part.trim()
+    if (!PROTOCOL_TOKEN.test(token) || out.has(token)) return null
+    out.add(token)
+  }
+  return out
+}
+
+/** Why a handshake is malformed, as the status to answer, or `null` when it is sound. */
+function handshakeError(
+  req: IncomingMessage,
+): { status: number; headers?: Record<string, string> } | null {
+  if (req.method !== 'GET') return { status: 405, headers: { Allow: 'GET' } }
+  if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return { status: 400 }
+  const key = req.headers['sec-websocket-key']
+  if (typeof key !== 'string' || !KEY_PATTERN.test(key)) return { status: 400 }
+  const version = req.headers['sec-websocket-version']
+  if (version !== '13' && version !== '8') {
+    return { status: 400, headers: { 'Sec-WebSocket-Version': '13, 8' } }
+  }
+  if (offeredProtocols(req.headers['sec-websocket-protocol']) === null) return { status: 400 }
+  return null
+}
+
+function pathAllowed(url: string, stage: string): boolean {
+  const q = url.indexOf('?')
+  const path = q === -1 ? url : url.slice(0, q)
+  return path === '/' || path === `/${stage}` || path === `/${stage}/`
+}
+
+/**
+ * Build the gateway's `'upgrade'` listener.
+ *
+ * @example
+ * ```ts
+ * server.on('upgrade', createUpgradeHandler(rt, wss, pendingSockets))
+ * ```
+ */
+export function createUpgradeHandler(
+  rt: Runtime,
+  wss: WebSocketServer,
+  pendingSockets: Set<Duplex>,
+): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+  const o = rt.options
+  const { logger, clock } = o
+  const retryAfter = { 'Retry-After': String(o.retryAfterSeconds) }
+
+  function refuse(
+    socket: Duplex,
+    status: number,
+    reason: string,
+    ip: string,
+    headers?: Record<string, string>,
+  ): void {
+    logger.info({ status, reason, sourceIp: logSafe(ip) }, 'upgrade refused')
+    const body = status === 403 ? '{"message":"Forbidden"}' : ''
+    writeRawResponse(socket, status, { body, ...(headers ? { headers } : {}) })
+  }
+
+  function open(handshake: Handshake, ipKey: string, ws: WebSocket, socket: Duplex): Connection {
+    const now = clock.now()
+    const conn: Connection = {
+      id: handshake.connectionId,
+      handshake,
+      ws,
+      socket,
+      ipKey,
+      state: 'open',
+      lastActiveAt: now,
+      pingSentAt: 0,
+      lastPingAt: now,
+      closeCode: undefined,
+      closeReason: undefined,
+      strikes: 0,
+      inFlight: 0,
+      queue: [],
+      bucket: createTokenBucket(o.messageBurst, o.messagesPerSecond, now),
+    }
+    rt.table.add(conn)
+    // Ahead of ws's own reader: frame limits are checked before ws assembles a message.
+    socket.prependListener(
+      'data',
+      createFrameInspector(o.maxFrameBytes, (v) => {
+        logger.info({ connectionId: conn.id, code: v.code }, v.reason)
+        closeConnection(conn, v.code, v.reason)
+      }),
+    )
+    ws.on('message', (data, isBinary) => handleMessage(rt, conn, data as Buffer, isBinary))
+    ws.on('pong', () => {
+      conn.pingSentAt = 0
+    })
+    ws.on('error', (err: Error & { code?: string }) => {
+      // ws closes the socket itself after a protocol error; record why for $disconnect.
+      if (conn.state === 'open') {
+        conn.state = 'closing'
+        conn.closeCode = WS_ERROR_CLOSE[err.code ?? ''] ?? 1002
+        conn.closeReason = ''
+      }
+      logger.info({ connectionId: conn.id, code: logSafe(err.code ?? '') }, 'protocol error')
+    })
+    ws.on('close', (code, reason) => connectionClosed(rt, conn, code, reason.toString('utf8')))
+    return conn
+  }
+
+  async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const peer = req.socket.remoteAddress ?? ''
+    const url = req.url ?? '/'
+    if (rt.closing) return refuse(socket, 503, 'closing', peer, retryAfter)
+    if (url.length > o.maxUrlLength) return refuse(socket, 414, 'url_too_long', peer)
+    if (!pathAllowed(url, o.stage)) return refuse(socket, 403, 'path', peer)
+    const bad = handshakeError(req)
+    if (bad) return refuse(socket, bad.status, 'handshake', peer, bad.headers)
+
+    const forwarded = req.headers['x-forwarded-for']
+    const sourceIp = resolveClientIp(
+      peer,
+      typeof forwarded === 'string' ? forwarded : undefined,
+      o.trustedProxies,
+      o.trustedHops,
+    )
+    const ipKey = rateKeyForIp(sourceIp)
+    const refusal = rt.table.admit(ipKey)
+    if (refusal) return refuse(socket, refusal.status, refusal.reason, sourceIp, retryAfter)
+
+    const handshake = readHandshake(req, {
+      connectionId: newId(),
+      connectedAt: clock.now(),
+      sourceIp,
+      domainName: o.domainName ?? localDomainName(req),
+    })
+    const id = handshake.connectionId
+    rt.table.addPending(id, ipKey)
+    pendingSockets.add(socket)
+    let response: { status: number; headers?: Readonly<Record<string, string>> } = { status: 200 }
+    try {
+      if (o.routes.has('$connect')) {
+        const event = connectEvent(handshake, rt.api, clock.now())
+        const outcome = await callRoute(rt, '$connect', event, handshake)
+        if (outcome.kind === 'timeout') {
+          logger.warn({ connectionId: id, requestId: event.requestId }, '$connect timed out')
+          return refuse(socket, 504, 'connect_timeout', sourceIp)
+        }
+        if (outcome.kind === 'error') {
+          logger.warn(
+            {
+              connectionId: id,
+              requestId: event.requestId,
+              err: logSafe(errorText(outcome.error)),
+            },
+            '$connect failed',
+          )
+          return refuse(socket, 502, 'connect_error', sourceIp)
+        }
+        response = outcome.response
+      }
+    } finally {
+      rt.table.removePending(id)
+      pendingSockets.delete(socket)
+    }
+
+    if (response.status < 200 || response.status > 299) {
+      // Only Retry-After survives among the app's headers (it tells a throttled client when).
+      const retry = response.headers?.['retry-after']
+      const keep =
+        (response.status === 429 || response.status === 503) &&
+        retry !== undefined &&
+        /^\d{1,9}$/.test(retry)
+      return refuse(
+        socket,
+        response.status,
+        'connect_rejected',
+        sourceIp,
+        keep ? { 'Retry-After': retry } : undefined,
+      )
+    }
+
+    // The app accepted. From here on, if the upgrade cannot finish, the app still hears a
+    // $disconnect so whatever it recorded at $connect is released.
+    if (rt.closing || socket.destroyed || !socket.writable) {
+      if (!socket.destroyed) writeRawResponse(socket, 503, { headers: retryAfter })
+      fireDisconnect(
+        rt,
+        handshake,
+        rt.closing ? CLOSE.goingAway.code : 1006,
+        rt.closing ? CLOSE.goingAway.reason : '',
+      )
+      return
+    }
+    const protocol = response.headers?.['sec-websocket-protocol']
+    if (protocol !== undefined) chosenProtocols.set(req, protocol)
+    let opened = false
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      opened = true
+      open(handshake, ipKey, ws, socket)
+    })
+    if (!opened) fireDisconnect(rt, handshake, 1006, '')
+  }
+
+  return (req, socket, head) => {
+    // Until ws owns the socket, a reset must not become an unhandled 'error'.
+    socket.on('error', () => socket.destroy())
+    upgrade(req, socket, head).catch((error: unknown) => {
+      logger.error({ err: logSafe(errorText(error)) }, 'upgrade failed')
+      if (!socket.destroyed) writeRawResponse(socket, 500)
+    })
+  }
+}
