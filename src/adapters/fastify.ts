@@ -1,0 +1,53 @@
+/**
+ * @module adapters/fastify
+ * Mount a Fetch handler as a Fastify route with structural types only (no import of Fastify).
+ * The route hijacks the reply and reads the raw request, so Fastify's body parsers must not
+ * consume it: register the route inside a plugin that adds a pass-through content parser.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import {
+  type FetchHandler,
+  type NodeBridgeOptions,
+  toFetchRequest,
+  writeFetchResponse,
+} from './node.ts'
+
+/** The parts of a Fastify request/reply the adapter uses. */
+export interface FastifyLikeRequest {
+  readonly raw: IncomingMessage
+  readonly body?: unknown
+}
+export interface FastifyLikeReply {
+  readonly raw: ServerResponse
+  hijack(): void
+}
+
+/**
+ * A Fastify handler for a Fetch handler.
+ *
+ * @example
+ * ```ts
+ * fastify.register(async (scope) => {
+ *   scope.removeAllContentTypeParsers()
+ *   scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload))
+ *   scope.post('/api/ws-token/', toFastify(app.tokenEndpoint({ authenticate })))
+ * })
+ * ```
+ */
+export function toFastify(
+  handler: FetchHandler,
+  options: NodeBridgeOptions = {},
+): (request: FastifyLikeRequest, reply: FastifyLikeReply) => Promise<void> {
+  return async (request, reply) => {
+    reply.hijack()
+    const stream = request.body && typeof (request.body as { on?: unknown }).on === 'function'
+    const source = (stream ? request.body : request.raw) as IncomingMessage
+    Object.assign(source, {
+      headers: request.raw.headers,
+      rawHeaders: request.raw.rawHeaders,
+      url: request.raw.url,
+      method: request.raw.method,
+    })
+    await writeFetchResponse(reply.raw, await handler(await toFetchRequest(source, options)))
+  }
+}

@@ -1,0 +1,270 @@
+/**
+ * @module app/connect
+ * The `$connect` pipeline: named checks in a fixed order, cheapest and non-consuming first.
+ * gateway → identify → rate → headers → host → origin → channel → token → user → permissions →
+ * custom checks → session. A request refused for its Origin, Host, channel or rate never burns
+ * its token, because the token is used only after all of those pass.
+ */
+import { DEFAULTS } from '../defaults.ts'
+import type { GatewayEvent, GatewayResponse } from '../events/event.ts'
+import { connectIpKey, connectUserKey } from '../limits/keys.ts'
+import type { RateKey, Store } from '../store/store.ts'
+import type { TokenService } from '../tokens/service.ts'
+import { hashSessionId, isWellFormedToken } from '../tokens/token.ts'
+import type { AuthenticityCheck } from './authenticity.ts'
+import { isValidChannel } from './checks/channel.ts'
+import { createRequiredHeadersCheck } from './checks/headers.ts'
+import { createHostCheck } from './checks/host.ts'
+import { createOriginCheck } from './checks/origin.ts'
+import { hasPermissions } from './checks/permissions.ts'
+import type { AppConfig } from './config.ts'
+import { guard } from './guard.ts'
+import { type Rejection, reject, toResponse } from './rejection.ts'
+import type { ConnectIdentity, User } from './types.ts'
+
+/** What the connect checks learn as they run. */
+interface ConnectState {
+  readonly event: GatewayEvent
+  identity: ConnectIdentity | null
+  token: string | undefined
+  /** The token came as a `Sec-WebSocket-Protocol` entry, so the app protocol must be echoed. */
+  tokenInProtocol: boolean
+  channel: string | null
+  userId: string | null
+  user: User | null
+}
+
+/** One named check of the pipeline. */
+interface ConnectStep {
+  readonly name: string
+  run(state: ConnectState): Rejection | undefined | Promise<Rejection | undefined>
+}
+
+/** What the connect pipeline needs beyond its config. */
+export interface ConnectDeps {
+  readonly config: AppConfig
+  readonly store: Store
+  readonly tokens: TokenService
+  readonly authenticity: AuthenticityCheck
+}
+
+/** Split a `Sec-WebSocket-Protocol` header into its token entry and whether the app protocol was offered. */
+function readProtocols(header: string | undefined): { token?: string; offered: boolean } {
+  if (header === undefined) return { offered: false }
+  let token: string | undefined
+  let offered = false
+  for (const raw of header.split(',')) {
+    const entry = raw.trim()
+    if (entry === DEFAULTS.appProtocol) offered = true
+    else if (entry.startsWith(DEFAULTS.tokenProtocolPrefix))
+      token = entry.slice(DEFAULTS.tokenProtocolPrefix.length)
+  }
+  return token === undefined ? { offered } : { token, offered }
+}
+
+/**
+ * Build the `$connect` handler of an app.
+ *
+ * @example
+ * ```ts
+ * const connect = createConnectPipeline({ config, store, tokens, authenticity })
+ * const response = await connect(event) // { status: 200 } or a generic rejection
+ * ```
+ */
+export function createConnectPipeline(
+  deps: ConnectDeps,
+): (event: GatewayEvent) => Promise<GatewayResponse> {
+  const { config, store, tokens, authenticity } = deps
+  const opts = config.options
+  const originCheck = createOriginCheck(config.allowedOrigins, {
+    requireOrigin: config.requireOrigin,
+  })
+  const hostCheck = opts.allowedHosts ? createHostCheck(opts.allowedHosts) : undefined
+  const headersCheck = createRequiredHeadersCheck(config.requiredHeaders)
+  const ipLimit = { limit: config.connectLimitPerIp, windowMs: config.connectWindowMs }
+  const userLimit = { limit: config.connectLimitPerUser, windowMs: config.connectWindowMs }
+
+  const steps: ConnectStep[] = [
+    { name: 'gateway', run: (s) => authenticity(s.event) },
+    {
+      name: 'identify',
+      run: async (s) => {
+        s.identity = opts.identify ? await opts.identify(s.event) : null
+        return undefined
+      },
+    },
+    {
+      name: 'rate',
+      run: async (s) => {
+        const keys: RateKey[] = [connectIpKey(s.event.sourceIp, ipLimit)]
+        const userId = s.identity?.userId
+        if (typeof userId === 'string' && userId !== '')
+          keys.push(connectUserKey(userId, userLimit))
+        const decision = await store.hit(keys, config.clock.now())
+        if (decision.allowed) return undefined
+        return reject(429, 'rate_limited', Math.max(1, Math.ceil(decision.msBeforeNext / 1000)))
+      },
+    },
+    {
+      name: 'headers',
+      run: (s) =>
+        headersCheck(s.event.headers) === null ? undefined : reject(400, 'headers_missing'),
+    },
+    {
+      name: 'host',
+      run: (s) =>
+        !hostCheck || hostCheck(s.event.headers.host) ? undefined : reject(403, 'host_forbidden'),
+    },
+    {
+      name: 'origin',
+      run: (s) => {
+        const verdict = originCheck(s.event.headers.origin)
+        if (verdict === 'forbidden') return reject(403, 'origin_forbidden')
+        return undefined
+      },
+    },
+    {
+      name: 'channel',
+      run: (s) => {
+        const raw = s.event.query[DEFAULTS.channelQueryParam]
+        if (raw === undefined)
+          return config.requireChannel ? reject(400, 'channel_required') : undefined
+        if (!isValidChannel(raw, config.channelPattern)) return reject(400, 'channel_invalid')
+        s.channel = raw
+        return undefined
+      },
+    },
+  ]
+
+  if (config.useToken) {
+    steps.push(
+      {
+        name: 'token',
+        run: async (s) => {
+          const fromQuery = s.event.query[config.tokenQueryParam]
+          const protocols = readProtocols(s.event.headers['sec-websocket-protocol'])
+          s.tokenInProtocol =
+            fromQuery === undefined && protocols.token !== undefined && protocols.offered
+          const token = fromQuery ?? (s.tokenInProtocol ? protocols.token : undefined)
+          // Malformed tokens get the same answer as unknown ones, without a store query.
+          if (!isWellFormedToken(token))
+            return reject(401, token === undefined ? 'token_missing' : 'token_invalid')
+          const sessionId = s.identity?.sessionId ?? null
+          if (sessionId === null) return reject(401, 'session_missing')
+          const consumed = await tokens.consume(token, sessionId)
+          if (!consumed) return reject(401, 'token_invalid')
+          const claimed = s.identity?.userId
+          if (typeof claimed === 'string' && claimed !== '' && claimed !== consumed.userId) {
+            return reject(401, 'token_invalid')
+          }
+          s.userId = consumed.userId
+          return undefined
+        },
+      },
+      {
+        name: 'user',
+        run: async (s) => {
+          const user = s.userId === null ? null : await opts.loadUser!(s.userId)
+          if (!user) return reject(401, 'user_unknown')
+          if (user.active === false) return reject(403, 'user_inactive')
+          s.user = user
+          return undefined
+        },
+      },
+      {
+        name: 'permissions',
+        run: (s) =>
+          hasPermissions(s.user!.permissions, opts.permissions)
+            ? undefined
+            : reject(403, 'permission_denied'),
+      },
+    )
+  }
+
+  if (opts.authorizeChannel) {
+    const authorize = opts.authorizeChannel
+    steps.push({
+      name: 'channel-authorization',
+      run: async (s) =>
+        s.channel === null || (await authorize(s.user, s.channel))
+          ? undefined
+          : reject(403, 'channel_forbidden'),
+    })
+  }
+
+  for (const [i, check] of (opts.connectChecks ?? []).entries()) {
+    steps.push({
+      name: `custom-${i}`,
+      run: async (s) => {
+        const verdict = await check({ event: s.event, user: s.user, channel: s.channel })
+        if (verdict === true) return undefined
+        const status =
+          typeof verdict === 'number' && verdict >= 400 && verdict < 600 ? verdict : 403
+        return reject(status, 'check_failed')
+      },
+    })
+  }
+
+  return (event) =>
+    guard(config.logger, 'connect', event, async () => {
+      const state: ConnectState = {
+        event,
+        identity: null,
+        token: undefined,
+        tokenInProtocol: false,
+        channel: null,
+        userId: null,
+        user: null,
+      }
+      for (const step of steps) {
+        const rejection = await step.run(state)
+        if (rejection) {
+          config.logger.warn(
+            {
+              event: 'connect_rejected',
+              check: step.name,
+              reason: rejection.reason,
+              status: rejection.status,
+              ip: event.sourceIp,
+              connectionId: event.connectionId,
+            },
+            'connect rejected',
+          )
+          return toResponse(rejection)
+        }
+      }
+      const sessionId = state.identity?.sessionId ?? null
+      await store.createSession({
+        connectionId: event.connectionId,
+        userId: state.userId,
+        sessionHash: sessionId === null ? null : hashSessionId(sessionId),
+        channel: state.channel,
+        connectedAt: event.connectedAt,
+      })
+      config.logger.info(
+        {
+          event: 'connected',
+          connectionId: event.connectionId,
+          userId: state.userId,
+          channel: state.channel,
+        },
+        'connected',
+      )
+      if (opts.onConnect) {
+        const session = await store.getSession(event.connectionId)
+        if (session) {
+          try {
+            await opts.onConnect({ event, user: state.user, session })
+          } catch (err) {
+            config.logger.error(
+              { event: 'hook_failed', hook: 'onConnect', err },
+              'onConnect hook threw',
+            )
+          }
+        }
+      }
+      return state.tokenInProtocol || readProtocols(event.headers['sec-websocket-protocol']).offered
+        ? { status: 200, headers: { 'sec-websocket-protocol': DEFAULTS.appProtocol } }
+        : { status: 200 }
+    })
+}

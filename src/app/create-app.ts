@@ -1,0 +1,154 @@
+/**
+ * @module app/create-app
+ * `createApp`: one app (what upstream calls a view) with its checks, permissions and handlers,
+ * answering gateway events from any transport: the bundled gateway in process, an HTTP
+ * integration (a Fetch `Request`), or a Lambda proxy event.
+ */
+import { isGatehouseError } from '../errors.ts'
+import type { EventHandler, GatewayEvent, GatewayResponse } from '../events/event.ts'
+import { decodeHttpEvent, encodeHttpResponse } from '../events/http.ts'
+import {
+  fromLambdaEvent,
+  type LambdaResult,
+  type LambdaWebSocketEvent,
+  toLambdaResult,
+} from '../events/lambda.ts'
+import { createTokenEndpoint } from '../tokens/endpoint.ts'
+import { createTokenService, type TokenService } from '../tokens/service.ts'
+import { hashSessionId } from '../tokens/token.ts'
+import { createAuthenticityCheck } from './authenticity.ts'
+import { resolveAppConfig } from './config.ts'
+import { createConnectPipeline } from './connect.ts'
+import { createDisconnectPipeline } from './disconnect.ts'
+import { createMessagePipeline } from './message.ts'
+import { createRegistry } from './registry.ts'
+import { createSender, type Sender } from './send.ts'
+import type { AppOptions } from './types.ts'
+
+/** What {@link App.revokeUser} and {@link App.revokeSession} removed. */
+export interface RevokeResult {
+  readonly tokens: number
+  readonly connections: number
+}
+
+/**
+ * A running app.
+ * `handle` answers neutral events; `fetch` and `lambda` are the same app behind an HTTP
+ * integration or a Lambda function.
+ */
+export interface App extends EventHandler {
+  handle(event: GatewayEvent): Promise<GatewayResponse>
+  /** The HTTP integration endpoint: mount it at `…/ws/:route` (connect, disconnect, default, custom). */
+  fetch(request: Request): Promise<Response>
+  /** The Lambda handler of a WebSocket API route. */
+  lambda(event: LambdaWebSocketEvent): Promise<LambdaResult>
+  /** Push to connections, users, channels, everyone. */
+  readonly send: Sender
+  /** Issue, use and revoke tokens (the token endpoint is built on it). */
+  readonly tokens: TokenService
+  /**
+   * The CSRF-protected token endpoint as a Fetch handler.
+   * `authenticate` reads the logged-in user and session id from the request.
+   */
+  tokenEndpoint(options: {
+    authenticate: (request: Request) => Promise<{ userId: string; sessionId: string } | null>
+  }): (request: Request) => Promise<Response>
+  /** Logout or ban: delete a user's unused tokens and close all their sockets. */
+  revokeUser(userId: string): Promise<RevokeResult>
+  /** Logout of one HTTP session: delete its unused tokens and close the sockets opened from it. */
+  revokeSession(sessionId: string): Promise<RevokeResult>
+}
+
+/**
+ * Create an app.
+ *
+ * @example
+ * ```ts
+ * const app = createApp({
+ *   store: await openSqliteStore({ path: '.data/gatehouse.db' }),
+ *   connections: gateway.connections,
+ *   allowedOrigins: ['https://app.example.com'],
+ *   identify: (event) => ({ sessionId: parseCookies(event.headers.cookie).get('sessionid') ?? null }),
+ *   loadUser: (id) => users.get(id) ?? null,
+ *   permissions: { anyOf: ['chat.use'] },
+ *   handlers: {
+ *     send_message: async (ctx) => {
+ *       await ctx.send.toChannel(ctx.session.channel!, { type: 'chat_message', text: ctx.body.text })
+ *     },
+ *   },
+ * })
+ * ```
+ */
+export function createApp(options: AppOptions): App {
+  const config = resolveAppConfig(options)
+  const store = options.store
+  const registry = createRegistry(options.handlers)
+  const authenticity = createAuthenticityCheck(config)
+  const tokens = createTokenService({ store, clock: config.clock, logger: config.logger })
+  const send = createSender({
+    store,
+    connections: options.connections,
+    maxOutboundBytes: config.maxOutboundBytes,
+    clock: config.clock,
+    logger: config.logger,
+  })
+  const onConnect = createConnectPipeline({ config, store, tokens, authenticity })
+  const onMessage = createMessagePipeline({ config, store, registry, send, authenticity })
+  const onDisconnect = createDisconnectPipeline({ config, store, authenticity })
+
+  const handle = (event: GatewayEvent): Promise<GatewayResponse> => {
+    if (event.eventType === 'CONNECT') return onConnect(event)
+    if (event.eventType === 'DISCONNECT') return onDisconnect(event)
+    return onMessage(event)
+  }
+
+  return {
+    handle,
+    async fetch(request) {
+      let event: GatewayEvent
+      try {
+        event = await decodeHttpEvent(request, { maxBodyBytes: config.maxMessageBytes })
+      } catch (err) {
+        if (!isGatehouseError(err, 'ERR_INVALID_EVENT')) throw err
+        config.logger.warn(
+          { event: 'event_invalid', reason: err.message },
+          'invalid integration request',
+        )
+        return encodeHttpResponse({ status: 400, body: JSON.stringify({ message: 'Bad Request' }) })
+      }
+      return encodeHttpResponse(await handle(event))
+    },
+    async lambda(event) {
+      return toLambdaResult(await handle(fromLambdaEvent(event)))
+    },
+    send,
+    tokens,
+    tokenEndpoint: ({ authenticate }) =>
+      createTokenEndpoint({
+        tokens,
+        authenticate,
+        allowedOrigins: config.allowedOrigins,
+        logger: config.logger,
+      }),
+    async revokeUser(userId) {
+      const revoked = await tokens.revokeUser(userId)
+      const closed = options.connections ? await send.close({ userId }) : 0
+      config.logger.info(
+        { event: 'revoked', scope: 'user', tokens: revoked, connections: closed },
+        'user revoked',
+      )
+      return { tokens: revoked, connections: closed }
+    },
+    async revokeSession(sessionId) {
+      const revoked = await tokens.revokeSession(sessionId)
+      const closed = options.connections
+        ? await send.close({ sessionHash: hashSessionId(sessionId) })
+        : 0
+      config.logger.info(
+        { event: 'revoked', scope: 'session', tokens: revoked, connections: closed },
+        'session revoked',
+      )
+      return { tokens: revoked, connections: closed }
+    },
+  }
+}

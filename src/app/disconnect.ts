@@ -1,0 +1,64 @@
+/**
+ * @module app/disconnect
+ * `$disconnect`: mark the session disconnected. Best effort, as on AWS (the event may never
+ * come); cleanup reconciles what it misses.
+ */
+import type { GatewayEvent, GatewayResponse } from '../events/event.ts'
+import type { Store } from '../store/store.ts'
+import type { AuthenticityCheck } from './authenticity.ts'
+import type { AppConfig } from './config.ts'
+import { guard } from './guard.ts'
+import { toResponse } from './rejection.ts'
+
+/**
+ * Build the `$disconnect` handler of an app.
+ *
+ * @example
+ * ```ts
+ * const onDisconnect = createDisconnectPipeline({ config, store, authenticity })
+ * await onDisconnect(event) // { status: 200 }
+ * ```
+ */
+export function createDisconnectPipeline(deps: {
+  readonly config: AppConfig
+  readonly store: Store
+  readonly authenticity: AuthenticityCheck
+}): (event: GatewayEvent) => Promise<GatewayResponse> {
+  const { config, store, authenticity } = deps
+  const hook = config.options.onDisconnect
+  return (event) =>
+    guard(config.logger, 'disconnect', event, async () => {
+      const untrusted = authenticity(event)
+      if (untrusted) {
+        config.logger.warn(
+          {
+            event: 'disconnect_rejected',
+            reason: untrusted.reason,
+            connectionId: event.connectionId,
+          },
+          'disconnect rejected',
+        )
+        return toResponse(untrusted)
+      }
+      await store.markDisconnected([event.connectionId], config.clock.now())
+      config.logger.info(
+        {
+          event: 'disconnected',
+          connectionId: event.connectionId,
+          code: event.disconnectStatusCode,
+        },
+        'disconnected',
+      )
+      if (hook) {
+        try {
+          await hook({ event, session: await store.getSession(event.connectionId) })
+        } catch (err) {
+          config.logger.error(
+            { event: 'hook_failed', hook: 'onDisconnect', err },
+            'onDisconnect hook threw',
+          )
+        }
+      }
+      return { status: 200 }
+    })
+}

@@ -1,0 +1,171 @@
+/**
+ * @module app/message
+ * The message pipeline: gateway → size → session → user → app permissions → parse → select →
+ * handler permissions → handler. Unknown, hostile, malformed and forbidden names all end the
+ * same way: the `default` handler when the app has one, else one generic error reply.
+ */
+import type { GatewayEvent, GatewayResponse } from '../events/event.ts'
+import { logSafe } from '../logger.ts'
+import type { Store } from '../store/store.ts'
+import type { AuthenticityCheck } from './authenticity.ts'
+import { isValidChannel } from './checks/channel.ts'
+import { parseMessage } from './checks/json.ts'
+import { hasPermissions } from './checks/permissions.ts'
+import type { AppConfig } from './config.ts'
+import { guard } from './guard.ts'
+import type { HandlerRegistry, RegisteredHandler } from './registry.ts'
+import {
+  FORBIDDEN_REPLY,
+  INTERNAL_ERROR_REPLY,
+  type RejectReason,
+  UNAVAILABLE_REPLY,
+} from './rejection.ts'
+import type { Sender } from './send.ts'
+import type { MessageContext, PermissionRule, User } from './types.ts'
+
+/** What the message pipeline needs beyond its config. */
+export interface MessageDeps {
+  readonly config: AppConfig
+  readonly store: Store
+  readonly registry: HandlerRegistry
+  readonly send: Sender
+  readonly authenticity: AuthenticityCheck
+}
+
+const REPLIES = { unavailable: UNAVAILABLE_REPLY, internal: INTERNAL_ERROR_REPLY }
+const EMPTY_BODY: Readonly<Record<string, unknown>> = Object.freeze({})
+const encoder = new TextEncoder()
+
+/**
+ * Build the message handler of an app.
+ *
+ * @example
+ * ```ts
+ * const onMessage = createMessagePipeline({ config, store, registry, send, authenticity })
+ * const reply = await onMessage(event) // { status: 200, body: '{"type":"ok"}' }
+ * ```
+ */
+export function createMessagePipeline(
+  deps: MessageDeps,
+): (event: GatewayEvent) => Promise<GatewayResponse> {
+  const { config, store, registry, send, authenticity } = deps
+  const opts = config.options
+  const logger = config.logger
+
+  function refuse(
+    event: GatewayEvent,
+    reason: RejectReason,
+    status: number,
+    extra?: object,
+  ): GatewayResponse {
+    logger.warn(
+      { event: 'message_rejected', reason, connectionId: event.connectionId, ...extra },
+      'message rejected',
+    )
+    return { status, body: FORBIDDEN_REPLY }
+  }
+
+  function allowed(user: User | null, rule: PermissionRule | undefined): boolean {
+    if (!rule) return true
+    return user !== null && hasPermissions(user.permissions, rule)
+  }
+
+  return (event) =>
+    guard(
+      logger,
+      'message',
+      event,
+      async () => {
+        const untrusted = authenticity(event)
+        if (untrusted) return refuse(event, untrusted.reason, 403)
+        const text = event.body ?? ''
+        // Cheap length test first; the byte count only matters near the limit.
+        if (
+          text.length * 3 > config.maxMessageBytes &&
+          encoder.encode(text).byteLength > config.maxMessageBytes
+        ) {
+          return refuse(event, 'event_invalid', 413)
+        }
+        const session = await store.touchSession(event.connectionId, config.clock.now())
+        if (!session) return refuse(event, 'connection_unknown', 403)
+
+        let user: User | null = null
+        if (session.userId !== null) {
+          user = opts.loadUser ? await opts.loadUser(session.userId) : null
+          if (!user || user.active === false) {
+            // Stale authority: tell the client once, then close its socket.
+            await send.toConnection(event.connectionId, FORBIDDEN_REPLY).catch(() => undefined)
+            await send.close({ connectionId: event.connectionId }).catch(() => 0)
+            logger.warn(
+              {
+                event: 'message_rejected',
+                reason: user ? 'user_inactive' : 'user_unknown',
+                connectionId: event.connectionId,
+              },
+              'message rejected; connection closed',
+            )
+            return { status: 403 }
+          }
+        }
+        if (!allowed(user, opts.permissions)) return refuse(event, 'permission_denied', 403)
+
+        const body = parseMessage(text, config.maxJsonDepth) ?? EMPTY_BODY
+        const name = Object.hasOwn(body, config.actionKey)
+          ? body[config.actionKey]
+          : Object.hasOwn(body, 'handler')
+            ? body.handler
+            : undefined
+        let target: RegisteredHandler | undefined = registry.get(name)
+        if (target && !allowed(user, target.permissions)) {
+          logger.warn(
+            {
+              event: 'message_rejected',
+              reason: 'permission_denied',
+              handler: target.name,
+              connectionId: event.connectionId,
+            },
+            'handler forbidden',
+          )
+          target = undefined
+        }
+        target ??= registry.fallback
+        if (!target)
+          return refuse(event, 'event_invalid', 403, {
+            handler: typeof name === 'string' ? logSafe(name, 64) : typeof name,
+          })
+
+        const ctx: MessageContext = {
+          event,
+          session,
+          user,
+          action: target.name,
+          body,
+          send,
+          logger,
+          changeChannel: async (channel: unknown) => {
+            if (!isValidChannel(channel, config.channelPattern)) return false
+            if (opts.authorizeChannel && !(await opts.authorizeChannel(user, channel))) return false
+            return store.setChannel(event.connectionId, channel)
+          },
+        }
+        let result: unknown
+        try {
+          result = await target.run(ctx)
+        } catch (err) {
+          logger.error(
+            {
+              event: 'handler_failed',
+              handler: target.name,
+              connectionId: event.connectionId,
+              err,
+            },
+            'handler threw',
+          )
+          return { status: 500, body: INTERNAL_ERROR_REPLY }
+        }
+        if (result === undefined) return { status: 200 }
+        return { status: 200, body: typeof result === 'string' ? result : JSON.stringify(result) }
+      },
+      REPLIES,
+    )
+}

@@ -1,0 +1,75 @@
+/**
+ * @module gatehouse
+ * Authenticated, secure WebSockets in the API Gateway model. The app answers `$connect`,
+ * `$disconnect` and messages as plain request → response, and pushes through a small send
+ * API, behind AWS API Gateway or the bundled gateway (`gatehouse/gateway`).
+ *
+ * @example
+ * ```ts
+ * import { createApp, openSqliteStore, parseCookies } from 'gatehouse'
+ *
+ * const app = createApp({
+ *   store: await openSqliteStore({ path: '.data/gatehouse.db' }),
+ *   allowedOrigins: ['https://app.example.com'],
+ *   identify: (event) => ({ sessionId: parseCookies(event.headers.cookie).get('sessionid') ?? null }),
+ *   loadUser: (id) => users.get(id) ?? null,
+ *   handlers: { ping: () => ({ type: 'pong' }) },
+ * })
+ * ```
+ */
+export { changeChannelHandler } from './app/change-channel.ts'
+export { type App, createApp, type RevokeResult } from './app/create-app.ts'
+export type { RejectReason } from './app/rejection.ts'
+export type { Sender, SendResult } from './app/send.ts'
+export type {
+  AppOptions,
+  ConnectCheck,
+  ConnectIdentity,
+  HandlerFn,
+  HandlerResult,
+  HandlerSpec,
+  MessageContext,
+  PermissionRule,
+  User,
+} from './app/types.ts'
+export { type Clock, manualClock, systemClock } from './clock.ts'
+export { DEFAULTS, type Defaults } from './defaults.ts'
+export { GatehouseError, type GatehouseErrorCode, isGatehouseError } from './errors.ts'
+export type {
+  EventHandler,
+  EventTransport,
+  EventType,
+  GatewayEvent,
+  GatewayResponse,
+} from './events/event.ts'
+export { decodeHttpEvent, encodeHttpResponse } from './events/http.ts'
+export { resolveClientIp } from './limits/client-ip.ts'
+export {
+  createLogger,
+  type Logger,
+  logSafe,
+  REDACT_PATHS,
+  redactUrl,
+  silentLogger,
+} from './logger.ts'
+export type { ConnectionInfo, Connections, PostManyResult } from './push/connections.ts'
+export { createMemoryConnections, type MemoryConnections } from './push/memory.ts'
+export { cleanupStore } from './store/cleanup.ts'
+export { createMemoryStore } from './store/memory.ts'
+export { openSqliteStore, type SqliteStoreOptions } from './store/sqlite.ts'
+export type {
+  Audience,
+  CleanupCutoffs,
+  CleanupResult,
+  ConsumedToken,
+  NewSession,
+  RateDecision,
+  RateKey,
+  SessionRecord,
+  Store,
+  TokenRecord,
+} from './store/store.ts'
+export { parseCookies } from './tokens/cookies.ts'
+export { createTokenEndpoint, type TokenEndpointOptions } from './tokens/endpoint.ts'
+export { createTokenService, type IssueResult, type TokenService } from './tokens/service.ts'
+export { generateToken, hashToken } from './tokens/token.ts'

@@ -1,0 +1,359 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import fc from 'fast-check'
+import { GatehouseError } from '../../src/errors.ts'
+import { createMemoryStore } from '../../src/store/memory.ts'
+import type { Store } from '../../src/store/store.ts'
+import { appFixture, countingStore, ORIGIN, SID } from '../support/app-fixture.ts'
+
+const UNAUTHORIZED = '{"message":"Unauthorized"}'
+
+describe('$connect pipeline', () => {
+  test('a valid token from the right session, origin and channel connects and records a session', async () => {
+    const f = await appFixture()
+    const token = await f.issue('alice')
+    const event = f.connectEvent({ token, channel: 'lobby' })
+    const response = await f.app.handle(event)
+    assert.equal(response.status, 200)
+    assert.equal(response.headers, undefined, 'no subprotocol unless the client offered it')
+    const session = await f.store.getSession(event.connectionId)
+    assert.equal(session?.userId, 'alice')
+    assert.equal(session?.channel, 'lobby')
+    assert.equal(session?.connected, true)
+  })
+
+  test('the token is single use: a second connect with it gets 401', async () => {
+    const f = await appFixture()
+    const token = await f.issue('alice')
+    assert.equal((await f.app.handle(f.connectEvent({ token }))).status, 200)
+    const again = await f.app.handle(f.connectEvent({ token }))
+    assert.equal(again.status, 401)
+    assert.equal(again.body, UNAUTHORIZED)
+  })
+
+  test('an expired token (61 s later, injected clock) gets 401', async () => {
+    const f = await appFixture()
+    const token = await f.issue('alice')
+    f.clock.advance(61_000)
+    assert.equal((await f.app.handle(f.connectEvent({ token }))).status, 401)
+  })
+
+  test('a token presented from another session neither works nor burns', async () => {
+    const f = await appFixture()
+    const token = await f.issue('alice', SID.alice)
+    const stolen = await f.app.handle(f.connectEvent({ token, sid: SID.bob }))
+    assert.equal(stolen.status, 401)
+    assert.equal(stolen.body, UNAUTHORIZED)
+    assert.equal((await f.app.handle(f.connectEvent({ token, sid: SID.alice }))).status, 200)
+  })
+
+  test('missing, malformed, unknown, used, expired and other-session tokens share one answer', async () => {
+    const f = await appFixture()
+    const used = await f.issue('alice')
+    await f.app.handle(f.connectEvent({ token: used }))
+    const expired = await f.issue('alice')
+    const otherSession = await f.issue('bob')
+    f.clock.advance(60_001)
+    const cases: (string | null)[] = [
+      null,
+      '',
+      'x'.repeat(10_240),
+      '%00',
+      'A'.repeat(43),
+      used,
+      expired,
+    ]
+    const bodies = new Set<string>()
+    for (const token of cases) {
+      const r = await f.app.handle(f.connectEvent({ token }))
+      assert.equal(r.status, 401, `token ${String(token).slice(0, 20)}`)
+      bodies.add(String(r.body))
+    }
+    const r = await f.app.handle(f.connectEvent({ token: otherSession, sid: SID.alice }))
+    bodies.add(String(r.body))
+    assert.deepEqual([...bodies], [UNAUTHORIZED])
+  })
+
+  test('malformed tokens (empty, 10 KB, %00, non-base64url) cause no token query', async () => {
+    const store = countingStore(createMemoryStore())
+    const f = await appFixture({}, { store })
+    for (const token of [
+      '',
+      'x'.repeat(10_240),
+      '%00',
+      '\u0000'.repeat(43),
+      'a+b/'.repeat(11).slice(0, 43),
+    ]) {
+      const event = f.connectEvent({ token })
+      assert.equal((await f.app.handle(event)).status, 401)
+    }
+    await f.app.handle(f.connectEvent({ rawQuery: 'ws_token=%00&channel=lobby' }))
+    assert.equal(store.calls.get('consumeToken') ?? 0, 0)
+  })
+
+  test('a foreign, look-alike, null or duplicated Origin gets 403 and leaves the token unused', async () => {
+    const f = await appFixture()
+    const token = await f.issue('alice')
+    for (const origin of [
+      'https://evil.test',
+      'http://127.0.0.1:3000.evil.test',
+      'https://app.example.com.evil.test',
+      'null',
+      `${ORIGIN}, https://evil.test`,
+      `https://evil.test, ${ORIGIN}`,
+      'http://127.0.0.1:3001',
+      'https://127.0.0.1:3000',
+    ]) {
+      const r = await f.app.handle(f.connectEvent({ token, origin }))
+      assert.equal(r.status, 403, origin)
+    }
+    assert.equal((await f.app.handle(f.connectEvent({ token }))).status, 200, 'token still usable')
+  })
+
+  test('a client without Origin (non-browser) connects only with a valid token; requireOrigin refuses it', async () => {
+    const f = await appFixture()
+    assert.equal((await f.app.handle(f.connectEvent({ origin: null }))).status, 401)
+    assert.equal(
+      (await f.app.handle(f.connectEvent({ origin: null, token: await f.issue() }))).status,
+      200,
+    )
+    const strict = await appFixture({ requireOrigin: true })
+    assert.equal(
+      (await strict.app.handle(strict.connectEvent({ origin: null, token: await strict.issue() })))
+        .status,
+      403,
+    )
+  })
+
+  test('hostile channel names get 400 before the token is used', async () => {
+    const f = await appFixture()
+    const token = await f.issue('alice')
+    for (const channel of [
+      'room\n',
+      '../x',
+      'x'.repeat(129),
+      'a*',
+      'r\u043e\u043em',
+      '',
+      'room%0A',
+      'a:b',
+    ]) {
+      const r = await f.app.handle(f.connectEvent({ token, channel }))
+      assert.equal(r.status, 400, JSON.stringify(channel))
+    }
+    assert.equal(
+      (await f.app.handle(f.connectEvent({ token, channel: 'x'.repeat(128) }))).status,
+      200,
+    )
+  })
+
+  test('requireChannel refuses a connect without a channel', async () => {
+    const f = await appFixture({ requireChannel: true })
+    assert.equal(
+      (await f.app.handle(f.connectEvent({ token: await f.issue(), channel: null }))).status,
+      400,
+    )
+  })
+
+  test('connect attempts are limited per IP (failed attempts count) with Retry-After, without burning the token', async () => {
+    const f = await appFixture()
+    for (let i = 0; i < 20; i++) {
+      const r = await f.app.handle(
+        f.connectEvent({ token: 'bad', ip: '198.51.100.1', sid: SID.eve }),
+      )
+      assert.equal(r.status, 401)
+    }
+    const token = await f.issue('alice')
+    const limited = await f.app.handle(f.connectEvent({ token, ip: '198.51.100.1' }))
+    assert.equal(limited.status, 429)
+    assert.ok(Number(limited.headers?.['retry-after']) >= 1)
+    assert.equal(
+      (await f.app.handle(f.connectEvent({ token, ip: '198.51.100.2' }))).status,
+      200,
+      'token unburnt, other IP fine',
+    )
+  })
+
+  test('connect attempts are limited per user across IPs', async () => {
+    const f = await appFixture({ connectLimitPerIp: 1000 })
+    for (let i = 0; i < 20; i++)
+      await f.app.handle(f.connectEvent({ token: 'bad', ip: `198.51.100.${i + 1}` }))
+    const r = await f.app.handle(f.connectEvent({ token: await f.issue(), ip: '198.51.100.200' }))
+    assert.equal(r.status, 429)
+    assert.equal(
+      (
+        await f.app.handle(
+          f.connectEvent({ token: await f.issue('bob'), sid: SID.bob, ip: '198.51.100.201' }),
+        )
+      ).status,
+      200,
+    )
+  })
+
+  test('the window slides: attempts are allowed again after it passes', async () => {
+    const f = await appFixture({ connectLimitPerIp: 2, connectLimitPerUser: 100 })
+    await f.app.handle(f.connectEvent({ token: 'bad' }))
+    await f.app.handle(f.connectEvent({ token: 'bad' }))
+    assert.equal((await f.app.handle(f.connectEvent({ token: 'bad' }))).status, 429)
+    f.clock.advance(120_001)
+    assert.equal((await f.app.handle(f.connectEvent({ token: await f.issue() }))).status, 200)
+  })
+
+  test('required headers missing → 400; Host not allowed → 403', async () => {
+    const f = await appFixture({
+      requiredHeaders: ['X-Amzn-Trace-Id'],
+      allowedHosts: ['app.example.com'],
+    })
+    const token = await f.issue()
+    assert.equal(
+      (await f.app.handle(f.connectEvent({ token, headers: { host: 'app.example.com' } }))).status,
+      400,
+    )
+    assert.equal(
+      (
+        await f.app.handle(
+          f.connectEvent({
+            token,
+            headers: { 'x-amzn-trace-id': 'Root=1', host: 'evil.example.com' },
+          }),
+        )
+      ).status,
+      403,
+    )
+    assert.equal(
+      (
+        await f.app.handle(
+          f.connectEvent({
+            token,
+            headers: { 'x-amzn-trace-id': 'Root=1', host: 'app.example.com' },
+          }),
+        )
+      ).status,
+      200,
+    )
+  })
+
+  test('a user without the app permission (eve) is refused with 403', async () => {
+    const f = await appFixture()
+    const r = await f.app.handle(f.connectEvent({ token: await f.issue('eve'), sid: SID.eve }))
+    assert.equal(r.status, 403)
+  })
+
+  test('an inactive user is refused', async () => {
+    const f = await appFixture()
+    assert.equal(
+      (await f.app.handle(f.connectEvent({ token: await f.issue('gone'), sid: SID.gone }))).status,
+      403,
+    )
+  })
+
+  test('any-of and all-of are both enforced when both are set', async () => {
+    const f = await appFixture({
+      permissions: { anyOf: ['chat.use', 'chat.admin'], allOf: ['chat.moderate'] },
+    })
+    assert.equal(
+      (await f.app.handle(f.connectEvent({ token: await f.issue('alice') }))).status,
+      403,
+      'any-of alone is not enough',
+    )
+    assert.equal(
+      (await f.app.handle(f.connectEvent({ token: await f.issue('mod'), sid: SID.mod }))).status,
+      200,
+    )
+    const g = await appFixture({ permissions: { anyOf: ['chat.admin'], allOf: ['chat.use'] } })
+    assert.equal(
+      (await g.app.handle(g.connectEvent({ token: await g.issue('alice') }))).status,
+      403,
+      'all-of alone is not enough',
+    )
+  })
+
+  test('custom checks and channel authorisation refuse with their status', async () => {
+    const f = await appFixture({
+      authorizeChannel: (_user, channel) => channel !== 'staff',
+      connectChecks: [({ event }) => (event.headers['x-block'] ? 451 : true)],
+    })
+    assert.equal(
+      (await f.app.handle(f.connectEvent({ token: await f.issue(), channel: 'staff' }))).status,
+      403,
+    )
+    assert.equal(
+      (await f.app.handle(f.connectEvent({ token: await f.issue(), headers: { 'x-block': '1' } })))
+        .status,
+      451,
+    )
+    assert.equal((await f.app.handle(f.connectEvent({ token: await f.issue() }))).status, 200)
+  })
+
+  test('the token may travel as a Sec-WebSocket-Protocol entry; only the app protocol is echoed', async () => {
+    const f = await appFixture()
+    const token = await f.issue()
+    const r = await f.app.handle(
+      f.connectEvent({
+        headers: { 'sec-websocket-protocol': `gatehouse.v1, gatehouse.token.${token}` },
+      }),
+    )
+    assert.equal(r.status, 200)
+    assert.deepEqual(r.headers, { 'sec-websocket-protocol': 'gatehouse.v1' })
+  })
+
+  test('a store outage answers 503 (fail closed), never 200', async () => {
+    const down = new Proxy(createMemoryStore(), {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver)
+        if (prop === 'hit' || prop === 'consumeToken') {
+          return () => Promise.reject(new GatehouseError('ERR_STORE_UNAVAILABLE', 'down'))
+        }
+        return v
+      },
+    }) as Store
+    const f = await appFixture({}, { store: down })
+    const r = await f.app.handle(f.connectEvent({ token: 'A'.repeat(43) }))
+    assert.equal(r.status, 503)
+  })
+
+  test('unsigned HTTP integration calls are refused when no secret is configured (fail closed)', async () => {
+    const f = await appFixture()
+    const r = await f.app.handle(
+      f.connectEvent({ token: await f.issue(), transport: { via: 'http' } }),
+    )
+    assert.equal(r.status, 403)
+    const open = await appFixture({ allowUnsignedGateway: true })
+    assert.equal(
+      (
+        await open.app.handle(
+          open.connectEvent({ token: await open.issue(), transport: { via: 'http' } }),
+        )
+      ).status,
+      200,
+    )
+  })
+
+  test('a forged static secret header is refused; the right one passes', async () => {
+    const secret = 's'.repeat(32)
+    const f = await appFixture({ gatewaySecret: secret })
+    const forged = await f.app.handle(
+      f.connectEvent({
+        token: await f.issue(),
+        transport: { via: 'http', staticSecret: 'x'.repeat(32) },
+      }),
+    )
+    assert.equal(forged.status, 403)
+    const good = await f.app.handle(
+      f.connectEvent({ token: await f.issue(), transport: { via: 'http', staticSecret: secret } }),
+    )
+    assert.equal(good.status, 200)
+  })
+
+  test('property: any channel string is accepted iff it matches the pattern', async () => {
+    const f = await appFixture({ connectLimitPerIp: 1_000_000, connectLimitPerUser: 1_000_000 })
+    await fc.assert(
+      fc.asyncProperty(fc.string({ maxLength: 140 }), async (channel) => {
+        const r = await f.app.handle(f.connectEvent({ token: 'bad', channel }))
+        const valid = /^[A-Za-z0-9_-]{1,128}$/.test(channel)
+        assert.equal(r.status, valid ? 401 : 400)
+      }),
+      { numRuns: 200 },
+    )
+  })
+})

@@ -1,0 +1,264 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import fc from 'fast-check'
+import { changeChannelHandler } from '../../src/app/change-channel.ts'
+import type { HandlerFn } from '../../src/app/types.ts'
+import { appFixture, SID } from '../support/app-fixture.ts'
+
+const FORBIDDEN = '{"type":"error","message":"Forbidden"}'
+const HOSTILE = [
+  '__proto__',
+  'constructor',
+  'toString',
+  'hasOwnProperty',
+  'valueOf',
+  '__defineGetter__',
+  'prototype',
+]
+
+function handlersWithSpy() {
+  const calls: string[] = []
+  const handlers: Record<string, HandlerFn | { run: HandlerFn; permissions: { anyOf: string[] } }> =
+    {
+      send_message: (ctx) => {
+        calls.push('send_message')
+        return { type: 'ok', text: ctx.body.text }
+      },
+      kick: {
+        permissions: { anyOf: ['chat.moderate'] },
+        run: async (ctx) => {
+          calls.push('kick')
+          await ctx.send.close({ userId: String(ctx.body.user) })
+          return { type: 'kicked' }
+        },
+      },
+      boom: () => {
+        calls.push('boom')
+        throw new Error('secret internal detail /etc/passwd')
+      },
+      change_channel: changeChannelHandler(),
+    }
+  return { calls, handlers }
+}
+
+describe('message pipeline', () => {
+  test('the handler named by `action` runs and its result is the reply', async () => {
+    const { calls, handlers } = handlersWithSpy()
+    const f = await appFixture({ handlers })
+    const id = await f.connect('alice')
+    const r = await f.app.handle(f.messageEvent(id, '{"action":"send_message","text":"hi"}'))
+    assert.equal(r.status, 200)
+    assert.deepEqual(JSON.parse(r.body!), { type: 'ok', text: 'hi' })
+    assert.deepEqual(calls, ['send_message'])
+    assert.equal((await f.store.getSession(id))?.requestCount, 1)
+  })
+
+  test('`handler` is accepted as the key too (upstream compatible)', async () => {
+    const { calls, handlers } = handlersWithSpy()
+    const f = await appFixture({ handlers })
+    const id = await f.connect('alice')
+    await f.app.handle(f.messageEvent(id, '{"handler":"send_message","text":"hi"}'))
+    assert.deepEqual(calls, ['send_message'])
+  })
+
+  test('hostile and malformed names get exactly the unknown-name reply and run nothing', async () => {
+    const { calls, handlers } = handlersWithSpy()
+    const f = await appFixture({ handlers })
+    const id = await f.connect('alice')
+    const unknown = await f.app.handle(f.messageEvent(id, '{"action":"no_such_handler"}'))
+    assert.equal(unknown.body, FORBIDDEN)
+    const bodies = [
+      ...HOSTILE.map((name) => JSON.stringify({ action: name })),
+      '{"action":["send_message"]}',
+      '{"action":123}',
+      '{"action":null}',
+      '{"action":"send_message "}',
+      '{"action":"SEND_MESSAGE"}',
+      '{"action":{"toString":"send_message"}}',
+      'not json',
+      '["send_message"]',
+      '"send_message"',
+      '{"__proto__":{"action":"send_message"}}',
+      `${'['.repeat(5000)}${']'.repeat(5000)}`,
+      '',
+    ]
+    for (const body of bodies) {
+      const r = await f.app.handle(f.messageEvent(id, body))
+      assert.deepEqual(r, unknown, body.slice(0, 40))
+    }
+    assert.deepEqual(calls, [])
+    assert.equal(({} as Record<string, unknown>).action, undefined, 'no prototype pollution')
+  })
+
+  test('property: no body ever reaches a handler other than the one it names exactly', async () => {
+    const { calls, handlers } = handlersWithSpy()
+    const f = await appFixture({ handlers })
+    const id = await f.connect('alice')
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.string(),
+          fc.constantFrom(...HOSTILE),
+          fc.jsonValue().map((v) => JSON.stringify(v)),
+        ),
+        async (name) => {
+          calls.length = 0
+          const body = JSON.stringify({ action: name })
+          await f.app.handle(f.messageEvent(id, body))
+          if (name === 'send_message') assert.deepEqual(calls, ['send_message'])
+          else assert.ok(!calls.includes('boom') && !calls.includes('send_message'), name)
+        },
+      ),
+      { numRuns: 300 },
+    )
+  })
+
+  test('unknown and forbidden names go to the default handler when there is one', async () => {
+    const seen: string[] = []
+    const f = await appFixture({
+      handlers: {
+        kick: { permissions: { anyOf: ['chat.moderate'] }, run: () => 'kicked' },
+        default: (ctx) => {
+          seen.push(String(ctx.body.action))
+          return { type: 'default' }
+        },
+      },
+    })
+    const id = await f.connect('alice')
+    for (const action of ['constructor', 'nope', 'kick']) {
+      const r = await f.app.handle(f.messageEvent(id, JSON.stringify({ action })))
+      assert.equal(r.body, '{"type":"default"}')
+    }
+    assert.deepEqual(seen, ['constructor', 'nope', 'kick'])
+  })
+
+  test('handler permissions: kick without chat.moderate gets Forbidden and does nothing', async () => {
+    const { calls, handlers } = handlersWithSpy()
+    const f = await appFixture({ handlers })
+    const bob = await f.connect('bob')
+    const alice = await f.connect('alice')
+    const r = await f.app.handle(f.messageEvent(alice, '{"action":"kick","user":"bob"}'))
+    assert.equal(r.body, FORBIDDEN)
+    assert.deepEqual(calls, [])
+    assert.equal((await f.store.getSession(bob))?.connected, true)
+    const mod = await f.connect('mod')
+    const ok = await f.app.handle(f.messageEvent(mod, '{"action":"kick","user":"bob"}'))
+    assert.equal(ok.body, '{"type":"kicked"}')
+    assert.equal((await f.store.getSession(bob))?.connected, false)
+    assert.ok(f.connections.deleted.includes(bob))
+  })
+
+  test('a throwing handler answers a generic error; the detail stays in the log', async () => {
+    const { handlers } = handlersWithSpy()
+    const f = await appFixture({ handlers })
+    const id = await f.connect('alice')
+    const r = await f.app.handle(f.messageEvent(id, '{"action":"boom"}'))
+    assert.equal(r.body, '{"type":"error","message":"Internal server error"}')
+    assert.ok(!r.body!.includes('passwd'))
+    assert.ok(f.logs.some((line) => line.includes('handler_failed')))
+  })
+
+  test('a message from an unknown or disconnected connection is refused', async () => {
+    const { calls, handlers } = handlersWithSpy()
+    const f = await appFixture({ handlers })
+    const id = await f.connect('alice')
+    await f.app.handle(f.disconnectEvent(id))
+    const r = await f.app.handle(f.messageEvent(id, '{"action":"send_message"}'))
+    assert.equal(r.body, FORBIDDEN)
+    const forged = await f.app.handle(
+      f.messageEvent('R1kmxc2VNjMCFIA=', '{"action":"send_message"}'),
+    )
+    assert.equal(forged.body, FORBIDDEN)
+    assert.deepEqual(calls, [])
+  })
+
+  test('a user deactivated after connecting gets the generic error and the socket closes', async () => {
+    const { calls, handlers } = handlersWithSpy()
+    let active = true
+    const f = await appFixture({
+      handlers,
+      loadUser: (id) => ({ id, permissions: ['chat.use'], active }),
+    })
+    const id = await f.connect('alice')
+    active = false
+    const r = await f.app.handle(f.messageEvent(id, '{"action":"send_message"}'))
+    assert.equal(r.status, 403)
+    assert.deepEqual(f.connections.received(id), [FORBIDDEN])
+    assert.ok(f.connections.deleted.includes(id))
+    assert.deepEqual(calls, [])
+  })
+
+  test('messages over maxMessageBytes are refused before any store work', async () => {
+    const { calls, handlers } = handlersWithSpy()
+    const f = await appFixture({ handlers, maxMessageBytes: 1024 })
+    const id = await f.connect('alice')
+    const r = await f.app.handle(
+      f.messageEvent(id, JSON.stringify({ action: 'send_message', text: 'é'.repeat(600) })),
+    )
+    assert.equal(r.body, FORBIDDEN)
+    assert.deepEqual(calls, [])
+    assert.equal((await f.store.getSession(id))?.requestCount, 0)
+  })
+
+  test('change_channel validates like connect and moves the session', async () => {
+    const { handlers } = handlersWithSpy()
+    const f = await appFixture({ handlers, authorizeChannel: (_u, c) => c !== 'staff' })
+    const id = await f.connect('alice')
+    for (const channel of ['room\n', '../x', 'x'.repeat(129), 'staff', 42, null]) {
+      const r = await f.app.handle(
+        f.messageEvent(id, JSON.stringify({ action: 'change_channel', channel })),
+      )
+      assert.equal(r.body, FORBIDDEN, String(channel))
+      assert.equal((await f.store.getSession(id))?.channel, 'lobby')
+    }
+    const ok = await f.app.handle(
+      f.messageEvent(id, '{"action":"change_channel","channel":"room2"}'),
+    )
+    assert.deepEqual(JSON.parse(ok.body!), { type: 'channel_changed', channel: 'room2' })
+    assert.equal((await f.store.getSession(id))?.channel, 'room2')
+  })
+
+  test('unsigned HTTP integration messages are refused (connection-id impersonation)', async () => {
+    const { calls, handlers } = handlersWithSpy()
+    const f = await appFixture({ handlers })
+    const id = await f.connect('alice')
+    const r = await f.app.handle(f.messageEvent(id, '{"action":"send_message"}', { via: 'http' }))
+    assert.equal(r.status, 403)
+    assert.deepEqual(calls, [])
+  })
+})
+
+describe('$disconnect', () => {
+  test('marks the session disconnected, idempotently', async () => {
+    const f = await appFixture()
+    const id = await f.connect('alice')
+    assert.equal((await f.app.handle(f.disconnectEvent(id))).status, 200)
+    assert.equal((await f.app.handle(f.disconnectEvent(id))).status, 200)
+    assert.equal((await f.store.getSession(id))?.connected, false)
+  })
+})
+
+describe('revocation', () => {
+  test('revokeUser deletes unused tokens and closes every socket of the user', async () => {
+    const f = await appFixture()
+    const a1 = await f.connect('alice')
+    const a2 = await f.connect('alice', { sid: SID.alice2 })
+    const b = await f.connect('bob')
+    const pending = await f.issue('alice')
+    const result = await f.app.revokeUser('alice')
+    assert.deepEqual(result, { tokens: 1, connections: 2 })
+    assert.ok(f.connections.deleted.includes(a1) && f.connections.deleted.includes(a2))
+    assert.ok(!f.connections.deleted.includes(b))
+    assert.equal((await f.app.handle(f.connectEvent({ token: pending }))).status, 401)
+  })
+
+  test('revokeSession closes only the sockets of that browser session', async () => {
+    const f = await appFixture()
+    const a1 = await f.connect('alice')
+    const a2 = await f.connect('alice', { sid: SID.alice2 })
+    const result = await f.app.revokeSession(SID.alice)
+    assert.equal(result.connections, 1)
+    assert.ok(f.connections.deleted.includes(a1))
+    assert.ok(!f.connections.deleted.includes(a2))
+  })
+})

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { isGatehouseError } from '../../src/errors.ts'
+import { appFixture, SID } from '../support/app-fixture.ts'
+
+describe('send API', () => {
+  test('toChannel reaches every connected socket of the channel, sender included, and no other', async () => {
+    const f = await appFixture()
+    const a = await f.connect('alice', { channel: 'room1' })
+    const b = await f.connect('bob', { channel: 'room1' })
+    const c = await f.connect('mod', { channel: 'room2' })
+    const result = await f.app.send.toChannel('room1', { type: 'chat_message', text: 'hi' })
+    assert.deepEqual(result, { sent: 2, gone: 0 })
+    assert.deepEqual(f.connections.received(a), ['{"type":"chat_message","text":"hi"}'])
+    assert.deepEqual(f.connections.received(b), ['{"type":"chat_message","text":"hi"}'])
+    assert.deepEqual(f.connections.received(c), [])
+    await f.app.send.toChannel('room1', 'x', { except: a })
+    assert.deepEqual(f.connections.received(a).length, 1)
+  })
+
+  test('toUser reaches all of a user’s sockets; toAll reaches everyone; toConnection one', async () => {
+    const f = await appFixture()
+    const a1 = await f.connect('alice')
+    const a2 = await f.connect('alice', { sid: SID.alice2 })
+    const b = await f.connect('bob')
+    assert.equal((await f.app.send.toUser('alice', 'u')).sent, 2)
+    assert.equal((await f.app.send.toAll('all')).sent, 3)
+    assert.equal((await f.app.send.toConnection(b, 'one')).sent, 1)
+    assert.deepEqual(f.connections.received(a1), ['u', 'all'])
+    assert.deepEqual(f.connections.received(a2), ['u', 'all'])
+    assert.deepEqual(f.connections.received(b), ['all', 'one'])
+  })
+
+  test('a Gone answer marks the session disconnected, so later pushes skip it', async () => {
+    const f = await appFixture()
+    const a = await f.connect('alice')
+    const b = await f.connect('bob')
+    f.connections.close(b)
+    assert.deepEqual(await f.app.send.toAll('x'), { sent: 1, gone: 1 })
+    assert.equal((await f.store.getSession(b))?.connected, false)
+    assert.deepEqual(await f.app.send.toAll('y'), { sent: 1, gone: 0 })
+    assert.deepEqual(f.connections.received(a), ['x', 'y'])
+  })
+
+  test('outgoing messages over 128 KiB are refused with ERR_MESSAGE_TOO_LARGE; exactly 128 KiB passes', async () => {
+    const f = await appFixture()
+    const a = await f.connect('alice')
+    await assert.rejects(f.app.send.toConnection(a, 'x'.repeat(131_073)), (err) =>
+      isGatehouseError(err, 'ERR_MESSAGE_TOO_LARGE'),
+    )
+    assert.equal((await f.app.send.toConnection(a, 'x'.repeat(131_072))).sent, 1)
+  })
+})
