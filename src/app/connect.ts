@@ -10,7 +10,7 @@ import type { GatewayEvent, GatewayResponse } from '../events/event.ts'
 import { connectIpKey, connectUserKey } from '../limits/keys.ts'
 import type { RateKey, Store } from '../store/store.ts'
 import type { TokenService } from '../tokens/service.ts'
-import { hashSessionId, isWellFormedToken } from '../tokens/token.ts'
+import { hashSessionId } from '../tokens/token.ts'
 import type { AuthenticityCheck } from './authenticity.ts'
 import { isValidChannel } from './checks/channel.ts'
 import { createRequiredHeadersCheck } from './checks/headers.ts'
@@ -146,13 +146,10 @@ export function createConnectPipeline(
           s.tokenInProtocol =
             fromQuery === undefined && protocols.token !== undefined && protocols.offered
           const token = fromQuery ?? (s.tokenInProtocol ? protocols.token : undefined)
-          // Malformed tokens get the same answer as unknown ones, without a store query.
-          if (!isWellFormedToken(token))
-            return reject(401, token === undefined ? 'token_missing' : 'token_invalid')
-          const sessionId = s.identity?.sessionId ?? null
-          if (sessionId === null) return reject(401, 'session_missing')
-          const consumed = await tokens.consume(token, sessionId)
-          if (!consumed) return reject(401, 'token_invalid')
+          // The service refuses malformed tokens and a missing session without a store query,
+          // with the same answer as an unknown token.
+          const consumed = await tokens.consume(token, s.identity?.sessionId ?? null)
+          if (!consumed) return reject(401, token === undefined ? 'token_missing' : 'token_invalid')
           const claimed = s.identity?.userId
           if (typeof claimed === 'string' && claimed !== '' && claimed !== consumed.userId) {
             return reject(401, 'token_invalid')

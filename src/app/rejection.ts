@@ -19,7 +19,6 @@ export type RejectReason =
   | 'channel_forbidden'
   | 'token_missing'
   | 'token_invalid'
-  | 'session_missing'
   | 'user_unknown'
   | 'user_inactive'
   | 'permission_denied'
