@@ -1,0 +1,198 @@
+/**
+ * @module cli/gateway-args
+ * The arguments of `gatehouse gateway`, parsed strictly (an unknown or misspelt flag is an
+ * error, never ignored) into gateway and management options. Pure: no sockets, no exit.
+ */
+import { parseArgs } from 'node:util'
+import type { Integration } from '../gateway/integration.ts'
+import type { SigV4Credentials } from '../push/sigv4.ts'
+
+/** The help text of `gatehouse gateway`. */
+export const GATEWAY_USAGE = `Usage: gatehouse gateway --integration <base-url> [options]
+
+Run the bundled WebSocket gateway in front of an HTTP backend, the way API Gateway's HTTP
+integrations call it: $connect, $disconnect and $default are POSTed to <base-url>connect,
+<base-url>disconnect and <base-url>default.
+
+Options:
+  --integration <base-url>       backend base URL, e.g. http://127.0.0.1:8000/ws/ (required)
+  --route <key>=<url>            a custom route and its URL (repeatable), e.g. chat=http://…/ws/chat
+  --port <n>                     WebSocket port (default 3001; 0 picks a free port)
+  --management-port <n>          @connections API port on 127.0.0.1 (default 3002; 0 = free port)
+  --host <address>               WebSocket listen address (default 127.0.0.1)
+  --stage <name>                 stage in ws://host:port/<stage> and /<stage>/@connections (default production)
+  --api-id <id>                  API id sent as X-Amzn-Apigateway-Api-Id (default: random, like AWS)
+  --secret <hmac-secret>         sign every integration request (HMAC, at least 16 characters);
+                                 or set GATEHOUSE_SECRET
+  --aws-access-key-id <id>       require SigV4 on the @connections API with this key pair;
+  --aws-secret-access-key <key>  or set GATEHOUSE_AWS_ACCESS_KEY_ID / GATEHOUSE_AWS_SECRET_ACCESS_KEY
+  --two-way                      message routes send the backend's response body back to the client
+  -h, --help                     show this help
+
+The gateway prints "websocket: <url>" and "management: <url>" once listening; SIGTERM or
+SIGINT closes every socket with 1001, drains in-flight calls and exits 0.
+`
+
+/** Everything `gatehouse gateway` needs to start. */
+export interface GatewayCliConfig {
+  readonly port: number
+  readonly managementPort: number
+  readonly host: string
+  readonly stage: string
+  readonly apiId: string | undefined
+  readonly routes: Readonly<Record<string, Integration>>
+  readonly credentials: readonly SigV4Credentials[] | undefined
+}
+
+/** The parse result: run, show help, or a usage error. */
+export type GatewayCliParse =
+  | { readonly kind: 'run'; readonly config: GatewayCliConfig }
+  | { readonly kind: 'help' }
+  | { readonly kind: 'error'; readonly message: string }
+
+function port(value: string | undefined, fallback: number, name: string): number | string {
+  if (value === undefined) return fallback
+  if (!/^\d{1,5}$/.test(value) || Number(value) > 65_535) {
+    return `--${name} must be a port number from 0 to 65535, got ${JSON.stringify(value)}`
+  }
+  return Number(value)
+}
+
+function httpUrl(value: string, name: string): URL | string {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    return `${name} must be an absolute http(s) URL, got ${JSON.stringify(value)}`
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return `${name} must be an http(s) URL`
+  }
+  if (url.username !== '' || url.password !== '') {
+    return `${name} must not carry credentials; use --secret to sign requests`
+  }
+  if (url.search !== '' || url.hash !== '') return `${name} must not carry a query or fragment`
+  return url
+}
+
+/**
+ * Parse the arguments that follow `gatehouse gateway`.
+ *
+ * @example
+ * ```ts
+ * const parsed = parseGatewayArgs(['--integration', 'http://127.0.0.1:8000/ws/', '--port', '0'], {})
+ * if (parsed.kind === 'run') parsed.config.routes.$default // { type: 'http', url: 'http://127.0.0.1:8000/ws/default' }
+ * ```
+ */
+export function parseGatewayArgs(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): GatewayCliParse {
+  let values: {
+    integration?: string | undefined
+    route?: string[] | undefined
+    port?: string | undefined
+    'management-port'?: string | undefined
+    host?: string | undefined
+    stage?: string | undefined
+    'api-id'?: string | undefined
+    secret?: string | undefined
+    'aws-access-key-id'?: string | undefined
+    'aws-secret-access-key'?: string | undefined
+    'two-way'?: boolean | undefined
+    help?: boolean | undefined
+  }
+  try {
+    values = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        integration: { type: 'string' },
+        route: { type: 'string', multiple: true },
+        port: { type: 'string' },
+        'management-port': { type: 'string' },
+        host: { type: 'string' },
+        stage: { type: 'string' },
+        'api-id': { type: 'string' },
+        secret: { type: 'string' },
+        'aws-access-key-id': { type: 'string' },
+        'aws-secret-access-key': { type: 'string' },
+        'two-way': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values
+  } catch (err) {
+    return { kind: 'error', message: (err as Error).message }
+  }
+  if (values.help) return { kind: 'help' }
+
+  if (values.integration === undefined)
+    return { kind: 'error', message: '--integration is required' }
+  const base = httpUrl(values.integration, '--integration')
+  if (typeof base === 'string') return { kind: 'error', message: base }
+  // `…/ws` and `…/ws/` both mean the folder `ws/`: routes are its children.
+  if (!base.pathname.endsWith('/')) base.pathname = `${base.pathname}/`
+
+  const wsPort = port(values.port, 3001, 'port')
+  if (typeof wsPort === 'string') return { kind: 'error', message: wsPort }
+  const managementPort = port(values['management-port'], 3002, 'management-port')
+  if (typeof managementPort === 'string') return { kind: 'error', message: managementPort }
+  if (wsPort !== 0 && wsPort === managementPort) {
+    return { kind: 'error', message: '--port and --management-port must differ' }
+  }
+
+  const secret = values.secret ?? env.GATEHOUSE_SECRET
+  const twoWay = values['two-way'] === true
+  const http = (url: string, messageRoute: boolean): Integration => ({
+    type: 'http',
+    url,
+    ...(secret !== undefined ? { secret } : {}),
+    ...(twoWay && messageRoute ? { twoWay: true } : {}),
+  })
+  const routes: Record<string, Integration> = {
+    $connect: http(new URL('connect', base).href, false),
+    $disconnect: http(new URL('disconnect', base).href, false),
+    $default: http(new URL('default', base).href, true),
+  }
+  const custom = new Set<string>()
+  for (const spec of values.route ?? []) {
+    const eq = spec.indexOf('=')
+    if (eq <= 0)
+      return { kind: 'error', message: `--route must be <key>=<url>, got ${JSON.stringify(spec)}` }
+    const key = spec.slice(0, eq)
+    if (key.startsWith('$')) {
+      return { kind: 'error', message: `--route ${key}: route keys starting with $ are reserved` }
+    }
+    if (custom.has(key)) return { kind: 'error', message: `--route ${key} is given twice` }
+    custom.add(key)
+    const url = httpUrl(spec.slice(eq + 1), `--route ${key}`)
+    if (typeof url === 'string') return { kind: 'error', message: url }
+    routes[key] = http(url.href, true)
+  }
+
+  const accessKeyId = values['aws-access-key-id'] ?? env.GATEHOUSE_AWS_ACCESS_KEY_ID
+  const secretAccessKey = values['aws-secret-access-key'] ?? env.GATEHOUSE_AWS_SECRET_ACCESS_KEY
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+    return {
+      kind: 'error',
+      message: '--aws-access-key-id and --aws-secret-access-key go together',
+    }
+  }
+
+  return {
+    kind: 'run',
+    config: {
+      port: wsPort,
+      managementPort,
+      host: values.host ?? '127.0.0.1',
+      stage: values.stage ?? 'production',
+      apiId: values['api-id'],
+      routes,
+      credentials:
+        accessKeyId !== undefined && secretAccessKey !== undefined
+          ? [{ accessKeyId, secretAccessKey }]
+          : undefined,
+    },
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * @module gateway/cli
+ * `gatehouse gateway`: the bundled gateway in front of any HTTP backend, with HTTP
+ * integrations shaped like API Gateway's and the `@connections` management API on its own
+ * loopback port. It prints both URLs once listening and shuts down gracefully on SIGTERM or
+ * SIGINT: every socket closed with 1001, in-flight calls drained, exit 0.
+ */
+
+import { GATEWAY_USAGE, parseGatewayArgs } from '../cli/gateway-args.ts'
+import type { CliIo } from '../cli/io.ts'
+import { usageError } from '../cli/io.ts'
+import { isGatehouseError } from '../errors.ts'
+import { createLogger, type Logger } from '../logger.ts'
+import { createGateway, type Gateway } from './gateway.ts'
+import { createManagementServer, type ManagementServer } from './management/server.ts'
+
+/** The management API always listens on loopback: it can push to and close any socket. */
+const MANAGEMENT_HOST = '127.0.0.1'
+
+function waitForStop(io: CliIo): Promise<string> {
+  if (io.stop) {
+    const stop = io.stop
+    return new Promise((resolve) => {
+      if (stop.aborted) resolve('abort')
+      else stop.addEventListener('abort', () => resolve('abort'), { once: true })
+    })
+  }
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      process.off('SIGTERM', onSignal)
+      process.off('SIGINT', onSignal)
+      // A second signal while draining means "now".
+      process.once('SIGTERM', () => process.exit(1))
+      process.once('SIGINT', () => process.exit(130))
+      resolve(signal)
+    }
+    process.on('SIGTERM', onSignal)
+    process.on('SIGINT', onSignal)
+  })
+}
+
+/**
+ * Run `gatehouse gateway` with the arguments after the command name. Resolves to the exit
+ * status once the gateway has shut down: 0 after a graceful stop, 1 when it could not start
+ * (port in use), 2 on bad usage.
+ *
+ * @example
+ * ```ts
+ * // gatehouse gateway --integration http://127.0.0.1:8000/ws/ --route chat=http://127.0.0.1:8000/ws/chat
+ * process.exitCode = await runGatewayCli(['--integration', 'http://127.0.0.1:8000/ws/'], process)
+ * ```
+ */
+export async function runGatewayCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const env = io.env ?? process.env
+  const parsed = parseGatewayArgs(argv, env)
+  if (parsed.kind === 'help') {
+    io.stdout.write(GATEWAY_USAGE)
+    return 0
+  }
+  if (parsed.kind === 'error') return usageError(io, parsed.message, GATEWAY_USAGE)
+  const { config } = parsed
+
+  const logger: Logger = createLogger({
+    level: env.GATEHOUSE_LOG_LEVEL ?? 'info',
+    destination: io.stderr as NodeJS.WritableStream,
+  })
+
+  let gateway: Gateway
+  let management: ManagementServer
+  try {
+    gateway = createGateway({
+      port: config.port,
+      host: config.host,
+      stage: config.stage,
+      routes: config.routes,
+      logger,
+      ...(config.apiId !== undefined ? { apiId: config.apiId } : {}),
+    })
+    management = createManagementServer({
+      connections: gateway.connections,
+      stage: config.stage,
+      host: MANAGEMENT_HOST,
+      port: config.managementPort,
+      logger,
+      ...(config.credentials !== undefined ? { credentials: config.credentials } : {}),
+    })
+  } catch (err) {
+    if (
+      isGatehouseError(err, 'ERR_INVALID_OPTION') ||
+      isGatehouseError(err, 'ERR_OPTION_CONFLICT')
+    ) {
+      return usageError(io, err.message, GATEWAY_USAGE)
+    }
+    throw err
+  }
+
+  const stopped = waitForStop(io)
+  let wsUrl: string
+  let managementUrl: string
+  try {
+    wsUrl = (await gateway.listen()).url
+    managementUrl = (await management.listen()).url
+  } catch (err) {
+    io.stderr.write(`gatehouse gateway: cannot listen: ${(err as Error).message}\n`)
+    await Promise.allSettled([gateway.close({ drainMs: 0 }), management.close()])
+    return 1
+  }
+  io.stdout.write(
+    `gatehouse gateway ${gateway.apiId} (stage ${gateway.stage})\n` +
+      `websocket: ${wsUrl}\n` +
+      `management: ${managementUrl}\n`,
+  )
+
+  const signal = await stopped
+  logger.info({ event: 'gateway_stopping', signal }, 'shutting down')
+  // Close the gateway first: its sockets get 1001 while the management API can still answer.
+  await gateway.close()
+  await management.close()
+  io.stdout.write('gatehouse gateway stopped\n')
+  return 0
+}
