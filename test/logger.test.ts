@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { createLogger, logSafe, redactUrl } from '../src/logger.ts'
+import { appFixture } from './support/app-fixture.ts'
+
+function capture() {
+  const lines: string[] = []
+  const logger = createLogger({
+    level: 'debug',
+    destination: { write: (l: string) => void lines.push(l) },
+  })
+  return { lines, logger }
+}
+
+describe('logger', () => {
+  test('tokens, cookies and secrets are censored wherever the redact paths reach', () => {
+    const { lines, logger } = capture()
+    logger.info({
+      token: 'T0KEN',
+      ws_token: 'WS0',
+      req: { token: 'NESTED' },
+      headers: {
+        cookie: 'sessionid=S3CRET',
+        'x-csrftoken': 'CSRF1',
+        'sec-websocket-protocol': 'gatehouse.token.P0',
+      },
+      query: { ws_token: 'Q0' },
+      secret: 'HMAC',
+    })
+    const line = lines.join('')
+    for (const secret of ['T0KEN', 'WS0', 'NESTED', 'S3CRET', 'CSRF1', 'P0', 'Q0', 'HMAC']) {
+      assert.ok(!line.includes(secret), secret)
+    }
+    assert.ok(line.includes('[redacted]'))
+  })
+
+  test('redactUrl removes ws_token values from URLs and query strings', () => {
+    assert.equal(redactUrl('/?ws_token=abc&channel=x'), '/?ws_token=[redacted]&channel=x')
+    assert.equal(
+      redactUrl('wss://h/p?channel=x&ws_token=abc#f'),
+      'wss://h/p?channel=x&ws_token=[redacted]#f',
+    )
+  })
+
+  test('logSafe escapes control characters and caps length (no forged lines, no terminal escapes)', () => {
+    assert.equal(logSafe('x\n{"level":60}'), 'x\\x0a{"level":60}')
+    assert.ok(!logSafe('\u001b[2J').includes('\u001b'))
+    assert.equal(logSafe('a'.repeat(500)).length, 201)
+  })
+
+  test('a hostile handler name and user agent never break the one-JSON-object-per-line log', async () => {
+    const f = await appFixture({ handlers: { ping: () => 'pong' } })
+    const id = await f.connect('alice', {
+      headers: { 'user-agent': 'ua\u001b[2J\n{"level":60,"msg":"forged"}' },
+    })
+    await f.app.handle(
+      f.messageEvent(id, JSON.stringify({ action: 'x\n{"level":60,"msg":"forged"}' })),
+    )
+    const text = f.logs.join('')
+    const lines = text.split('\n').filter((l) => l !== '')
+    for (const line of lines) {
+      const parsed = JSON.parse(line) as { msg?: string }
+      assert.notEqual(parsed.msg, 'forged')
+    }
+    assert.ok(!text.includes('\u001b'), 'no raw ESC byte')
+    assert.ok(lines.some((l) => l.includes('message_rejected')))
+  })
+})
