@@ -28,6 +28,7 @@ export { randomRequestId } from './ids.ts'
 export {
   type IntegrationRequest,
   type IntegrationTarget,
+  integrationHeadersAreSafe,
   integrationUrlFor,
   toIntegrationRequest,
 } from './integration-request.ts'

@@ -94,9 +94,15 @@ export function sendIntegrationRequest(
       if (err) reject(err)
       else if (value) resolve(value)
     }
-    const onAbort = (): void => {
-      req.destroy(failed('The integration call was aborted', signal?.reason))
+    let response: http.IncomingMessage | undefined
+    // Settle first, then tear down without an error: once settled, later socket errors
+    // land on listeners that ignore them instead of escaping as uncaught.
+    const abandon = (err: GatehouseError): void => {
+      settle(err)
+      response?.destroy()
+      req.destroy()
     }
+    const onAbort = (): void => abandon(failed('The integration call was aborted', signal?.reason))
 
     const transport = url.protocol === 'https:' ? https : http
     let req: http.ClientRequest
@@ -123,7 +129,7 @@ export function sendIntegrationRequest(
     }
 
     const timer = setTimeout(() => {
-      req.destroy(
+      abandon(
         new GatehouseError(
           'ERR_INTEGRATION_TIMEOUT',
           `The integration call timed out after ${timeoutMs} ms`,
@@ -136,12 +142,13 @@ export function sendIntegrationRequest(
       settle(isGatehouseError(err) ? err : failed('The integration call failed', err))
     })
     req.on('response', (res) => {
+      response = res
       const chunks: Buffer[] = []
       let total = 0
       res.on('data', (chunk: Buffer) => {
         total += chunk.length
         if (total > maxResponseBytes) {
-          req.destroy(failed(`The integration response is larger than ${maxResponseBytes} bytes`))
+          abandon(failed(`The integration response is larger than ${maxResponseBytes} bytes`))
           return
         }
         chunks.push(chunk)

@@ -113,9 +113,11 @@ function parseExpression(expression: string): Part[] {
   if (typeof expression !== 'string' || expression === '') {
     throw invalid(String(expression), 'empty')
   }
-  const bare = '$request.body.'
-  if (expression.startsWith(bare) && !expression.includes('${')) {
-    return [{ path: parsePath(expression, expression.slice(bare.length)) }]
+  const bare = '$request.body'
+  const next = expression[bare.length]
+  if (expression.startsWith(bare) && (next === '.' || next === '[') && !expression.includes('${')) {
+    const rest = expression.slice(bare.length)
+    return [{ path: parsePath(expression, next === '.' ? rest.slice(1) : rest) }]
   }
   const parts: Part[] = []
   let text = ''
@@ -129,12 +131,15 @@ function parseExpression(expression: string): Part[] {
       const end = expression.indexOf('}', i)
       if (end < 0) throw invalid(expression, 'unclosed placeholder')
       const inner = expression.slice(i + 2, end)
-      const prefix = 'request.body.'
-      if (!inner.startsWith(prefix))
+      const prefix = 'request.body'
+      const after = inner[prefix.length]
+      if (!inner.startsWith(prefix) || (after !== '.' && after !== '[')) {
         throw invalid(expression, 'a placeholder must name request.body.<path>')
+      }
       if (text !== '') parts.push({ text })
       text = ''
-      parts.push({ path: parsePath(expression, inner.slice(prefix.length)) })
+      const rest = inner.slice(prefix.length)
+      parts.push({ path: parsePath(expression, after === '.' ? rest.slice(1) : rest) })
       i = end + 1
     } else if (ch === '$') {
       throw invalid(expression, 'a literal $ must be written \\$')
