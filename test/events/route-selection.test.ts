@@ -75,7 +75,12 @@ describe('selectRoute', () => {
   })
 
   it('is not fooled by prototype keys', () => {
-    const keys = new Set(['{}', '[object Object]', 'function Object() { [native code] }', '$default'])
+    const keys = new Set([
+      '{}',
+      '[object Object]',
+      'function Object() { [native code] }',
+      '$default',
+    ])
     for (const path of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
       assert.equal(selectRoute('{"a":1}', `$request.body.${path}`, keys), '$default')
       assert.equal(selectRoute('{"a":{}}', `$request.body.a.${path}`, keys), '$default')
