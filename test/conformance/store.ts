@@ -466,6 +466,29 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
           assert.equal(row?.connected, true)
           assert.equal(row?.requestCount, 0)
           assert.equal(row?.disconnectedAt, null)
+
+          // Replacing a connected row moves it between audiences, leaving nothing behind.
+          const sh = hashOf('s')
+          await s.createSession(session('c2', { userId: 'carol', sessionHash: sh, channel: 'old' }))
+          await s.createSession(
+            session('c2', { userId: 'dave', sessionHash: null, channel: 'new' }),
+          )
+          assert.deepEqual(await s.listConnections({ userId: 'carol' }), [])
+          assert.deepEqual(await s.listConnections({ sessionHash: sh }), [])
+          assert.deepEqual(await s.listConnections({ channel: 'old' }), [])
+          assert.deepEqual(await s.listConnections({ userId: 'dave' }), ['c2'])
+          assert.deepEqual(await s.listConnections({ channel: 'new' }), ['c2'])
+          assert.deepEqual(sorted(await s.listConnections({ all: true })), ['c1', 'c2'])
+          // A replaced row that had been disconnected is no longer cleanup's to remove.
+          await s.markDisconnected(['c1'], T0 + 4)
+          await s.createSession(session('c1', { connectedAt: T0 + 5 }))
+          const none = {
+            tokensCreatedBefore: 0,
+            rateLimitsBefore: 0,
+            sessionsDisconnectedBefore: T0 + 10,
+          }
+          assert.equal((await s.cleanup(none)).sessions, 0)
+          assert.equal((await s.getSession('c1'))?.connected, true)
         }))
 
       test('listConnections: each audience kind, connected rows only', () =>

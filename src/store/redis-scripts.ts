@@ -1,0 +1,196 @@
+/**
+ * @module store/redis-scripts
+ * The Lua scripts behind the Redis store. Each Store method that reads then writes is one
+ * script, so Redis runs it atomically: no other command interleaves, on any client.
+ *
+ * Every script gets the key prefix as `KEYS[1]` (so a cluster routes it to the prefix's
+ * slot; use a hash-tagged prefix such as `{gatehouse}:` on Redis Cluster) and builds its
+ * keys from it:
+ *
+ * | key | type | holds |
+ * |---|---|---|
+ * | `t:<hash>` | hash | token: `u` user, `s` session hash, `c` created, `e` expires, `x` used at |
+ * | `tu:<user>`, `ts:<session hash>` | set | token hashes, for revocation |
+ * | `tc` | zset | token hashes by creation time, for cleanup |
+ * | `r:<key>` | hash | rate counter: `w` window ms, `s` bucket start, `c` count, `p` previous count |
+ * | `rx` | zset | rate keys by the time they stop mattering, for cleanup |
+ * | `s:<connection id>` | hash | session: `u`, `h`, `ch`, `con` (1/0), `rc`, `ca`, `ls`, `da` |
+ * | `su:<user>`, `sh:<session hash>`, `sc:<channel>`, `sa` | set | connected ids, for audiences |
+ * | `sd` | zset | disconnected ids by disconnect time, for cleanup |
+ *
+ * Nullable strings travel as `''` (null) or `'=' .. value`.
+ */
+import { createHash } from 'node:crypto'
+
+/** A script and its SHA-1, for `EVALSHA` with an `EVAL` fallback. */
+export interface RedisScript {
+  readonly lua: string
+  readonly sha: string
+}
+
+function script(lua: string): RedisScript {
+  return { lua, sha: createHash('sha1').update(lua).digest('hex') }
+}
+
+const OPT = `local function opt(a) if a == '' then return false end return string.sub(a, 2) end\n`
+
+// Remove a connected session from every audience set it is in.
+const UNINDEX = `local function unindex(p, id, u, h, ch)
+  if u then redis.call('SREM', p .. 'su:' .. u, id) end
+  if h then redis.call('SREM', p .. 'sh:' .. h, id) end
+  if ch then redis.call('SREM', p .. 'sc:' .. ch, id) end
+  redis.call('SREM', p .. 'sa', id)
+end\n`
+
+/**
+ * The scripts, by Store operation.
+ *
+ * @example
+ * ```ts
+ * await redis.evalsha(REDIS_SCRIPTS.consumeToken.sha, 1, prefix, hash, sessionHash, now)
+ * ```
+ */
+export const REDIS_SCRIPTS = {
+  /** ARGV: hash, user, session hash, created, expires. 0 when the hash exists (never overwritten). */
+  insertToken: script(`local p = KEYS[1]
+local k = p .. 't:' .. ARGV[1]
+if redis.call('EXISTS', k) == 1 then return 0 end
+redis.call('HSET', k, 'u', ARGV[2], 's', ARGV[3], 'c', ARGV[4], 'e', ARGV[5])
+redis.call('SADD', p .. 'tu:' .. ARGV[2], ARGV[1])
+redis.call('SADD', p .. 'ts:' .. ARGV[3], ARGV[1])
+redis.call('ZADD', p .. 'tc', ARGV[4], ARGV[1])
+return 1`),
+
+  /** ARGV: hash, session hash, now. `{user, session hash}` once, else nil. */
+  consumeToken: script(`local k = KEYS[1] .. 't:' .. ARGV[1]
+local t = redis.call('HMGET', k, 'u', 's', 'e', 'x')
+if not t[1] or t[2] ~= ARGV[2] or t[4] then return false end
+if tonumber(t[3]) <= tonumber(ARGV[3]) then return false end
+redis.call('HSET', k, 'x', ARGV[3])
+return {t[1], t[2]}`),
+
+  /** ARGV: 'u' or 's', the user or session hash. Deletes unused tokens; returns how many. */
+  revokeTokens: script(`local p = KEYS[1]
+local set = p .. (ARGV[1] == 'u' and 'tu:' or 'ts:') .. ARGV[2]
+local n = 0
+for _, h in ipairs(redis.call('SMEMBERS', set)) do
+  local k = p .. 't:' .. h
+  local t = redis.call('HMGET', k, 'u', 's', 'x')
+  if not t[1] then
+    redis.call('SREM', set, h)
+  elseif not t[3] then
+    redis.call('DEL', k)
+    redis.call('SREM', p .. 'tu:' .. t[1], h)
+    redis.call('SREM', p .. 'ts:' .. t[2], h)
+    redis.call('ZREM', p .. 'tc', h)
+    n = n + 1
+  end
+end
+return n`),
+
+  /**
+   * ARGV: triples of key, window ms, bucket start. The step of sliding-window.ts
+   * `advanceCounts` per key; returns `{start, count, prev}` per key, in order.
+   */
+  hit: script(`local p = KEYS[1]
+local out = {}
+for i = 1, #ARGV, 3 do
+  local k = p .. 'r:' .. ARGV[i]
+  local w, st = tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+  local r = redis.call('HMGET', k, 'w', 's', 'c', 'p')
+  local cw, cs, cc, cp = tonumber(r[1]), tonumber(r[2]), tonumber(r[3]), tonumber(r[4])
+  local ns, nc, np
+  if not cw or cw ~= w then ns, nc, np = st, 1, 0
+  elseif cs >= st then ns, nc, np = cs, cc + 1, cp
+  elseif cs == st - w then ns, nc, np = st, 1, cc
+  else ns, nc, np = st, 1, 0 end
+  redis.call('HSET', k, 'w', w, 's', ns, 'c', nc, 'p', np)
+  redis.call('ZADD', p .. 'rx', ns + 2 * w, ARGV[i])
+  out[#out + 1] = {ns, nc, np}
+end
+return out`),
+
+  /** ARGV: id, user?, session hash?, channel?, connected at. Replaces any row of that id. */
+  createSession: script(`${OPT}${UNINDEX}local p, id = KEYS[1], ARGV[1]
+local u, h, ch, at = opt(ARGV[2]), opt(ARGV[3]), opt(ARGV[4]), ARGV[5]
+local k = p .. 's:' .. id
+local old = redis.call('HMGET', k, 'u', 'h', 'ch', 'con')
+if old[4] == '1' then unindex(p, id, old[1], old[2], old[3]) end
+redis.call('ZREM', p .. 'sd', id)
+redis.call('DEL', k)
+redis.call('HSET', k, 'con', 1, 'rc', 0, 'ca', at, 'ls', at)
+if u then redis.call('HSET', k, 'u', u); redis.call('SADD', p .. 'su:' .. u, id) end
+if h then redis.call('HSET', k, 'h', h); redis.call('SADD', p .. 'sh:' .. h, id) end
+if ch then redis.call('HSET', k, 'ch', ch); redis.call('SADD', p .. 'sc:' .. ch, id) end
+redis.call('SADD', p .. 'sa', id)
+return 1`),
+
+  /** ARGV: id, now. The session's fields after the bump, or nil when not connected. */
+  touchSession: script(`local k = KEYS[1] .. 's:' .. ARGV[1]
+if redis.call('HGET', k, 'con') ~= '1' then return false end
+redis.call('HINCRBY', k, 'rc', 1)
+redis.call('HSET', k, 'ls', ARGV[2])
+return redis.call('HGETALL', k)`),
+
+  /** ARGV: id, channel?. 1 when moved, 0 when not connected. */
+  setChannel: script(`${OPT}local p, id = KEYS[1], ARGV[1]
+local k = p .. 's:' .. id
+local r = redis.call('HMGET', k, 'con', 'ch')
+if r[1] ~= '1' then return 0 end
+if r[2] then redis.call('SREM', p .. 'sc:' .. r[2], id) end
+local ch = opt(ARGV[2])
+if ch then
+  redis.call('HSET', k, 'ch', ch)
+  redis.call('SADD', p .. 'sc:' .. ch, id)
+else
+  redis.call('HDEL', k, 'ch')
+end
+return 1`),
+
+  /** ARGV: now, ids…. Returns how many were connected and now are not. */
+  markDisconnected: script(`${UNINDEX}local p = KEYS[1]
+local n = 0
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  local k = p .. 's:' .. id
+  local r = redis.call('HMGET', k, 'con', 'u', 'h', 'ch')
+  if r[1] == '1' then
+    redis.call('HSET', k, 'con', 0, 'da', ARGV[1])
+    unindex(p, id, r[2], r[3], r[4])
+    redis.call('ZADD', p .. 'sd', ARGV[1], id)
+    n = n + 1
+  end
+end
+return n`),
+
+  /**
+   * ARGV: token cut-off, rate cut-off, session cut-off, batch size. Removes up to a batch of
+   * each; returns `{tokens, rates, sessions}` deleted and `{…}` index entries visited, so the
+   * caller can loop while a batch came back full.
+   */
+  cleanup: script(`local p, lim = KEYS[1], tonumber(ARGV[4])
+local nt, nr, ns = 0, 0, 0
+local vt = redis.call('ZRANGEBYSCORE', p .. 'tc', '-inf', '(' .. ARGV[1], 'LIMIT', 0, lim)
+for _, h in ipairs(vt) do
+  local k = p .. 't:' .. h
+  local t = redis.call('HMGET', k, 'u', 's')
+  if redis.call('DEL', k) == 1 then nt = nt + 1 end
+  if t[1] then
+    redis.call('SREM', p .. 'tu:' .. t[1], h)
+    redis.call('SREM', p .. 'ts:' .. t[2], h)
+  end
+  redis.call('ZREM', p .. 'tc', h)
+end
+local vr = redis.call('ZRANGEBYSCORE', p .. 'rx', '-inf', '(' .. ARGV[2], 'LIMIT', 0, lim)
+for _, key in ipairs(vr) do
+  nr = nr + redis.call('DEL', p .. 'r:' .. key)
+  redis.call('ZREM', p .. 'rx', key)
+end
+local vs = redis.call('ZRANGEBYSCORE', p .. 'sd', '-inf', '(' .. ARGV[3], 'LIMIT', 0, lim)
+for _, id in ipairs(vs) do
+  local k = p .. 's:' .. id
+  if redis.call('HGET', k, 'con') == '0' then ns = ns + redis.call('DEL', k) end
+  redis.call('ZREM', p .. 'sd', id)
+end
+return {nt, nr, ns, #vt, #vr, #vs}`),
+} as const

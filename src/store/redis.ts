@@ -1,0 +1,298 @@
+/**
+ * @module store/redis
+ * The Store on Redis (`ioredis`, loaded lazily so the core package never requires it), for
+ * several gateway nodes sharing one Redis. Every read-then-write is one Lua script (see
+ * `redis-scripts.ts`), which Redis runs atomically, so the single-use consume and the
+ * rate-limit step hold under any number of clients; reads are single commands.
+ *
+ * Rows carry no Redis TTL: times here come from the injected clock, not Redis's, so expiry
+ * is the job of `cleanup()` (the CLI or the app's timer), as with the SQL stores.
+ * On Redis Cluster, give a hash-tagged prefix (`{gatehouse}:`) so all keys share a slot.
+ */
+import type { Cluster, Redis } from 'ioredis'
+import { GatehouseError } from '../errors.ts'
+import { audienceTarget } from './audience.ts'
+import { REDIS_SCRIPTS, type RedisScript } from './redis-scripts.ts'
+import { bucketStart, decide, judge, validateRateKeys } from './sliding-window.ts'
+import type {
+  Audience,
+  CleanupCutoffs,
+  NewSession,
+  RateDecision,
+  RateKey,
+  SessionRecord,
+  Store,
+  TokenRecord,
+} from './store.ts'
+import { storeUnavailable } from './unavailable.ts'
+
+/** Options of {@link createRedisStore}: a client you own, or a URL. */
+export type RedisStoreOptions = (
+  | {
+      /** An ioredis client (or Cluster); `close()` leaves it connected. */
+      readonly redis: Redis | Cluster
+      readonly url?: never
+    }
+  | {
+      /** `redis://127.0.0.1:6379`; the store makes its own client and quits it on `close()`. */
+      readonly url: string
+      readonly redis?: never
+      /** Fail instead of waiting longer to connect. Default 5000. */
+      readonly connectTimeoutMs?: number
+      /** Fail a command that gets no reply within this time. Default 5000. */
+      readonly commandTimeoutMs?: number
+    }
+) & {
+  /** Prepended to every key. Default `gatehouse:`. */
+  readonly prefix?: string
+}
+
+// Rows visited per cleanup script call, so one call never blocks Redis for long.
+const CLEANUP_BATCH = 1_000
+// Ids per markDisconnected script call, for the same reason.
+const DISCONNECT_BATCH = 1_000
+// Upper bound on cleanup batches in one call; the rest waits for the next cleanup.
+const CLEANUP_MAX_BATCHES = 1_000
+
+/**
+ * Connect (or adopt a client) and return the Store. Throws `ERR_STORE_UNAVAILABLE` when
+ * Redis cannot be reached and `ERR_INVALID_OPTION` for bad options.
+ *
+ * @example
+ * ```ts
+ * const store = await createRedisStore({ url: 'redis://127.0.0.1:6379', prefix: 'myapp:' })
+ * // or, sharing the app's client (left connected by store.close()):
+ * const shared = await createRedisStore({ redis, prefix: '{gatehouse}:' })
+ * ```
+ */
+export async function createRedisStore(options: RedisStoreOptions): Promise<Store> {
+  const prefix = options?.prefix ?? 'gatehouse:'
+  if (typeof prefix !== 'string' || prefix.length === 0 || prefix.length > 128) {
+    throw new GatehouseError('ERR_INVALID_OPTION', 'createRedisStore: prefix must be 1-128 chars')
+  }
+  if (options?.redis !== undefined) {
+    if (typeof options.redis?.evalsha !== 'function') {
+      throw new GatehouseError(
+        'ERR_INVALID_OPTION',
+        'createRedisStore: redis must be an ioredis client',
+      )
+    }
+    return redisStore(options.redis, prefix, false)
+  }
+  if (typeof options?.url !== 'string' || options.url === '') {
+    throw new GatehouseError('ERR_INVALID_OPTION', 'createRedisStore: pass { redis } or { url }')
+  }
+  const client = await ownClient(options)
+  try {
+    await client.connect()
+  } catch (err) {
+    client.disconnect()
+    throw storeUnavailable('redis', 'connect', err)
+  }
+  return redisStore(client, prefix, true)
+}
+
+async function ownClient(options: {
+  url: string
+  connectTimeoutMs?: number
+  commandTimeoutMs?: number
+}): Promise<Redis> {
+  const ms = (v: number | undefined, fallback: number, name: string) => {
+    const x = v ?? fallback
+    if (!Number.isSafeInteger(x) || x < 1) {
+      throw new GatehouseError(
+        'ERR_INVALID_OPTION',
+        `createRedisStore: ${name} must be an integer >= 1`,
+      )
+    }
+    return x
+  }
+  const config = {
+    lazyConnect: true,
+    connectTimeout: ms(options.connectTimeoutMs, 5_000, 'connectTimeoutMs'),
+    commandTimeout: ms(options.commandTimeoutMs, 5_000, 'commandTimeoutMs'),
+    // Fail closed at once while disconnected instead of queueing callers behind reconnects.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+  }
+  let RedisClass: typeof Redis
+  try {
+    RedisClass = (await import('ioredis')).Redis
+  } catch (err) {
+    throw new GatehouseError(
+      'ERR_INVALID_OPTION',
+      'createRedisStore: the optional dependency "ioredis" is not installed (npm install ioredis)',
+      { cause: err },
+    )
+  }
+  const client = new RedisClass(options.url, config)
+  // Connection errors are also emitted as events; the failing command reports them to the
+  // caller as ERR_STORE_UNAVAILABLE, so the event needs no second handling.
+  client.on('error', () => {})
+  return client
+}
+
+function redisStore(redis: Redis | Cluster, p: string, owned: boolean): Store {
+  let closed = false
+
+  async function run<T>(op: string, body: () => Promise<T>): Promise<T> {
+    try {
+      if (closed) throw new Error('store closed')
+      return await body()
+    } catch (err) {
+      throw storeUnavailable('redis', op, err)
+    }
+  }
+
+  // EVALSHA, falling back to EVAL (which caches the script) after a SCRIPT FLUSH or restart.
+  async function call(s: RedisScript, args: (string | number)[]): Promise<unknown> {
+    try {
+      return await redis.evalsha(s.sha, 1, p, ...args)
+    } catch (err) {
+      if (!String((err as Error)?.message).startsWith('NOSCRIPT')) throw err
+      return await redis.eval(s.lua, 1, p, ...args)
+    }
+  }
+
+  const opt = (v: string | null): string => (v === null ? '' : `=${v}`)
+
+  return {
+    insertToken: (t: TokenRecord) =>
+      run('insertToken', async () => {
+        const args = [t.hash, t.userId, t.sessionHash, t.createdAt, t.expiresAt]
+        if ((await call(REDIS_SCRIPTS.insertToken, args)) !== 1) {
+          // Never overwritten: rebinding an existing hash would hand a token to someone else.
+          throw new Error('duplicate token hash')
+        }
+      }),
+
+    consumeToken: (hash: string, sessionHash: string, now: number) =>
+      run('consumeToken', async () => {
+        const r = (await call(REDIS_SCRIPTS.consumeToken, [hash, sessionHash, now])) as
+          | [string, string]
+          | null
+        return r === null ? null : { userId: r[0], sessionHash: r[1] }
+      }),
+
+    revokeTokens: (owner: { userId: string } | { sessionHash: string }) =>
+      run('revokeTokens', async () => {
+        const args = 'userId' in owner ? ['u', owner.userId] : ['s', owner.sessionHash]
+        return Number(await call(REDIS_SCRIPTS.revokeTokens, args))
+      }),
+
+    hit: (keys: readonly RateKey[], now: number) =>
+      run('hit', async (): Promise<RateDecision> => {
+        validateRateKeys(keys)
+        if (keys.length === 0) return { allowed: true, msBeforeNext: 0 }
+        const args = keys.flatMap((k) => [k.key, k.windowMs, bucketStart(now, k.windowMs)])
+        const rows = (await call(REDIS_SCRIPTS.hit, args)) as [number, number, number][]
+        const verdicts = keys.map((k, i) => {
+          const r = rows[i]
+          if (r === undefined) throw new Error(`rate row for ${k.key} missing`)
+          return judge(k, { windowStart: r[0], count: r[1], prevCount: r[2] }, now)
+        })
+        return decide(keys, verdicts)
+      }),
+
+    createSession: (n: NewSession) =>
+      run('createSession', async () => {
+        await call(REDIS_SCRIPTS.createSession, [
+          n.connectionId,
+          opt(n.userId),
+          opt(n.sessionHash),
+          opt(n.channel),
+          n.connectedAt,
+        ])
+      }),
+
+    touchSession: (connectionId: string, now: number) =>
+      run('touchSession', async () => {
+        const flat = (await call(REDIS_SCRIPTS.touchSession, [connectionId, now])) as
+          | string[]
+          | null
+        return flat === null ? null : toSession(connectionId, pairs(flat))
+      }),
+
+    getSession: (connectionId: string) =>
+      run('getSession', async () => {
+        const h = await redis.hgetall(`${p}s:${connectionId}`)
+        return Object.keys(h).length === 0 ? null : toSession(connectionId, h)
+      }),
+
+    setChannel: (connectionId: string, channel: string | null) =>
+      run('setChannel', async () => {
+        return (await call(REDIS_SCRIPTS.setChannel, [connectionId, opt(channel)])) === 1
+      }),
+
+    markDisconnected: (connectionIds: readonly string[], now: number) =>
+      run('markDisconnected', async () => {
+        let n = 0
+        for (let i = 0; i < connectionIds.length; i += DISCONNECT_BATCH) {
+          const ids = connectionIds.slice(i, i + DISCONNECT_BATCH)
+          n += Number(await call(REDIS_SCRIPTS.markDisconnected, [now, ...ids]))
+        }
+        return n
+      }),
+
+    listConnections: (audience: Audience) =>
+      run('listConnections', async () => {
+        const t = audienceTarget(audience)
+        switch (t.kind) {
+          case 'connectionId':
+            return (await redis.hget(`${p}s:${t.value}`, 'con')) === '1' ? [t.value] : []
+          case 'all':
+            return redis.smembers(`${p}sa`)
+          case 'userId':
+            return redis.smembers(`${p}su:${t.value}`)
+          case 'sessionHash':
+            return redis.smembers(`${p}sh:${t.value}`)
+          case 'channel':
+            return redis.smembers(`${p}sc:${t.value}`)
+        }
+      }),
+
+    cleanup: (c: CleanupCutoffs) =>
+      run('cleanup', async () => {
+        const total = { tokens: 0, rateLimits: 0, sessions: 0 }
+        for (let batch = 0; batch < CLEANUP_MAX_BATCHES; batch++) {
+          const r = (await call(REDIS_SCRIPTS.cleanup, [
+            c.tokensCreatedBefore,
+            c.rateLimitsBefore,
+            c.sessionsDisconnectedBefore,
+            CLEANUP_BATCH,
+          ])) as number[]
+          total.tokens += r[0] ?? 0
+          total.rateLimits += r[1] ?? 0
+          total.sessions += r[2] ?? 0
+          if (Math.max(r[3] ?? 0, r[4] ?? 0, r[5] ?? 0) < CLEANUP_BATCH) break
+        }
+        return total
+      }),
+
+    close: async () => {
+      if (closed) return
+      closed = true
+      if (owned) await redis.quit().catch(() => redis.disconnect())
+    },
+  }
+}
+
+function pairs(flat: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!
+  return out
+}
+
+function toSession(connectionId: string, h: Record<string, string>): SessionRecord {
+  return {
+    connectionId,
+    userId: h.u ?? null,
+    sessionHash: h.h ?? null,
+    channel: h.ch ?? null,
+    connected: h.con === '1',
+    requestCount: Number(h.rc ?? 0),
+    connectedAt: Number(h.ca),
+    lastSeenAt: Number(h.ls),
+    disconnectedAt: h.da === undefined ? null : Number(h.da),
+  }
+}

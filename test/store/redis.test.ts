@@ -1,0 +1,180 @@
+import assert from 'node:assert/strict'
+import { createHash, randomBytes } from 'node:crypto'
+import { after, describe, test } from 'node:test'
+import type { Redis } from 'ioredis'
+import { isGatehouseError } from '../../src/errors.ts'
+import { createRedisStore } from '../../src/store/redis.ts'
+import { runStoreConformance } from '../conformance/store.ts'
+
+const T0 = 1_700_000_000_000
+const url = process.env.REDIS_URL || 'redis://127.0.0.1:6379'
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex')
+const unavailable = (e: unknown) => isGatehouseError(e, 'ERR_STORE_UNAVAILABLE')
+
+// Never print a password that REDIS_URL may carry.
+function redact(u: string): string {
+  try {
+    const parsed = new URL(u)
+    if (parsed.password) parsed.password = '***'
+    return parsed.toString()
+  } catch {
+    return '<unparseable REDIS_URL>'
+  }
+}
+
+async function connect(): Promise<Redis | null> {
+  const { Redis } = await import('ioredis')
+  const client = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 2_000,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    retryStrategy: () => null,
+  })
+  client.on('error', () => {})
+  try {
+    await client.connect()
+    await client.ping()
+    return client
+  } catch {
+    client.disconnect()
+    return null
+  }
+}
+
+const client = await connect()
+
+if (client === null) {
+  test('redis store', (t) => {
+    if (process.env.CI === 'true') assert.fail(`Redis not reachable at ${redact(url)}`)
+    t.skip(`Redis not reachable at ${redact(url)}: redis store tests SKIPPED`)
+  })
+} else {
+  const redis = client
+  // One prefix per test run; each opened store gets its own prefix inside it.
+  const run = `gh-test:${process.pid}:${randomBytes(4).toString('hex')}:`
+  let opened = 0
+  const fresh = (): string => `${run}${++opened}:`
+
+  after(async () => {
+    // Delete every key of this run; SCAN is bounded by the cursor returning to 0.
+    let cursor = '0'
+    for (let i = 0; i < 100_000; i++) {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${run}*`, 'COUNT', 1000)
+      if (keys.length > 0) await redis.del(...keys)
+      cursor = next
+      if (cursor === '0') break
+    }
+    await redis.quit()
+  })
+
+  runStoreConformance('redis', () => createRedisStore({ redis, prefix: fresh() }))
+
+  describe('redis store', () => {
+    test('a store on its own URL works, and close() disconnects it', async () => {
+      const store = await createRedisStore({ url, prefix: fresh() })
+      const hash = sha256('own')
+      await store.insertToken({
+        hash,
+        userId: 'u',
+        sessionHash: 's',
+        createdAt: T0,
+        expiresAt: T0 + 60_000,
+      })
+      assert.deepEqual(await store.consumeToken(hash, 's', T0 + 1), {
+        userId: 'u',
+        sessionHash: 's',
+      })
+      await store.close()
+      await store.close()
+      await assert.rejects(store.consumeToken(hash, 's', T0 + 2), unavailable)
+    })
+
+    test('an unreachable server fails as unavailable', async () => {
+      await assert.rejects(
+        createRedisStore({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 1_000 }),
+        unavailable,
+      )
+    })
+
+    test('a client that lost its connection fails as unavailable, never allows', async () => {
+      const { Redis } = await import('ioredis')
+      const lost = new Redis(url, {
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        retryStrategy: () => null,
+      })
+      lost.on('error', () => {})
+      await lost.connect()
+      const store = await createRedisStore({ redis: lost, prefix: fresh() })
+      assert.equal((await store.hit([{ key: 'k', limit: 1, windowMs: 1000 }], T0)).allowed, true)
+      lost.disconnect()
+      await assert.rejects(store.hit([{ key: 'k', limit: 1, windowMs: 1000 }], T0), unavailable)
+      await assert.rejects(store.consumeToken(sha256('x'), 's', T0), unavailable)
+      await store.close()
+    })
+
+    test('scripts are reloaded after SCRIPT FLUSH', async () => {
+      const store = await createRedisStore({ redis, prefix: fresh() })
+      const hash = sha256('flush')
+      await store.insertToken({
+        hash,
+        userId: 'u',
+        sessionHash: 's',
+        createdAt: T0,
+        expiresAt: T0 + 60_000,
+      })
+      await redis.script('FLUSH')
+      assert.deepEqual(await store.consumeToken(hash, 's', T0 + 1), {
+        userId: 'u',
+        sessionHash: 's',
+      })
+      assert.equal(await store.consumeToken(hash, 's', T0 + 2), null)
+      await store.close()
+    })
+
+    test('keys stay under the prefix and hold no raw token', async () => {
+      const prefix = fresh()
+      const store = await createRedisStore({ redis, prefix })
+      const raw = randomBytes(32).toString('base64url')
+      await store.insertToken({
+        hash: sha256(raw),
+        userId: 'u',
+        sessionHash: 's',
+        createdAt: T0,
+        expiresAt: T0 + 60_000,
+      })
+      await store.createSession({
+        connectionId: 'c',
+        userId: 'u',
+        sessionHash: 's',
+        channel: 'x',
+        connectedAt: T0,
+      })
+      await store.hit([{ key: 'k', limit: 1, windowMs: 1000 }], T0)
+      const [, keys] = await redis.scan('0', 'MATCH', `${prefix}*`, 'COUNT', 10_000)
+      assert.ok(keys.length > 0)
+      assert.ok(keys.some((k) => k.includes(sha256(raw))))
+      for (const k of keys) {
+        assert.ok(!k.includes(raw))
+        const type = await redis.type(k)
+        const dump = JSON.stringify(
+          type === 'hash'
+            ? await redis.hgetall(k)
+            : type === 'set'
+              ? await redis.smembers(k)
+              : await redis.zrange(k, '0', '-1'),
+        )
+        assert.ok(!dump.includes(raw))
+      }
+      await store.close()
+    })
+
+    test('bad options are programmer errors', async () => {
+      const invalid = (e: unknown) => isGatehouseError(e, 'ERR_INVALID_OPTION')
+      await assert.rejects(createRedisStore({ redis, prefix: '' }), invalid)
+      // @ts-expect-error neither redis nor url
+      await assert.rejects(createRedisStore({}), invalid)
+    })
+  })
+}
