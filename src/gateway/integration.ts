@@ -57,6 +57,13 @@ export type Integration =
       readonly secret?: string
       /** Also send `X-Real-Ip` (upstream's Django view requires it outside AWS). Default false. */
       readonly realIpHeader?: boolean
+      /**
+       * AWS `RequestParameters`: `integration.request.header.<name>` or
+       * `integration.request.querystring.<name>` → `context.<var>`,
+       * `route.request.header|querystring|multivalueheader|multivaluequerystring.<name>`
+       * (`$connect`), `route.request.body.<path>` (messages) or `'static'`.
+       */
+      readonly requestParameters?: Readonly<Record<string, string>>
       readonly twoWay?: boolean
       readonly timeoutMs?: number
     }

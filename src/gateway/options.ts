@@ -12,6 +12,7 @@ import { GatehouseError } from '../errors.ts'
 import { isTrustedProxy } from '../limits/client-ip.ts'
 import { type Logger, silentLogger } from '../logger.ts'
 import type { Integration } from './integration.ts'
+import { mapperFor } from './integrations/request-parameters.ts'
 
 /**
  * Defaults the gateway needs that the shared table does not hold (yet): each one is
@@ -252,7 +253,16 @@ function checkIntegration(key: string, integration: unknown): Integration {
   for (const field of Object.keys(i)) {
     const allowed =
       i.type === 'http'
-        ? ['type', 'url', 'method', 'secret', 'realIpHeader', 'twoWay', 'timeoutMs']
+        ? [
+            'type',
+            'url',
+            'method',
+            'secret',
+            'realIpHeader',
+            'requestParameters',
+            'twoWay',
+            'timeoutMs',
+          ]
         : ['type', 'handler', 'twoWay', 'timeoutMs']
     if (!allowed.includes(field)) invalid(`${where} has an unknown field \`${field}\`.`)
   }
@@ -297,6 +307,8 @@ function checkIntegration(key: string, integration: unknown): Integration {
       ) {
         invalid(`${where}.method must be an upper-case HTTP method such as POST.`)
       }
+      // Compiled now (and cached) so a bad mapping fails at construction.
+      mapperFor(i, where)
       if (i.realIpHeader !== undefined && typeof i.realIpHeader !== 'boolean') {
         invalid(`${where}.realIpHeader must be a boolean.`)
       }

@@ -12,6 +12,7 @@ import { sendIntegrationRequest } from '../../events/integration-send.ts'
 import type { Handshake } from '../handshake.ts'
 import type { Integration, IntegrationOutcome } from '../integration.ts'
 import { checkResponse } from './outcome.ts'
+import { mapperFor } from './request-parameters.ts'
 
 /** What an HTTP call needs beyond the event. */
 export interface HttpCallContext {
@@ -37,7 +38,7 @@ export async function invokeHttp(
   ctx: HttpCallContext,
 ): Promise<IntegrationOutcome> {
   try {
-    const request = toIntegrationRequest(
+    const built = toIntegrationRequest(
       event,
       {
         url: integration.url,
@@ -54,6 +55,7 @@ export async function invokeHttp(
       },
       event.eventType === 'CONNECT' ? handshake.rawHeaders : undefined,
     )
+    const request = mapperFor(integration, `routes.${event.routeKey}`)(built, event, handshake)
     const answer = await sendIntegrationRequest(request, {
       timeoutMs: ctx.timeoutMs,
       maxResponseBytes: ctx.maxResponseBytes,

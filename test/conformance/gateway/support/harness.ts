@@ -26,7 +26,9 @@ export interface RecordingHandler extends EventHandler {
  * ```
  */
 export function recorder(
-  respond: (event: GatewayEvent) => GatewayResponse | Promise<GatewayResponse> = () => ({ status: 200 }),
+  respond: (event: GatewayEvent) => GatewayResponse | Promise<GatewayResponse> = () => ({
+    status: 200,
+  }),
 ): RecordingHandler {
   const events: GatewayEvent[] = []
   const waiters: Array<{ p: (e: GatewayEvent) => boolean; r: (e: GatewayEvent) => void }> = []
@@ -124,7 +126,12 @@ export function connectClient(
       ws.on('close', (code, reason) => r({ code, reason: reason.toString() }))
     })
     ws.on('unexpected-response', (_req, res: IncomingMessage) => {
-      reject(Object.assign(new Error(`unexpected ${res.statusCode}`), { status: res.statusCode, headers: res.headers }))
+      reject(
+        Object.assign(new Error(`unexpected ${res.statusCode}`), {
+          status: res.statusCode,
+          headers: res.headers,
+        }),
+      )
       res.resume()
       ws.terminate()
     })
@@ -182,7 +189,9 @@ export interface Backend {
  * ```
  */
 export async function startBackend(
-  respond: (r: RecordedRequest) =>
+  respond: (
+    r: RecordedRequest,
+  ) =>
     | { status: number; headers?: Record<string, string>; body?: string; delayMs?: number }
     | undefined = () => ({ status: 200 }),
 ): Promise<Backend> {
@@ -248,9 +257,13 @@ export async function startBackend(
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
 /** The raw header value with its original name casing, or undefined. */
-export function rawHeader(raw: readonly string[], name: string): { name: string; value: string } | undefined {
+export function rawHeader(
+  raw: readonly string[],
+  name: string,
+): { name: string; value: string } | undefined {
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    if ((raw[i] ?? '').toLowerCase() === name.toLowerCase()) return { name: raw[i] ?? '', value: raw[i + 1] ?? '' }
+    if ((raw[i] ?? '').toLowerCase() === name.toLowerCase())
+      return { name: raw[i] ?? '', value: raw[i + 1] ?? '' }
   }
   return undefined
 }

@@ -52,7 +52,9 @@ export function frame(options: {
   declaredLength?: number
 }): Buffer {
   const payload =
-    typeof options.payload === 'string' ? Buffer.from(options.payload) : (options.payload ?? Buffer.alloc(0))
+    typeof options.payload === 'string'
+      ? Buffer.from(options.payload)
+      : (options.payload ?? Buffer.alloc(0))
   const length = options.declaredLength ?? payload.length
   const mask = options.mask ?? true
   const head: number[] = [((options.fin ?? true) ? 0x80 : 0) | options.opcode]
@@ -125,7 +127,11 @@ export function rawUpgrade(
       .map(([k, v]) => `${k}: ${v}`)
       .join('\r\n')}\r\n\r\n`
   return new Promise((resolve, reject) => {
-    const socket = connect({ port, host: '127.0.0.1', ...(options.localAddress ? { localAddress: options.localAddress } : {}) })
+    const socket = connect({
+      port,
+      host: '127.0.0.1',
+      ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+    })
     let buffer = Buffer.alloc(0)
     let answer: UpgradeAnswer | undefined
     const frames: ServerFrame[] = []
@@ -155,7 +161,11 @@ export function rawUpgrade(
           offset = 10
         }
         if (buffer.length < offset + length) return
-        const f = { fin: (b0 & 0x80) !== 0, opcode: b0 & 0x0f, payload: buffer.subarray(offset, offset + length) }
+        const f = {
+          fin: (b0 & 0x80) !== 0,
+          opcode: b0 & 0x0f,
+          payload: buffer.subarray(offset, offset + length),
+        }
         buffer = buffer.subarray(offset + length)
         if (f.opcode === 0x8) {
           closeInfo = {
