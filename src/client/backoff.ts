@@ -31,7 +31,7 @@ export function backoffDelayMs(
   random: () => number = Math.random,
 ): number {
   // 2^31 already exceeds any sane cap; clamping the exponent keeps the power finite.
-  const step = Math.min(Math.max(0, Math.floor(attempt)), 31)
+  const step = attempt > 0 ? Math.min(Math.floor(attempt), 31) : 0
   const upper = Math.min(maxMs, minMs * 2 ** (step + 1))
   const r = random()
   // A broken `random` (NaN, 1, negative) must not push the delay out of its bounds.

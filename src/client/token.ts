@@ -104,6 +104,8 @@ export function parseRetryAfterMs(value: string | null, now: number): number | u
   if (value === null) return undefined
   const v = value.trim()
   if (/^\d{1,10}$/.test(v)) return Number(v) * 1000
+  // Only the IMF-fixdate form (RFC 9110): `Date.parse` alone accepts far too much ("-5").
+  if (!/^[A-Za-z]{3}, \d{2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} GMT$/.test(v)) return undefined
   const at = Date.parse(v)
   if (Number.isNaN(at)) return undefined
   return Math.max(0, at - now)
