@@ -10,7 +10,14 @@ import { isGatehouseError } from '../errors.ts'
 import { CLEANUP_DEFAULTS, cleanupStore } from '../store/cleanup.ts'
 import { openSqliteStore } from '../store/sqlite.ts'
 
-/** Where the command writes: process.stdout and process.stderr fit, and so do test buffers. */
+/**
+ * Where the command writes: process.stdout and process.stderr fit, and so do test buffers.
+ *
+ * @example
+ * ```ts
+ * await runCleanup(argv, { stdout: process.stdout, stderr: process.stderr })
+ * ```
+ */
 export interface CliIo {
   readonly stdout: { write(text: string): unknown }
   readonly stderr: { write(text: string): unknown }
@@ -18,7 +25,14 @@ export interface CliIo {
   readonly env?: Readonly<Record<string, string | undefined>>
 }
 
-/** The default database file, shared with the app's default SQLite store. */
+/**
+ * The database file `gatehouse cleanup` opens when neither `--db` nor `GATEHOUSE_DB` is given.
+ *
+ * @example
+ * ```ts
+ * await openSqliteStore({ path: process.env.GATEHOUSE_DB || DEFAULT_DB_PATH })
+ * ```
+ */
 export const DEFAULT_DB_PATH = '.data/gatehouse.db'
 
 const USAGE = `Usage: gatehouse cleanup [options]

@@ -7,7 +7,14 @@ import type { Clock } from '../clock.ts'
 import { GatehouseError } from '../errors.ts'
 import type { CleanupResult, Store } from './store.ts'
 
-/** How old a row must be to go. */
+/**
+ * How old a row must be to go.
+ *
+ * @example
+ * ```ts
+ * const ages: CleanupAges = { tokenAgeSec: 300, rateLimitAgeDays: 7, sessionAgeSec: 86_400 }
+ * ```
+ */
 export interface CleanupAges {
   /**
    * Tokens created this many seconds ago or earlier are deleted, used or not. Keep it above

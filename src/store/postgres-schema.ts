@@ -7,7 +7,14 @@
  */
 import { GatehouseError } from '../errors.ts'
 
-/** The least a pool must offer: pg's `Pool`, `Client` and `PoolClient` all fit. */
+/**
+ * The least a pool must offer: pg's `Pool`, `Client` and `PoolClient` all fit.
+ *
+ * @example
+ * ```ts
+ * const db: PgQueryable = new pg.Pool({ connectionString })
+ * ```
+ */
 export interface PgQueryable {
   query(
     text: string,
@@ -73,7 +80,14 @@ export const POSTGRES_MIGRATIONS: readonly PgMigration[] = [
   },
 ]
 
-/** The schema version this code reads and writes. */
+/**
+ * The schema version this code reads and writes.
+ *
+ * @example
+ * ```ts
+ * (await migratePostgres(pool, 'gatehouse', Date.now())) === POSTGRES_SCHEMA_VERSION // true
+ * ```
+ */
 export const POSTGRES_SCHEMA_VERSION: number = POSTGRES_MIGRATIONS.at(-1)!.version
 
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,47}$/

@@ -30,7 +30,14 @@ import { storeUnavailable } from './unavailable.ts'
 
 export type { PgQueryable } from './postgres-schema.ts'
 
-/** Options of {@link createPostgresStore}: a pool you own, or a connection string. */
+/**
+ * Options of {@link createPostgresStore}: a pool you own, or a connection string.
+ *
+ * @example
+ * ```ts
+ * const options: PostgresStoreOptions = { connectionString: 'postgres://app@127.0.0.1/app', schema: 'gatehouse' }
+ * ```
+ */
 export type PostgresStoreOptions = (
   | {
       /** A `pg.Pool` (or anything with `query(text, values)`); `close()` leaves it open. */

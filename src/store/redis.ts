@@ -26,7 +26,14 @@ import type {
 } from './store.ts'
 import { storeUnavailable } from './unavailable.ts'
 
-/** Options of {@link createRedisStore}: a client you own, or a URL. */
+/**
+ * Options of {@link createRedisStore}: a client you own, or a URL.
+ *
+ * @example
+ * ```ts
+ * const options: RedisStoreOptions = { url: 'redis://127.0.0.1:6379', prefix: '{gatehouse}:' }
+ * ```
+ */
 export type RedisStoreOptions = (
   | {
       /** An ioredis client (or Cluster); `close()` leaves it connected. */

@@ -67,7 +67,14 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   },
 ]
 
-/** The schema version this code reads and writes. */
+/**
+ * The schema version this code reads and writes.
+ *
+ * @example
+ * ```ts
+ * migrateSqlite(db, Date.now()) === SQLITE_SCHEMA_VERSION // true
+ * ```
+ */
 export const SQLITE_SCHEMA_VERSION: number = SQLITE_MIGRATIONS.at(-1)!.version
 
 /**

@@ -37,7 +37,14 @@ import type {
 } from './store.ts'
 import { storeUnavailable } from './unavailable.ts'
 
-/** Options of {@link openSqliteStore}. */
+/**
+ * Options of {@link openSqliteStore}.
+ *
+ * @example
+ * ```ts
+ * const options: SqliteStoreOptions = { path: '.data/gatehouse.db', busyTimeoutMs: 500 }
+ * ```
+ */
 export interface SqliteStoreOptions {
   /** Database file, created with its folder when missing; `':memory:'` for a private in-memory database. */
   readonly path: string
@@ -48,7 +55,14 @@ export interface SqliteStoreOptions {
   readonly busyTimeoutMs?: number
 }
 
-/** Default {@link SqliteStoreOptions.busyTimeoutMs}. */
+/**
+ * Default {@link SqliteStoreOptions.busyTimeoutMs}.
+ *
+ * @example
+ * ```ts
+ * await openSqliteStore({ path, busyTimeoutMs: SQLITE_BUSY_TIMEOUT_MS * 2 })
+ * ```
+ */
 export const SQLITE_BUSY_TIMEOUT_MS = 1_000
 
 interface SessionRow {
