@@ -233,6 +233,7 @@ function sqliteStore(db: DatabaseSync): Store {
     hit: (keys: readonly RateKey[], now: number) =>
       run('hit', (): RateDecision => {
         validateRateKeys(keys)
+        if (keys.length === 0) return { allowed: true, msBeforeNext: 0 }
         const step = (k: RateKey) => {
           const start = bucketStart(now, k.windowMs)
           const counts = st.hit.get(k.key, k.windowMs, start) as unknown as WindowCounts
