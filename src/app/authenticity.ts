@@ -41,6 +41,8 @@ export function createAuthenticityCheck(config: AppConfig): AuthenticityCheck {
     }
     const verdict = verifier.verify(event)
     if (verdict === 'ok') return undefined
+    // A full replay cache is overload, not forgery: refuse (fail closed) but say "later".
+    if (verdict === 'overloaded') return reject(503, 'gateway_overloaded', 1)
     return reject(403, verdict === 'missing' ? 'gateway_unsigned' : 'gateway_signature')
   }
 }

@@ -107,7 +107,12 @@ export function createApp(options: AppOptions): App {
     async fetch(request) {
       let event: GatewayEvent
       try {
-        event = await decodeHttpEvent(request, { maxBodyBytes: config.maxMessageBytes })
+        // Read a little past the limit so an oversized message gets the pipeline's usual
+        // refusal; anything larger than twice the limit is a malformed call (400).
+        event = await decodeHttpEvent(request, {
+          maxBodyBytes: config.maxMessageBytes * 2,
+          clock: config.clock,
+        })
       } catch (err) {
         if (!isGatehouseError(err, 'ERR_INVALID_EVENT')) throw err
         config.logger.warn(

@@ -9,6 +9,7 @@ import type { GatewayResponse } from '../events/event.ts'
 export type RejectReason =
   | 'gateway_unsigned'
   | 'gateway_signature'
+  | 'gateway_overloaded'
   | 'rate_limited'
   | 'headers_missing'
   | 'host_forbidden'

@@ -282,20 +282,30 @@ export function fromLambdaResult(result: unknown): GatewayResponse {
     throw failed('The Lambda result body is not a string')
   }
   let protocol: string | undefined
+  let retryAfter: string | undefined
   if (isObject(result.headers)) {
     for (const name of Object.keys(result.headers)) {
-      if (name.toLowerCase() !== 'sec-websocket-protocol') continue
+      const lower = name.toLowerCase()
       const value = result.headers[name]
+      if (lower === 'retry-after') {
+        // Kept like the HTTP integration's (a throttled client learns when to come back).
+        if (typeof value === 'string' && /^[0-9]{1,9}$/.test(value)) retryAfter = value
+        continue
+      }
+      if (lower !== 'sec-websocket-protocol') continue
       if (typeof value !== 'string' || !PROTOCOL_TOKEN.test(value)) {
         throw failed('The Lambda result has an invalid Sec-WebSocket-Protocol header')
       }
       protocol = value
     }
   }
+  const headers: Record<string, string> = {}
+  if (protocol !== undefined) headers['sec-websocket-protocol'] = protocol
+  if (retryAfter !== undefined) headers['retry-after'] = retryAfter
   return {
     status,
     ...(typeof body === 'string' ? { body } : {}),
-    ...(protocol !== undefined ? { headers: { 'sec-websocket-protocol': protocol } } : {}),
+    ...(Object.keys(headers).length > 0 ? { headers } : {}),
   }
 }
 

@@ -5,6 +5,7 @@ import { GatehouseError } from '../../src/errors.ts'
 import { createMemoryStore } from '../../src/store/memory.ts'
 import type { Store } from '../../src/store/store.ts'
 import { appFixture, countingStore, ORIGIN, SID } from '../support/app-fixture.ts'
+import { integrationHost, TRANSPORT } from '../support/transports.ts'
 
 const UNAUTHORIZED = '{"message":"Unauthorized"}'
 
@@ -200,35 +201,30 @@ describe('$connect pipeline', () => {
   })
 
   test('required headers missing → 400; Host not allowed → 403', async () => {
-    const f = await appFixture({
-      requiredHeaders: ['X-Amzn-Trace-Id'],
-      allowedHosts: ['app.example.com'],
-    })
+    // Over an HTTP integration the app sees the integration's own Host (as on AWS).
+    const host = TRANSPORT === 'http' ? await integrationHost() : 'app.example.com'
+    const f = await appFixture({ requiredHeaders: ['X-App-Version'], allowedHosts: [host] })
     const token = await f.issue()
-    assert.equal(
-      (await f.app.handle(f.connectEvent({ token, headers: { host: 'app.example.com' } }))).status,
-      400,
-    )
+    const sent = TRANSPORT === 'http' ? {} : { host }
+    assert.equal((await f.app.handle(f.connectEvent({ token, headers: sent }))).status, 400)
+    const other = await appFixture({
+      requiredHeaders: ['X-App-Version'],
+      allowedHosts: ['elsewhere.example.com'],
+    })
     assert.equal(
       (
-        await f.app.handle(
-          f.connectEvent({
-            token,
-            headers: { 'x-amzn-trace-id': 'Root=1', host: 'evil.example.com' },
+        await other.app.handle(
+          other.connectEvent({
+            token: await other.issue(),
+            headers: { 'x-app-version': '1', ...sent },
           }),
         )
       ).status,
       403,
     )
     assert.equal(
-      (
-        await f.app.handle(
-          f.connectEvent({
-            token,
-            headers: { 'x-amzn-trace-id': 'Root=1', host: 'app.example.com' },
-          }),
-        )
-      ).status,
+      (await f.app.handle(f.connectEvent({ token, headers: { 'x-app-version': '1', ...sent } })))
+        .status,
       200,
     )
   })

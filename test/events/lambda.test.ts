@@ -241,6 +241,19 @@ describe('toLambdaResult / fromLambdaResult (§7 item 42)', () => {
     })
   })
 
+  it('keeps a numeric Retry-After (like the HTTP integration) and drops a malformed one', () => {
+    assert.deepEqual(
+      fromLambdaResult({ statusCode: 429, headers: { 'Retry-After': '12' } }).headers,
+      {
+        'retry-after': '12',
+      },
+    )
+    assert.equal(
+      fromLambdaResult({ statusCode: 429, headers: { 'Retry-After': '1\r\nX: y' } }).headers,
+      undefined,
+    )
+  })
+
   it('honours only Sec-WebSocket-Protocol among returned headers', () => {
     const response = fromLambdaResult({
       statusCode: 200,

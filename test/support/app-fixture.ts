@@ -14,6 +14,7 @@ import { createMemoryConnections } from '../../src/push/memory.ts'
 import { createMemoryStore } from '../../src/store/memory.ts'
 import type { Store } from '../../src/store/store.ts'
 import { parseCookies } from '../../src/tokens/cookies.ts'
+import { TEST_GATEWAY_SECRET, TRANSPORT, throughTransport } from './transports.ts'
 
 export const ORIGIN = 'http://127.0.0.1:3000'
 
@@ -77,7 +78,11 @@ export async function appFixture(
     },
   })
   const loadUserCalls: string[] = []
-  const app = createApp({
+  const signed =
+    TRANSPORT === 'http' && overrides.gatewaySecret === undefined && !overrides.allowUnsignedGateway
+      ? { gatewaySecret: TEST_GATEWAY_SECRET }
+      : {}
+  const inner = createApp({
     store,
     connections,
     clock,
@@ -92,8 +97,11 @@ export async function appFixture(
       return USERS.get(id) ?? null
     },
     permissions: { anyOf: ['chat.use'] },
+    ...signed,
     ...overrides,
   })
+  // The same app, reached through the transport under test (see ./transports.ts).
+  const app = { ...inner, handle: await throughTransport(inner, clock) }
 
   function connectEvent(input: ConnectInput = {}): GatewayEvent {
     const params = new URLSearchParams()

@@ -1,0 +1,7 @@
+// The core app's own tests, unchanged, with every event reaching the app through the bundled
+// gateway's http integration (see test/support/transports.ts).
+process.env.GATEHOUSE_TEST_TRANSPORT = 'http'
+await import('../../app/connect.test.ts')
+await import('../../app/message.test.ts')
+await import('../../app/send.test.ts')
+await import('../../app/no-raw-token.test.ts')
