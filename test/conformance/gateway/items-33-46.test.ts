@@ -279,7 +279,7 @@ describe('gateway conformance, items 33–46', () => {
   })
 
   it('38 optional throttling: 429 LimitExceededException', async () => {
-    const clock = manualClock()
+    const clock = manualClock(Date.now())
     const t = await harness({
       management: { clock, rateLimit: { requestsPerSecond: 1, burst: 1 } },
     })
