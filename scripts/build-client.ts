@@ -13,10 +13,24 @@ import { build } from 'esbuild'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
-/** Where the bundle goes unless told otherwise. */
+/**
+ * Where the bundle goes unless told otherwise.
+ *
+ * @example
+ * ```ts
+ * await buildClient(DEFAULT_CLIENT_BUNDLE)
+ * ```
+ */
 export const DEFAULT_CLIENT_BUNDLE: string = resolve(root, 'dist/client/gatehouse-client.js')
 
-/** What {@link buildClient} produced. */
+/**
+ * What {@link buildClient} produced.
+ *
+ * @example
+ * ```ts
+ * const { bytes, gzipBytes }: ClientBundle = await buildClient()
+ * ```
+ */
 export interface ClientBundle {
   /** Absolute path of the bundle. */
   file: string

@@ -20,6 +20,8 @@ import type {
 import { resolveSocketUrl, socketTarget } from './url.ts'
 
 const OPEN = 1
+/** Used tokens remembered to catch a repeat (they are spent, so keeping them risks nothing). */
+const RECENT_TOKENS = 16
 
 interface SocketClose {
   code: number
@@ -75,8 +77,8 @@ export class GatehouseClient<
   private abort: AbortController | undefined
   private openedAt = 0
   private lastSentAt = 0
-  /** The previous token, only to refuse a `getToken` that hands the same one out twice. */
-  private lastToken: string | undefined
+  /** The last few tokens used, only to refuse a `getToken` that hands one out twice. */
+  private recentTokens: string[] = []
 
   /** Checks the options (throws `ERR_INVALID_OPTION`); does not connect yet. */
   constructor(options: ClientOptions) {
@@ -245,14 +247,15 @@ export class GatehouseClient<
       if (gen === this.gen) this.retry(out.retryAfterMs)
       return
     }
-    if (out.token === this.lastToken) {
+    if (this.recentTokens.includes(out.token)) {
       // A token is single-use; sending one twice would only be refused, and a getToken that
       // caches is a bug worth surfacing.
       this.emitError({ reason: 'token', message: 'the same token was issued twice; not used' })
       if (gen === this.gen) this.retry()
       return
     }
-    this.lastToken = out.token
+    this.recentTokens.push(out.token)
+    if (this.recentTokens.length > RECENT_TOKENS) this.recentTokens.shift()
 
     const target = socketTarget(base, out.token, this.chan, this.o.tokenTransport)
     let ws: WebSocketLike

@@ -7,7 +7,14 @@ import { documentCookie } from './cookie.ts'
 import type { ClientOptions, ClientTimers, FetchLike, WebSocketConstructor } from './types.ts'
 import { CHANNEL_PATTERN } from './url.ts'
 
-/** The client's defaults. */
+/**
+ * The client's defaults.
+ *
+ * @example
+ * ```ts
+ * new GatehouseClient({ url, maxReconnectDelayMs: CLIENT_DEFAULTS.maxReconnectDelayMs * 1.5 })
+ * ```
+ */
 export const CLIENT_DEFAULTS = Object.freeze({
   tokenUrl: '/api/ws-token/',
   tokenTransport: 'query',
@@ -27,7 +34,14 @@ export const CLIENT_DEFAULTS = Object.freeze({
   authCloseCodes: Object.freeze([4401, 4403]),
 } as const)
 
-/** Options with every default applied. */
+/**
+ * Options with every default applied.
+ *
+ * @example
+ * ```ts
+ * const o: ResolvedOptions = resolveOptions({ url: 'wss://gw.example/' })
+ * ```
+ */
 export type ResolvedOptions = Required<Omit<ClientOptions, 'getToken' | 'channel'>> &
   Pick<ClientOptions, 'getToken' | 'channel'>
 

@@ -4,7 +4,15 @@
  * a token, an authentication failure (stop), or "retry, perhaps not before N ms".
  */
 
-/** What one token request came to. */
+/**
+ * What one token request came to.
+ *
+ * @example
+ * ```ts
+ * const out: TokenOutcome = await requestToken(req)
+ * if (out.kind === 'auth') stopForGood()
+ * ```
+ */
 export type TokenOutcome =
   | { kind: 'token'; token: string }
   /** 401/403: the session is gone or CSRF failed. Retrying cannot help. */
@@ -12,7 +20,15 @@ export type TokenOutcome =
   /** Anything else: try again later, not before `retryAfterMs` when the server said so. */
   | { kind: 'retry'; status?: number; retryAfterMs?: number; cause?: unknown }
 
-/** What {@link requestToken} needs. */
+/**
+ * What {@link requestToken} needs.
+ *
+ * @example
+ * ```ts
+ * const req: TokenRequest = { url: '/api/ws-token/', fetch: (u, i) => fetch(u, i),
+ *   csrfHeaderName: 'X-CSRFToken', csrfToken: 'abc', signal: AbortSignal.timeout(10_000), now: Date.now() }
+ * ```
+ */
 export interface TokenRequest {
   /** The token endpoint, e.g. `/api/ws-token/`. */
   url: string
@@ -30,6 +46,11 @@ export interface TokenRequest {
 /**
  * Tokens are base64url (32 random bytes) or a JWT. Only those characters are accepted, since a
  * token also travels as a `Sec-WebSocket-Protocol` entry, where separators are not allowed.
+ *
+ * @example
+ * ```ts
+ * TOKEN_PATTERN.test('q1w2-e3_r4') // true
+ * ```
  */
 export const TOKEN_PATTERN: RegExp = /^[A-Za-z0-9._~-]{1,2048}$/
 

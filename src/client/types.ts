@@ -11,17 +11,36 @@ import type { TokenTransport } from './url.ts'
  * `idle` (not started) → `connecting` (fetching a token, opening a socket) → `open` →
  * `reconnecting` (waiting out a backoff delay) → `connecting` … and finally `closed`
  * (after `close()`) or `failed` (authentication refused, or retries exhausted).
+ *
+ * @example
+ * ```ts
+ * if (client.state === 'failed') showLoginLink()
+ * ```
  */
 export type ClientState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed' | 'failed'
 
-/** Why the client stopped for good. */
+/**
+ * Why the client stopped for good.
+ *
+ * @example
+ * ```ts
+ * client.on('failed', ({ reason }) => { if (reason === 'auth') location.assign('/login') })
+ * ```
+ */
 export type FailReason =
   /** The token endpoint answered 401/403, `getToken` threw `ERR_AUTH_FAILED`, or the server closed with an auth close code. */
   | 'auth'
   /** `maxRetries` consecutive attempts failed. */
   | 'gave-up'
 
-/** What went wrong, in an `error` event. None of these stops the client by itself. */
+/**
+ * What went wrong, in an `error` event. None of these stops the client by itself.
+ *
+ * @example
+ * ```ts
+ * client.on('error', ({ reason }) => { if (reason === 'queue-full') showOfflineBanner() })
+ * ```
+ */
 export type ClientErrorReason =
   /** The token endpoint failed (network, 5xx, 429, malformed body, a repeated token). */
   | 'token'
@@ -38,7 +57,14 @@ export type ClientErrorReason =
   /** `send` after `close()` or `failed`; the message was refused. */
   | 'not-connected'
 
-/** Details of a `state` event. */
+/**
+ * Details of a `state` event.
+ *
+ * @example
+ * ```ts
+ * client.on('state', ({ state, delayMs }) => console.log(state, delayMs ?? ''))
+ * ```
+ */
 export interface StateDetail {
   state: ClientState
   previous: ClientState
@@ -46,7 +72,14 @@ export interface StateDetail {
   delayMs?: number
 }
 
-/** Details of a `close` event (one per socket that closed after it was created). */
+/**
+ * Details of a `close` event (one per socket that closed after it was created).
+ *
+ * @example
+ * ```ts
+ * client.on('close', ({ code, willReconnect }) => console.log(code, willReconnect))
+ * ```
+ */
 export interface CloseDetail {
   code: number
   reason: string
@@ -55,7 +88,14 @@ export interface CloseDetail {
   willReconnect: boolean
 }
 
-/** Details of an `error` event. Never contains the token. */
+/**
+ * Details of an `error` event. Never contains the token.
+ *
+ * @example
+ * ```ts
+ * client.on('error', ({ reason, status }) => console.warn(reason, status ?? ''))
+ * ```
+ */
 export interface ErrorDetail {
   reason: ClientErrorReason
   message: string
@@ -64,7 +104,14 @@ export interface ErrorDetail {
   cause?: unknown
 }
 
-/** Details of the `failed` event. */
+/**
+ * Details of the `failed` event.
+ *
+ * @example
+ * ```ts
+ * client.on('failed', ({ reason, status, code }) => console.warn(reason, status ?? code))
+ * ```
+ */
 export interface FailedDetail {
   reason: FailReason
   /** HTTP status of the token endpoint (401, 403). */
@@ -73,7 +120,14 @@ export interface FailedDetail {
   code?: number
 }
 
-/** Every event the client dispatches, with the `detail` of its `CustomEvent`. */
+/**
+ * Every event the client dispatches, with the `detail` of its `CustomEvent`.
+ *
+ * @example
+ * ```ts
+ * const onMessage = (msg: ClientEventMap<ChatIn>['message']) => render(msg)
+ * ```
+ */
 export interface ClientEventMap<In = unknown> {
   state: StateDetail
   open: { protocol: string }
@@ -87,10 +141,24 @@ export interface ClientEventMap<In = unknown> {
 /**
  * Outgoing messages by action name: `{ send_message: { text: string } }` makes
  * `send('send_message', { text })` type-checked. The default accepts any object.
+ *
+ * @example
+ * ```ts
+ * type Out = { send_message: { text: string }; kick: { user: string } }
+ * const c = new GatehouseClient<unknown, Out>({ url })
+ * c.send('kick', { user: 'bob' })
+ * ```
  */
 export type OutgoingMap = Record<string, Record<string, unknown> | undefined>
 
-/** The part of a WebSocket the client uses (the browser's, Node's global one, or `ws`). */
+/**
+ * The part of a WebSocket the client uses (the browser's, Node's global one, or `ws`).
+ *
+ * @example
+ * ```ts
+ * const ws: WebSocketLike = new WebSocket('wss://gw.example/?ws_token=t')
+ * ```
+ */
 export interface WebSocketLike {
   readonly readyState: number
   readonly protocol: string
@@ -104,26 +172,59 @@ export interface WebSocketLike {
   close(code?: number, reason?: string): void
 }
 
-/** A WebSocket class: `globalThis.WebSocket`, `ws`'s `WebSocket`, or a test fake. */
+/**
+ * A WebSocket class: `globalThis.WebSocket`, `ws`'s `WebSocket`, or a test fake.
+ *
+ * @example
+ * ```ts
+ * import { WebSocket } from 'ws'
+ * new GatehouseClient({ url, WebSocket })
+ * ```
+ */
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike
 
-/** Time for the client: `now`, and one-shot timers. Tests pass a fake to need no waiting. */
+/**
+ * Time for the client: `now`, and one-shot timers. Tests pass a fake to need no waiting.
+ *
+ * @example
+ * ```ts
+ * const timers: ClientTimers = { now: Date.now, setTimeout: (f, ms) => setTimeout(f, ms),
+ *   clearTimeout: (h) => clearTimeout(h as number) }
+ * ```
+ */
 export interface ClientTimers extends Clock {
   setTimeout(fn: () => void, ms: number): unknown
   clearTimeout(handle: unknown): void
 }
 
-/** A `fetch` the client may call as a plain function. */
+/**
+ * A `fetch` the client may call as a plain function.
+ *
+ * @example
+ * ```ts
+ * const f: FetchLike = (url, init) => fetch(url, init)
+ * ```
+ */
 export type FetchLike = (url: string, init: RequestInit) => Promise<Response>
 
-/** Options of {@link GatehouseClient}. Every duration is in milliseconds. */
+/**
+ * Options of {@link GatehouseClient}. Every duration is in milliseconds.
+ *
+ * @example
+ * ```ts
+ * const options: ClientOptions = { url: 'wss://gw.example/', channel: 'lobby', keepAliveMs: 540_000 }
+ * ```
+ */
 export interface ClientOptions {
   /**
    * The gateway's WebSocket URL, absolute or relative to the page (`http(s)` becomes `ws(s)`),
    * or a function returning one (called before every attempt).
    */
   url: string | (() => string | Promise<string>)
-  /** The token endpoint, POSTed once before every attempt. Default `/api/ws-token/`. */
+  /**
+   * The token endpoint, POSTed once before every attempt. Default `/api/ws-token/` (relative
+   * to the page; outside a browser pass an absolute URL).
+   */
   tokenUrl?: string
   /** Channel to join at connect (`?channel=`); can be changed later through `client.channel`. */
   channel?: string

@@ -3,21 +3,70 @@
  * Where a connection attempt goes and how its token travels.
  */
 
-/** Query parameter carrying the token (equals `DEFAULTS.tokenQueryParam`). */
+/**
+ * Query parameter carrying the token (equals `DEFAULTS.tokenQueryParam`).
+ *
+ * @example
+ * ```ts
+ * new URL(socket.url).searchParams.get(TOKEN_QUERY_PARAM)
+ * ```
+ */
 export const TOKEN_QUERY_PARAM = 'ws_token'
-/** Subprotocol entry prefix carrying the token (equals `DEFAULTS.tokenProtocolPrefix`). */
+/**
+ * Subprotocol entry prefix carrying the token (equals `DEFAULTS.tokenProtocolPrefix`).
+ *
+ * @example
+ * ```ts
+ * const entry = TOKEN_PROTOCOL_PREFIX + token // 'gatehouse.token.<t>'
+ * ```
+ */
 export const TOKEN_PROTOCOL_PREFIX = 'gatehouse.token.'
-/** The application subprotocol offered with a protocol token (equals `DEFAULTS.appProtocol`). */
+/**
+ * The application subprotocol offered with a protocol token (equals `DEFAULTS.appProtocol`).
+ *
+ * @example
+ * ```ts
+ * new WebSocket(url, [APP_PROTOCOL, TOKEN_PROTOCOL_PREFIX + token])
+ * ```
+ */
 export const APP_PROTOCOL = 'gatehouse.v1'
-/** Query parameter naming the channel (equals `DEFAULTS.channelQueryParam`). */
+/**
+ * Query parameter naming the channel (equals `DEFAULTS.channelQueryParam`).
+ *
+ * @example
+ * ```ts
+ * url.searchParams.set(CHANNEL_QUERY_PARAM, 'lobby')
+ * ```
+ */
 export const CHANNEL_QUERY_PARAM = 'channel'
-/** Valid channel names (equals `DEFAULTS.channelPattern`). */
+/**
+ * Valid channel names (equals `DEFAULTS.channelPattern`).
+ *
+ * @example
+ * ```ts
+ * CHANNEL_PATTERN.test('room-2') // true
+ * ```
+ */
 export const CHANNEL_PATTERN: RegExp = /^[A-Za-z0-9_-]{1,128}$/
 
-/** How the token reaches the gateway. */
+/**
+ * How the token reaches the gateway.
+ *
+ * @example
+ * ```ts
+ * new GatehouseClient({ url, tokenTransport: 'protocol' })
+ * ```
+ */
 export type TokenTransport = 'query' | 'protocol'
 
-/** The arguments of one `new WebSocket(url, protocols)`. */
+/**
+ * The arguments of one `new WebSocket(url, protocols)`.
+ *
+ * @example
+ * ```ts
+ * const { url, protocols } = socketTarget(base, token, 'lobby', 'query')
+ * ```
+ */
 export interface SocketTarget {
   url: string
   protocols: string[]

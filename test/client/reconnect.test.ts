@@ -170,7 +170,7 @@ describe('GatehouseClient reconnects', () => {
   })
 
   it('refuses a token it has already used (a caching getToken), and never sends it twice', async () => {
-    const handedOut = ['tok-A', 'tok-A', 'tok-B']
+    const handedOut = ['tok-A', 'tok-A', 'tok-B', 'tok-A', 'tok-C']
     let n = 0
     const { client, timers, sockets, of } = setupClient({
       getToken: async () => handedOut[Math.min(n++, handedOut.length - 1)]!,
@@ -182,9 +182,12 @@ describe('GatehouseClient reconnects', () => {
     assert.equal(sockets.length, 1)
     assert.ok(of('error').some((e) => e.reason === 'token' && /twice/.test(e.message)))
     await timers.advance(timers.nextInMs()!) // tok-B
+    sockets[1]!.failToOpen()
+    await timers.advance(timers.nextInMs()!) // tok-A once more: refused
+    await timers.advance(timers.nextInMs()!) // tok-C
     assert.deepEqual(
       sockets.map((s) => s.token),
-      ['tok-A', 'tok-B'],
+      ['tok-A', 'tok-B', 'tok-C'],
     )
     client.close()
   })
