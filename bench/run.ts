@@ -8,7 +8,7 @@
  * a table on stdout. Every loop is bounded by a count and a deadline; children die with us.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { cpus, release, totalmem } from 'node:os'
+import { cpus, loadavg, release, totalmem } from 'node:os'
 import { dirname, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { BENCH_DIR, runLoad, startServer, Unavailable } from './lib/proc.ts'
@@ -164,50 +164,94 @@ function median(scenario: Scenario, runs: Figures[]): Figures {
   return runs.length > 1 ? { ...mid, repeats: runs.map(PRIMARY[scenario]) } : mid
 }
 
-async function benchSystem(system: SystemId): Promise<SystemResults> {
-  const results: SystemResults = { scenarios: {} }
-  const runs = new Map<Scenario, Figures[]>()
-  const groups = scenarios.length
-  for (let g = 0, covered = new Set<Scenario>(); g < groups; g++) {
+/** One scenario group (the scenarios one load job covers) on one system, on a fresh server. */
+async function runGroup(
+  system: SystemId,
+  covers: readonly Scenario[],
+  r: number,
+  runs: Map<SystemId, Map<Scenario, Figures[]>>,
+  errors: Map<SystemId, Map<Scenario, string>>,
+): Promise<void> {
+  let server: Awaited<ReturnType<typeof startServer>>
+  try {
+    server = await startServer(system, { ...childOpts, nodeFlags: serverFlags })
+  } catch (err) {
+    if (err instanceof Unavailable) {
+      skipped.set(system, err.message)
+      log(`${system}: skipped (${err.message})`)
+      return
+    }
+    throw err
+  }
+  try {
+    const planned = jobs(server.ready).find((j) => j.covers.join() === covers.join())
+    if (!planned) return
+    log(`${system}: ${covers.join('+')} (run ${r + 1}/${profile.repeats})`)
+    try {
+      const result = await runLoad(planned.job, childOpts)
+      const bySystem = runs.get(system) ?? new Map<Scenario, Figures[]>()
+      runs.set(system, bySystem)
+      for (const s of covers) bySystem.set(s, [...(bySystem.get(s) ?? []), extract(s, result)])
+      noteFailures(system, covers, result)
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err)
+      log(`${system}: ${covers.join('+')} failed: ${message}`)
+      const bySystem = errors.get(system) ?? new Map<Scenario, string>()
+      errors.set(system, bySystem)
+      for (const s of covers) bySystem.set(s, message.slice(0, 2000))
+    }
+  } finally {
+    await server.stop()
+  }
+}
+
+const skipped = new Map<SystemId, string>()
+
+/** Record failed token issues or connects of a job (the figures then cover fewer clients). */
+function noteFailures(system: SystemId, covers: readonly Scenario[], result: Figures): void {
+  const open = (result.open ?? result) as { tokens?: Figures; connects?: Figures }
+  for (const phase of ['tokens', 'connects'] as const) {
+    const f = open[phase] as { failed?: number; errors?: string[] } | undefined
+    if (f?.failed) {
+      const msg = `${system} ${covers.join('+')}: ${f.failed} ${phase} failed (${(f.errors ?? []).join('; ')})`
+      warnings.push(msg)
+      log(msg)
+    }
+  }
+}
+
+/**
+ * Run every selected scenario on every selected system. Systems take turns within each
+ * scenario and repeat, so a transient load on the machine touches all of them alike.
+ */
+async function benchAll(): Promise<Results['systems']> {
+  const runs = new Map<SystemId, Map<Scenario, Figures[]>>()
+  const errors = new Map<SystemId, Map<Scenario, string>>()
+  // The scenario groups are the same for every system; the ready line only fills in URLs.
+  const groups = jobs({} as ReadyLine).map((j) => j.covers)
+  for (const covers of groups) {
     for (let r = 0; r < profile.repeats; r++) {
-      let server: Awaited<ReturnType<typeof startServer>>
-      try {
-        server = await startServer(system, { ...childOpts, nodeFlags: serverFlags })
-      } catch (err) {
-        if (err instanceof Unavailable) return { skipped: err.message, scenarios: {} }
-        throw err
-      }
-      try {
-        const planned = jobs(server.ready).filter((j) => !j.covers.every((s) => covered.has(s)))
-        const next = planned[0]
-        if (!next) return finish(results, runs)
-        log(`${system}: ${next.covers.join('+')} (run ${r + 1}/${profile.repeats})`)
-        try {
-          const result = await runLoad(next.job, childOpts)
-          for (const s of next.covers) {
-            const list = runs.get(s) ?? []
-            list.push(extract(s, result))
-            runs.set(s, list)
-          }
-        } catch (err) {
-          const message = err instanceof Error ? err.message : String(err)
-          log(`${system}: ${next.covers.join('+')} failed: ${message}`)
-          for (const s of next.covers) results.scenarios[s] = { error: message.slice(0, 2000) }
-        }
-        if (r === profile.repeats - 1) for (const s of next.covers) covered.add(s)
-      } finally {
-        await server.stop()
+      for (const system of systems) {
+        if (skipped.has(system)) continue
+        await runGroup(system, covers, r, runs, errors)
       }
     }
   }
-  return finish(results, runs)
-}
-
-function finish(results: SystemResults, runs: Map<Scenario, Figures[]>): SystemResults {
-  for (const [s, list] of runs) {
-    if (!results.scenarios[s]?.error) results.scenarios[s] = median(s, list)
+  const out: Results['systems'] = {}
+  for (const system of systems) {
+    const skip = skipped.get(system)
+    if (skip) {
+      out[system] = { skipped: skip, scenarios: {} }
+      continue
+    }
+    const scenarioResults: SystemResults['scenarios'] = {}
+    for (const [s, list] of runs.get(system) ?? []) scenarioResults[s] = median(s, list)
+    for (const [s, message] of errors.get(system) ?? []) {
+      if (!scenarioResults[s]) scenarioResults[s] = { error: message }
+    }
+    out[system] = { scenarios: scenarioResults }
   }
-  return results
+  return out
 }
 
 function log(msg: string): void {
@@ -225,8 +269,8 @@ function version(pkg: string): string {
 
 async function main(): Promise<void> {
   const started = Date.now()
-  const out: Results['systems'] = {}
-  for (const system of systems) out[system] = await benchSystem(system)
+  const loadBefore = loadavg()
+  const out = await benchAll()
   const { ratios, targets } = judge(out)
   const results: Results = {
     meta: {
@@ -244,6 +288,7 @@ async function main(): Promise<void> {
       scenarios,
       sizes,
       sourceAddresses: localAddresses.length,
+      loadAverage: { before: loadBefore, after: loadavg() },
       warnings,
     },
     systems: out,

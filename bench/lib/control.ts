@@ -11,11 +11,13 @@ import type { CpuSample, MemorySample, ReadyLine } from './protocol.ts'
 /** What a server exposes to the control channel. */
 export interface ControlHooks {
   /** Send `payload` once to every socket in `channel`; resolves with how many it was sent to. */
-  broadcast(channel: string, payload: string): Promise<number> | number
+  broadcast(channel: string, payload: string, seq: number): Promise<number> | number
   /** Open client connections right now. */
   connections(): number
-  /** Extra memory or CPU to add (another process of the same system). */
-  extra?: () => Promise<{ memory: MemorySample; cpu: CpuSample } | null>
+  /** Memory of another process of the same system, added to this one's. */
+  extraMemory?: () => Promise<MemorySample>
+  /** CPU time of another process of the same system, added to this one's. */
+  extraCpu?: () => Promise<CpuSample>
 }
 
 const MAX_BODY_BYTES = 64 * 1024
@@ -104,21 +106,18 @@ export async function startControl(hooks: ControlHooks): Promise<{ url: string; 
       const path = (req.url ?? '/').split('?')[0]
       if (req.method === 'GET' && path === '/memory') {
         const own = collectMemory()
-        const extra = await hooks.extra?.()
+        const extra = await hooks.extraMemory?.()
         return json(res, 200, {
-          memory: extra ? addMemory(own, extra.memory) : own,
+          memory: extra ? addMemory(own, extra) : own,
           connections: hooks.connections(),
         })
       }
       if (req.method === 'GET' && path === '/cpu') {
         const own = collectCpu()
-        const extra = await hooks.extra?.()
+        const extra = await hooks.extraCpu?.()
         return json(res, 200, {
           cpu: extra
-            ? {
-                userUs: own.userUs + extra.cpu.userUs,
-                systemUs: own.systemUs + extra.cpu.systemUs,
-              }
+            ? { userUs: own.userUs + extra.userUs, systemUs: own.systemUs + extra.systemUs }
             : own,
         })
       }
@@ -128,7 +127,7 @@ export async function startControl(hooks: ControlHooks): Promise<{ url: string; 
       if (req.method === 'POST' && path === '/broadcast') {
         const { channel, seq } = JSON.parse(await readBody(req)) as { channel: string; seq: number }
         const payload = JSON.stringify({ type: 'bench', seq, pad: PAD })
-        const sent = await hooks.broadcast(channel, payload)
+        const sent = await hooks.broadcast(channel, payload, seq)
         return json(res, 200, { sent })
       }
       json(res, 404, { error: 'not found' })

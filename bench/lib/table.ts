@@ -60,6 +60,7 @@ export function renderTable(results: Results): string {
     const skipped = results.systems[s]?.skipped
     if (skipped) out.push(`${s}: skipped (${skipped})`)
   }
+  for (const w of (results.meta.warnings as string[] | undefined) ?? []) out.push(`warning: ${w}`)
   out.push('', 'ratios (Gatehouse in-process ÷ other; for RSS and latency lower is better):')
   for (const [name, v] of Object.entries(results.ratios)) {
     const t = results.targets[name]

@@ -64,6 +64,10 @@ export async function openClients(job: LoadJob, count: number, deadline: number)
     return client
   })
   const connectWall = now() - t1
+  if (opened.ok.length === 0) {
+    const why = [...issued.errors, ...opened.errors].join('; ') || 'deadline'
+    throw new Error(`no client connected (${why})`)
+  }
   return {
     clients: opened.ok,
     tokens: {

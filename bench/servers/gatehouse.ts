@@ -1,0 +1,50 @@
+/**
+ * @module bench/servers/gatehouse
+ * Gatehouse, full path, in one process: the bundled gateway calls the app in process; the
+ * app runs its whole `$connect` pipeline (rate limits, Origin, channel, token consume,
+ * permissions, session row) on the embedded SQLite store; the token endpoint is served on
+ * its own HTTP port, as a web app would. Pushes go through `app.send.toChannel`.
+ */
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { toNodeListener } from '../../src/adapters/node.ts'
+import { createGateway } from '../../src/gateway/index.ts'
+import type { EventHandler } from '../../src/index.ts'
+import { announce, startControl } from '../lib/control.ts'
+import { createBenchApp } from './gatehouse-app.ts'
+import { BENCH_GATEWAY_LIMITS, BENCH_ORIGIN } from './gatehouse-config.ts'
+
+let handler: EventHandler | undefined
+const app: EventHandler = { handle: (event) => handler!.handle(event) }
+const gateway = createGateway({
+  ...BENCH_GATEWAY_LIMITS,
+  routes: {
+    $connect: { type: 'in-process', handler: app },
+    $disconnect: { type: 'in-process', handler: app },
+    $default: { type: 'in-process', handler: app, twoWay: true },
+  },
+})
+const bench = await createBenchApp({ connections: gateway.connections })
+handler = bench.app
+const { url } = await gateway.listen()
+
+const http = createServer(toNodeListener(bench.tokenEndpoint))
+await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
+const { port } = http.address() as AddressInfo
+
+const control = await startControl({
+  connections: () => gateway.stats().openConnections,
+  broadcast: async (channel, payload) => (await bench.app.send.toChannel(channel, payload)).sent,
+})
+announce({
+  ready: true,
+  kind: 'ws',
+  tokenUrl: `http://127.0.0.1:${port}/api/ws-token/`,
+  wsUrl: url,
+  controlUrl: control.url,
+  sessions: true,
+  origin: BENCH_ORIGIN,
+})
+process.on('exit', () => {
+  void bench.close()
+})
