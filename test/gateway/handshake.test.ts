@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import {
+  connectEvent,
+  disconnectEvent,
+  type Handshake,
+  lowerCaseHeaders,
+  messageEvent,
+  parseQuery,
+} from '../../src/gateway/handshake.ts'
+
+const handshake: Handshake = {
+  connectionId: 'R1kmxc2VNjMCFIA=',
+  connectedAt: 1_000,
+  headers: { 'user-agent': 'UA', cookie: 'a=b' },
+  rawHeaders: ['User-Agent', 'UA', 'Cookie', 'a=b'],
+  query: { channel: 'x' },
+  rawQuery: 'channel=x',
+  sourceIp: '127.0.0.1',
+  userAgent: 'UA',
+  domainName: '127.0.0.1:3001',
+  localPort: 3001,
+}
+const api = { apiId: 'abc', stage: 'dev' }
+
+test('headers are lower-cased; duplicates are joined, never lost', () => {
+  assert.deepEqual(lowerCaseHeaders(['Host', 'h', 'X-A', '1', 'x-a', '2', 'Cookie', 'c']), {
+    host: 'h',
+    'x-a': '1, 2',
+    cookie: 'c',
+  })
+})
+
+test('a header named __proto__ is an own key and leaves the prototype alone', () => {
+  const headers = lowerCaseHeaders(['__proto__', 'polluted', 'constructor', 'x'])
+  assert.equal(Object.getPrototypeOf(headers), Object.prototype)
+  assert.equal(Object.hasOwn(headers, '__proto__'), true)
+  assert.equal(({} as Record<string, unknown>).polluted, undefined)
+})
+
+test('the query keeps the last value of a repeated key', () => {
+  assert.deepEqual(parseQuery('ws_token=a&channel=x&channel=y&e=%ZZ'), {
+    ws_token: 'a',
+    channel: 'y',
+    e: '%ZZ',
+  })
+  assert.equal(Object.getPrototypeOf(parseQuery('__proto__=1')), Object.prototype)
+})
+
+test('only $connect carries headers and query; every event has the identity and connectedAt', () => {
+  const c = connectEvent(handshake, api, 2_000)
+  const m = messageEvent(handshake, api, '$default', 'hi', 3_000)
+  const d = disconnectEvent(handshake, api, 1001, 'Going away', 4_000)
+  assert.equal(c.headers.cookie, 'a=b')
+  assert.equal(c.query.channel, 'x')
+  for (const e of [m, d]) {
+    assert.deepEqual(e.headers, {})
+    assert.deepEqual(e.query, {})
+    assert.equal(e.rawQuery, '')
+  }
+  for (const e of [c, m, d]) {
+    assert.equal(e.connectedAt, 1_000)
+    assert.equal(e.sourceIp, '127.0.0.1')
+    assert.equal(e.userAgent, 'UA')
+    assert.deepEqual(e.transport, { via: 'in-process' })
+  }
+  assert.equal(c.messageId, undefined)
+  assert.match(m.messageId ?? '', /^[A-Za-z0-9_-]{15}=$/)
+  assert.equal(m.body, 'hi')
+  assert.equal(d.disconnectStatusCode, 1001)
+  assert.equal(d.disconnectReason, 'Going away')
+  assert.equal(new Set([c.requestId, m.requestId, d.requestId]).size, 3)
+  assert.equal(m.requestTimeEpoch, 3_000)
+})
