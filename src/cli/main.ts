@@ -12,17 +12,6 @@ interface Command {
   run(argv: readonly string[], io: CliIo): Promise<number>
 }
 
-type RunFn = (argv: readonly string[], io: CliIo) => Promise<number>
-
-/** Load a sibling module's exported runner by name; the specifier is a variable so a module
- * that is not there yet fails at run time with a clear message, not at type-check time. */
-async function lazyRunner(specifier: string, exportName: string): Promise<RunFn> {
-  const mod = (await import(specifier)) as Record<string, unknown>
-  const fn = mod[exportName]
-  if (typeof fn !== 'function') throw new Error(`${specifier} does not export ${exportName}()`)
-  return fn as RunFn
-}
-
 const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
   [
     'gateway',
@@ -38,7 +27,10 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
     'cleanup',
     {
       summary: 'delete expired tokens, old rate-limit records and stale sessions',
-      run: async (argv, io) => (await lazyRunner('./cleanup.ts', 'runCleanup'))(argv, io),
+      run: async (argv, io) => {
+        const { runCleanup } = await import('./cleanup.ts')
+        return runCleanup(argv, io)
+      },
     },
   ],
 ])
