@@ -17,18 +17,26 @@ import { createManagementServer, type ManagementServer } from './management/serv
 /** The management API always listens on loopback: it can push to and close any socket. */
 const MANAGEMENT_HOST = '127.0.0.1'
 
-function waitForStop(io: CliIo): Promise<string> {
+/** Resolves when the command is asked to stop; `dispose` removes the signal handlers. */
+function waitForStop(io: CliIo): { stopped: Promise<string>; dispose(): void } {
   if (io.stop) {
     const stop = io.stop
-    return new Promise((resolve) => {
-      if (stop.aborted) resolve('abort')
-      else stop.addEventListener('abort', () => resolve('abort'), { once: true })
-    })
+    return {
+      stopped: new Promise((resolve) => {
+        if (stop.aborted) resolve('abort')
+        else stop.addEventListener('abort', () => resolve('abort'), { once: true })
+      }),
+      dispose: () => {},
+    }
   }
-  return new Promise((resolve) => {
-    const onSignal = (signal: NodeJS.Signals): void => {
-      process.off('SIGTERM', onSignal)
-      process.off('SIGINT', onSignal)
+  let onSignal: (signal: NodeJS.Signals) => void = () => {}
+  const dispose = (): void => {
+    process.off('SIGTERM', onSignal)
+    process.off('SIGINT', onSignal)
+  }
+  const stopped = new Promise<string>((resolve) => {
+    onSignal = (signal) => {
+      dispose()
       // A second signal while draining means "now".
       process.once('SIGTERM', () => process.exit(1))
       process.once('SIGINT', () => process.exit(130))
@@ -37,6 +45,7 @@ function waitForStop(io: CliIo): Promise<string> {
     process.on('SIGTERM', onSignal)
     process.on('SIGINT', onSignal)
   })
+  return { stopped, dispose }
 }
 
 /**
@@ -94,7 +103,7 @@ export async function runGatewayCli(argv: readonly string[], io: CliIo): Promise
     throw err
   }
 
-  const stopped = waitForStop(io)
+  const { stopped, dispose } = waitForStop(io)
   let wsUrl: string
   let managementUrl: string
   try {
@@ -102,6 +111,7 @@ export async function runGatewayCli(argv: readonly string[], io: CliIo): Promise
     managementUrl = (await management.listen()).url
   } catch (err) {
     io.stderr.write(`gatehouse gateway: cannot listen: ${(err as Error).message}\n`)
+    dispose()
     await Promise.allSettled([gateway.close({ drainMs: 0 }), management.close()])
     return 1
   }

@@ -51,6 +51,7 @@ export interface SignOptions {
   /** Add x-amz-content-sha256 (as the SDK does). Default true. */
   payloadHash?: boolean
   headers?: Record<string, string>
+  query?: Record<string, string>
 }
 
 /** Sign like the AWS SDK does and return the headers to send. */
@@ -74,7 +75,7 @@ export async function signedHeaders(o: SignOptions): Promise<Record<string, stri
       hostname: '127.0.0.1',
       port: o.port,
       path: o.path,
-      query: {},
+      query: o.query ?? {},
       headers,
       ...(o.body !== undefined ? { body: o.body } : {}),
     },

@@ -342,9 +342,10 @@ describe('management API with SigV4', () => {
     headers: Record<string, string>,
     body: string | undefined = 'hello',
     method = 'POST',
+    target = path,
   ) {
     const before = ctx.connections.received(ID).length
-    const r = await send(ctx.port, method, path, headers, body)
+    const r = await send(ctx.port, method, target, headers, body)
     assert.equal(r.status, 403)
     assert.equal(r.headers['x-amzn-errortype'], 'ForbiddenException')
     assert.deepEqual(JSON.parse(r.body), { message: 'Forbidden' })
@@ -361,6 +362,13 @@ describe('management API with SigV4', () => {
     assert.equal((await send(ctx.port, 'POST', path, other, 'hello')).status, 200)
     const get = await sign({ method: 'GET', body: undefined })
     assert.equal((await send(ctx.port, 'GET', path, get)).status, 200)
+  })
+
+  it('accepts a signed query string, and refuses it changed', async () => {
+    const query = { a: '1', b: 'x y/z' }
+    const h = await sign({ query })
+    assert.equal((await send(ctx.port, 'POST', `${path}?a=1&b=x%20y%2Fz`, h, 'hello')).status, 200)
+    await expectForbidden(h, 'hello', 'POST', `${path}?a=2&b=x%20y%2Fz`)
   })
 
   it('accepts %40 in a signed path', async () => {
