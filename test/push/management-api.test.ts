@@ -166,3 +166,56 @@ describe('createManagementApiConnections concurrency and options', () => {
     }
   })
 })
+
+describe('fan-out through a real gateway', () => {
+  it('one HTTP call reaches every live socket; closed ones come back gone', async () => {
+    const { createGateway } = await import('../../src/gateway/gateway.ts')
+    const { default: WebSocket } = await import('ws')
+    const ids: string[] = []
+    const gateway = createGateway({
+      routes: {
+        $connect: {
+          type: 'in-process',
+          handler: {
+            handle: async (e) => {
+              ids.push(e.connectionId)
+              return { status: 200 }
+            },
+          },
+        },
+      },
+    })
+    const management = createManagementServer({
+      connections: gateway.connections,
+      stage: gateway.stage,
+    })
+    const { url: wsUrl } = await gateway.listen()
+    const { url } = await management.listen()
+    const calls: string[] = []
+    management.server.on('request', (req) => calls.push(`${req.method} ${req.url}`))
+    try {
+      const clients = await Promise.all(
+        [0, 1, 2].map(
+          () =>
+            new Promise<{ ws: InstanceType<typeof WebSocket>; got: Promise<string> }>((resolve) => {
+              const ws = new WebSocket(wsUrl)
+              const got = new Promise<string>((r) => ws.once('message', (d) => r(String(d))))
+              ws.once('open', () => resolve({ ws, got }))
+            }),
+        ),
+      )
+      const c = createManagementApiConnections({ endpoint: url, useFanout: true })
+      const result = await c.postMany([...ids, 'closedXXXXXXXXX='], '{"fan":"out"}')
+      assert.equal(result.sent, 3)
+      assert.deepEqual(result.gone, ['closedXXXXXXXXX='])
+      assert.deepEqual(calls, ['POST /production/@connections'])
+      for (const { ws, got } of clients) {
+        assert.equal(await got, '{"fan":"out"}')
+        ws.close()
+      }
+    } finally {
+      await gateway.close({ drainMs: 1_000 })
+      await management.close()
+    }
+  })
+})
