@@ -9,6 +9,7 @@ import { randomInt } from 'node:crypto'
 import { type Clock, systemClock } from '../clock.ts'
 import { DEFAULTS } from '../defaults.ts'
 import { GatehouseError } from '../errors.ts'
+import { compileRouteExpression } from '../events/route-selection.ts'
 import { isTrustedProxy } from '../limits/client-ip.ts'
 import { type Logger, silentLogger } from '../logger.ts'
 import type { Integration } from './integration.ts'
@@ -395,6 +396,8 @@ export function resolveGatewayOptions(options: GatewayOptions = {}): ResolvedGat
   if (typeof expression !== 'string' || expression.length === 0 || expression.length > 1024) {
     invalid('`routeSelectionExpression` must be a non-empty string such as $request.body.action.')
   }
+  // Parsed now so a malformed expression fails at construction, not on the first message.
+  compileRouteExpression(expression)
   const trustedProxies = options.trustedProxies ?? []
   if (!Array.isArray(trustedProxies) || trustedProxies.some((p) => typeof p !== 'string')) {
     invalid('`trustedProxies` must be an array of IP addresses or CIDR ranges.')

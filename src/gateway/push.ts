@@ -8,7 +8,7 @@ import { isUtf8 } from 'node:buffer'
 import { GatehouseError } from '../errors.ts'
 import type { ConnectionInfo, Connections, PostManyResult } from '../push/connections.ts'
 import { BINARY, type EncodedFrame, encodeFrame, TEXT } from './frame.ts'
-import { CLOSE, closeConnection, type Runtime, writeFrame } from './runtime.ts'
+import { CLOSE, closeConnection, isOpen, type Runtime, writeFrame } from './runtime.ts'
 
 /**
  * Encode an outbound message once. Strings and valid UTF-8 bytes go out as a text frame;
@@ -77,14 +77,14 @@ export function createConnectionsPort(rt: Runtime): Connections {
 
     async delete(connectionId: string): Promise<boolean> {
       const conn = table.get(connectionId)
-      if (conn?.state !== 'open') return false
+      if (!conn || !isOpen(conn)) return false
       closeConnection(conn, CLOSE.normal.code, CLOSE.normal.reason)
       return true
     },
 
     async get(connectionId: string): Promise<ConnectionInfo | null> {
       const conn = table.get(connectionId)
-      if (conn?.state !== 'open') return null
+      if (!conn || !isOpen(conn)) return null
       return {
         connectedAt: conn.handshake.connectedAt,
         lastActiveAt: conn.lastActiveAt,

@@ -16,6 +16,9 @@ import type { IntegrationOutcome } from './integration.ts'
 import { type InvokeContext, invoke } from './integrations/invoke.ts'
 import type { ResolvedGatewayOptions } from './options.ts'
 
+/** `WebSocket.OPEN`. */
+const WS_OPEN = 1
+
 /** Close codes and reasons the gateway uses. */
 export const CLOSE = Object.freeze({
   normal: { code: 1000, reason: 'Connection Closed Normally' },
@@ -109,6 +112,19 @@ export function callRoute(
 }
 
 /**
+ * True while a connection accepts data: neither side has started closing. A peer's close
+ * frame moves `ws` to CLOSING before the socket's `'close'`, and nothing may follow it.
+ *
+ * @example
+ * ```ts
+ * if (!isOpen(conn)) return 'gone'
+ * ```
+ */
+export function isOpen(conn: Connection): boolean {
+  return conn.state === 'open' && conn.ws.readyState === WS_OPEN
+}
+
+/**
  * Start closing a connection with a close frame. What `$disconnect` reports is recorded now,
  * because the peer's echo may never come. A connection already closing is left alone.
  *
@@ -160,7 +176,7 @@ export type WriteResult = 'sent' | 'gone' | 'slow'
  * ```
  */
 export function writeFrame(rt: Runtime, conn: Connection, frame: EncodedFrame): WriteResult {
-  if (conn.state !== 'open') return 'gone'
+  if (!isOpen(conn)) return 'gone'
   if (conn.ws.bufferedAmount + frame.byteLength > rt.options.maxBufferedBytes) {
     rt.options.logger.warn(
       { connectionId: conn.id, buffered: conn.ws.bufferedAmount },

@@ -13,7 +13,7 @@
  * Limits are enforced with the sweep's resolution: a connection closes at most
  * `sweepIntervalMs` after its limit passed.
  */
-import { CLOSE, closeConnection, type Runtime, terminateConnection } from './runtime.ts'
+import { CLOSE, closeConnection, isOpen, type Runtime, terminateConnection } from './runtime.ts'
 
 /**
  * One pass over every connection at time `now`.
@@ -26,7 +26,7 @@ import { CLOSE, closeConnection, type Runtime, terminateConnection } from './run
 export function sweep(rt: Runtime, now: number): void {
   const o = rt.options
   for (const conn of rt.table.values()) {
-    if (conn.state !== 'open') continue
+    if (!isOpen(conn)) continue
     if (now - conn.handshake.connectedAt >= o.maxConnectionMs) {
       closeConnection(conn, CLOSE.goingAway.code, CLOSE.goingAway.reason)
       continue

@@ -222,6 +222,14 @@ export function createUpgradeHandler(
           return refuse(socket, 502, 'connect_error', sourceIp)
         }
         response = outcome.response
+        if (response.status < 200) {
+          // An informational status cannot answer an upgrade; writing it raw would be a lie.
+          logger.warn(
+            { connectionId: id, requestId: event.requestId, status: response.status },
+            '$connect returned 1xx',
+          )
+          return refuse(socket, 502, 'connect_error', sourceIp)
+        }
       }
     } finally {
       rt.table.removePending(id)

@@ -22,7 +22,7 @@ function fakeRuntime(count: number, buffered = 0) {
     const conn: Connection = {
       id,
       handshake: { connectedAt: 0, sourceIp: '127.0.0.1', userAgent: 'UA' } as Handshake,
-      ws: { bufferedAmount: buffered, close() {} } as unknown as Connection['ws'],
+      ws: { readyState: 1, bufferedAmount: buffered, close() {} } as unknown as Connection['ws'],
       socket: {
         cork() {},
         uncork() {},
@@ -141,5 +141,23 @@ test('a client that stops reading is closed once its buffer passes the limit', a
   }
   assert.ok(sent < 2_000, 'pushes stopped being accepted')
   assert.equal(await g.gateway.connections.get(id), null)
+  client.destroy()
+})
+
+test('after the peer’s close frame, pushes and GET see the connection as gone', async (t) => {
+  const app = recorder()
+  const g = await startGateway({ routes: { $connect: { type: 'in-process', handler: app } } })
+  t.after(() => g.close())
+  const client = await rawUpgrade(g.port)
+  const id = app.events[0]?.connectionId ?? ''
+  // Send a close frame but keep the TCP connection: ws is now CLOSING.
+  client.socket.removeAllListeners('data')
+  const { closeFrame } = await import('../conformance/gateway/support/raw-socket.ts')
+  client.write(closeFrame(1000))
+  for (let i = 0; i < 50 && (await g.gateway.connections.get(id)) !== null; i++)
+    await new Promise((r) => setTimeout(r, 10))
+  assert.equal(await g.gateway.connections.get(id), null)
+  assert.equal(await g.gateway.connections.post(id, 'after close'), false)
+  assert.equal(await g.gateway.connections.delete(id), false)
   client.destroy()
 })

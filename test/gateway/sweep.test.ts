@@ -22,6 +22,7 @@ function setup() {
   const calls: string[] = []
   function add(id: string): Connection {
     const ws = {
+      readyState: 1,
       close: (code: number) => calls.push(`${id}:close:${code}`),
       terminate: () => calls.push(`${id}:terminate`),
       ping: () => calls.push(`${id}:ping`),

@@ -195,3 +195,19 @@ test('the app accepted but the client left during $connect: the app still hears 
   assert.equal(g.gateway.stats().openConnections, 0)
   assert.equal(g.gateway.stats().pendingHandshakes, 0)
 })
+
+test('a 1xx from $connect is never written raw: 502', async (t) => {
+  const app = recorder(() => ({ status: 101 }))
+  const g = await startGateway({ routes: { $connect: { type: 'in-process', handler: app } } })
+  t.after(() => g.close())
+  assert.equal((await status(g.port, {})).status, 502)
+})
+
+test('a malformed route selection expression fails at construction', async () => {
+  const { createGateway } = await import('../../src/gateway/gateway.ts')
+  const { isGatehouseError } = await import('../../src/errors.ts')
+  assert.throws(
+    () => createGateway({ routeSelectionExpression: '$request.body.' }),
+    (err) => isGatehouseError(err, 'ERR_INVALID_OPTION'),
+  )
+})
