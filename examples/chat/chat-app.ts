@@ -1,0 +1,66 @@
+/**
+ * @module examples/chat/chat-app
+ * The Gatehouse app of the chat: who may connect (a logged-in user with `chat.use`, from an
+ * allowed Origin, with a single-use token bound to their HTTP session), to which room, and
+ * what their messages do.
+ */
+import { type App, createApp } from '../../src/app/create-app.ts'
+import type { GatewayEvent } from '../../src/events/event.ts'
+import type { Logger } from '../../src/logger.ts'
+import type { Connections } from '../../src/push/connections.ts'
+import type { Store } from '../../src/store/store.ts'
+import { chatHandlers } from './handlers.ts'
+import { announcePresence } from './presence.ts'
+import type { SessionStore } from './sessions.ts'
+import type { UserDirectory } from './users.ts'
+
+/** What the chat app is built from. */
+export interface ChatAppDeps {
+  readonly store: Store
+  readonly connections: Connections
+  readonly users: UserDirectory
+  readonly sessions: SessionStore
+  /** Exact origins of the pages (`http://127.0.0.1:3000`, `http://localhost:3000`). */
+  readonly origins: readonly string[]
+  /** Exact `Host` values of the WebSocket endpoint (a DNS-rebinding page is refused). */
+  readonly wsHosts: readonly string[]
+  readonly logger: Logger
+}
+
+/**
+ * Create the chat's Gatehouse app.
+ *
+ * @example
+ * ```ts
+ * const app = createChatApp({ store, connections, users, sessions, origins, wsHosts, logger })
+ * ```
+ */
+export function createChatApp(deps: ChatAppDeps): App {
+  const { store, users, sessions, logger } = deps
+  let app: App | undefined
+  const announce = (channel: string | null, except?: string) =>
+    announcePresence({ store, send: app!.send, logger }, channel, except)
+
+  app = createApp({
+    store,
+    connections: deps.connections,
+    allowedOrigins: deps.origins,
+    allowedHosts: deps.wsHosts,
+    requireChannel: true,
+    // The session cookie travels with the handshake (same host, SameSite=Lax).
+    identify: (event: GatewayEvent) => {
+      const session = sessions.fromCookies(event.headers.cookie)
+      return session
+        ? { sessionId: session.sessionId, userId: session.username }
+        : { sessionId: null }
+    },
+    loadUser: (id) => users.get(id),
+    permissions: { anyOf: ['chat.use'] },
+    handlers: chatHandlers({ store, tokens: () => app!.tokens }),
+    // The newcomer's socket opens right after this returns; it asks `who` once open.
+    onConnect: ({ session }) => announce(session.channel, session.connectionId),
+    onDisconnect: ({ session }) => announce(session?.channel ?? null),
+    logger,
+  })
+  return app
+}

@@ -1,0 +1,127 @@
+/**
+ * @module examples/chat/chat
+ * Put the demo together: the SQLite files, users and sessions, the Gatehouse app, the bundled
+ * gateway in the same process, the HTTP server, and a clean shutdown.
+ */
+import { createServer, type Server } from 'node:http'
+import { join } from 'node:path'
+import type { EventHandler } from '../../src/events/event.ts'
+import { createLogger } from '../../src/logger.ts'
+import { openSqliteStore } from '../../src/store/sqlite.ts'
+import { buildAssets } from './assets.ts'
+import { createChatApp } from './chat-app.ts'
+import { appOrigins, type ChatConfig } from './config.ts'
+import { openChatDb } from './db.ts'
+import { createGatewayHost } from './gateway-host.ts'
+import { createChatListener } from './server.ts'
+import { openSessions } from './sessions.ts'
+import { createTestCounters } from './test-hooks.ts'
+import { openUsers } from './users.ts'
+
+/** A running demo. */
+export interface RunningChat {
+  readonly appUrl: string
+  readonly wsUrl: string
+  readonly mgmtUrl: string
+  /** Close every socket with 1001, stop listening, close the databases. */
+  stop(): Promise<void>
+}
+
+/**
+ * Start the demo.
+ *
+ * @example
+ * ```ts
+ * const chat = await startChat(readConfig(process.env))
+ * console.log(chat.appUrl) // http://127.0.0.1:3000
+ * await chat.stop()
+ * ```
+ */
+export async function startChat(config: ChatConfig): Promise<RunningChat> {
+  const logger = createLogger({ level: config.logLevel })
+  const [store, assets] = await Promise.all([
+    openSqliteStore({ path: join(config.dataDir, 'gatehouse.db') }),
+    buildAssets(),
+  ])
+  const db = openChatDb(config.dataDir)
+  const users = await openUsers(db)
+  const sessions = openSessions(db)
+  // One process owns the sockets: any session still marked connected is left over from a
+  // previous run that did not shut down cleanly.
+  await store.markDisconnected(await store.listConnections({ all: true }), Date.now())
+
+  const counters = config.testHooks ? createTestCounters() : undefined
+  const origins = appOrigins(config.port)
+  // The gateway exists before the app (the app pushes through it), so its integration
+  // reaches the app through this late-bound handler.
+  let app: EventHandler | undefined
+  const gateway = createGatewayHost({
+    host: config.host,
+    wsPort: config.wsPort,
+    mgmtPort: config.mgmtPort,
+    app: { handle: (event) => app!.handle(event) },
+    logger,
+    observe: counters
+      ? (event, response) =>
+          counters.event(
+            event,
+            response,
+            sessions.fromCookies(event.headers.cookie)?.username ?? null,
+          )
+      : undefined,
+  })
+  const chatApp = createChatApp({
+    store,
+    connections: gateway.connections,
+    users,
+    sessions,
+    origins,
+    wsHosts: [`127.0.0.1:${config.wsPort}`, `localhost:${config.wsPort}`],
+    logger,
+  })
+  app = chatApp
+
+  const server: Server = createServer(
+    { headersTimeout: 10_000, requestTimeout: 15_000 },
+    createChatListener({
+      port: config.port,
+      wsPort: config.wsPort,
+      origins,
+      app: chatApp,
+      store,
+      users,
+      sessions,
+      assets,
+      gateway,
+      logger,
+      counters,
+    }),
+  )
+  const { wsUrl, mgmtUrl } = await gateway.start()
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+
+  let stopping: Promise<void> | undefined
+  return {
+    appUrl: `http://${config.host}:${config.port}`,
+    wsUrl,
+    mgmtUrl,
+    stop() {
+      stopping ??= (async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+        server.closeIdleConnections()
+        await gateway.stop()
+        server.closeAllConnections()
+        await closed
+        await store.close()
+        db.close()
+      })()
+      return stopping
+    },
+  }
+}

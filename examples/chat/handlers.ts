@@ -1,0 +1,111 @@
+/**
+ * @module examples/chat/handlers
+ * The chat's message handlers, chosen by `action` from this explicit list (Gatehouse never
+ * looks a name up by reflection). Every refusal is the one generic error reply, whatever the
+ * cause, so a client learns nothing about which check failed.
+ *
+ * | action | body | effect |
+ * |---|---|---|
+ * | `send_message` | `text`: 1–2000 characters | `{"type":"chat_message","channel","user","text"}` to the room, sender included |
+ * | `change_channel` | `channel` | reply `{"type":"channel_changed","channel"}`; presence to both rooms |
+ * | `who` | — | reply `{"type":"presence","channel","users"}` |
+ * | `kick` | `user` | `chat.moderate` only: the user's unused tokens revoked, all their sockets closed; they get `{"type":"kicked","by"}` first; reply `{"type":"kick_result","user","closed"}` |
+ * | `ping` | — | nothing (the client's keep-alive) |
+ */
+import type { HandlerFn, HandlerSpec } from '../../src/app/types.ts'
+import type { Store } from '../../src/store/store.ts'
+import type { TokenService } from '../../src/tokens/service.ts'
+import { announcePresence, presenceOf } from './presence.ts'
+
+/** The one error reply (the same as Gatehouse's own for unknown and forbidden actions). */
+export const GENERIC_ERROR = Object.freeze({ type: 'error', message: 'Forbidden' })
+
+/** Longest chat message, in UTF-16 code units. */
+export const MAX_TEXT_LENGTH = 2000
+
+const USERNAME = /^[A-Za-z0-9_-]{1,64}$/
+
+/**
+ * A text a user may post: a string of 1 to 2000 characters with something other than
+ * white space in it.
+ *
+ * @example
+ * ```ts
+ * isValidText('hi') // true
+ * isValidText('   ') // false
+ * ```
+ */
+export function isValidText(text: unknown): text is string {
+  return (
+    typeof text === 'string' &&
+    text.length >= 1 &&
+    text.length <= MAX_TEXT_LENGTH &&
+    text.trim() !== ''
+  )
+}
+
+/**
+ * Build the handler table of the chat app.
+ *
+ * @example
+ * ```ts
+ * const app = createApp({ ..., handlers: chatHandlers({ store, tokens: () => app.tokens }) })
+ * ```
+ */
+export function chatHandlers(deps: {
+  readonly store: Store
+  /** Late-bound: the token service exists only once the app does. */
+  readonly tokens: () => TokenService
+}): Record<string, HandlerFn | HandlerSpec> {
+  const { store } = deps
+
+  const sendMessage: HandlerFn = async (ctx) => {
+    const text = ctx.body.text
+    const channel = ctx.session.channel
+    if (!isValidText(text) || channel === null || ctx.user === null) return GENERIC_ERROR
+    await ctx.send.toChannel(channel, { type: 'chat_message', channel, user: ctx.user.id, text })
+    return undefined
+  }
+
+  const changeChannel: HandlerFn = async (ctx) => {
+    const from = ctx.session.channel
+    const to = ctx.body.channel
+    // Validated like at connect (pattern and authorizeChannel) by changeChannel itself.
+    if (!(await ctx.changeChannel(to)) || typeof to !== 'string') return GENERIC_ERROR
+    const deps = { store, send: ctx.send, logger: ctx.logger }
+    if (from !== to) await announcePresence(deps, from)
+    await announcePresence(deps, to)
+    return { type: 'channel_changed', channel: to }
+  }
+
+  const who: HandlerFn = async (ctx) => {
+    if (ctx.session.channel === null) return GENERIC_ERROR
+    return presenceOf(store, ctx.session.channel)
+  }
+
+  const kick: HandlerSpec = {
+    permissions: { anyOf: ['chat.moderate'] },
+    run: async (ctx) => {
+      const target = ctx.body.user
+      if (typeof target !== 'string' || !USERNAME.test(target) || target === ctx.user?.id) {
+        return GENERIC_ERROR
+      }
+      const by = ctx.user?.id ?? ''
+      // Tokens first, so a page that is reconnecting right now cannot slip back in.
+      await deps.tokens().revokeUser(target)
+      // Told before the close (same socket, so it arrives first): the page then stays out.
+      await ctx.send.toUser(target, { type: 'kicked', by })
+      const closed = await ctx.send.close({ userId: target })
+      ctx.logger.info({ event: 'kick', by, target, closed }, 'user kicked')
+      return { type: 'kick_result', user: target, closed }
+    },
+  }
+
+  return {
+    send_message: sendMessage,
+    change_channel: changeChannel,
+    who,
+    kick,
+    ping: () => undefined,
+  }
+}

@@ -1,0 +1,233 @@
+/**
+ * @module examples/chat/server
+ * The demo's HTTP side (node:http): the page and its files, login and logout, who-am-I, the
+ * Gatehouse token endpoint, and the health check.
+ *
+ * | route | answer |
+ * |---|---|
+ * | `GET /` | the chat page |
+ * | `GET /static/…` | its script, style and icon |
+ * | `GET /healthz` | 200 when the gateway is up, else 503 |
+ * | `POST /login` `{"username","password"}` | 200 + session and CSRF cookies; 401; 429 |
+ * | `POST /logout` with `X-CSRFToken` | 200: session ended, its tokens revoked, its sockets closed; 403 |
+ * | `GET /api/me` | 200 `{"user","permissions"}` or 401 |
+ * | `POST /api/ws-token/` | Gatehouse's token endpoint: 200 `{"token","expires_in"}`, 403, 429 |
+ * | `GET /__test/stats`, `POST /__test/restart-gateway` | only with `GATEHOUSE_DEMO_TEST=1` |
+ */
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
+import { toFetchRequest, writeFetchResponse } from '../../src/adapters/node.ts'
+import type { App } from '../../src/app/create-app.ts'
+import { encodeKeyPart } from '../../src/limits/keys.ts'
+import { type Logger, logSafe } from '../../src/logger.ts'
+import type { Store } from '../../src/store/store.ts'
+import type { Asset } from './assets.ts'
+import type { GatewayHost } from './gateway-host.ts'
+import { discardBody, readJsonObject, sendJson } from './http-util.ts'
+import { chatPage, securityHeaders } from './page.ts'
+import { csrfMatches, loginCookies, logoutCookies, type SessionStore } from './sessions.ts'
+import type { TestCounters } from './test-hooks.ts'
+import type { UserDirectory } from './users.ts'
+
+/** What the HTTP side is built from. */
+export interface ChatServerDeps {
+  readonly port: number
+  readonly wsPort: number
+  readonly origins: readonly string[]
+  readonly app: App
+  readonly store: Store
+  readonly users: UserDirectory
+  readonly sessions: SessionStore
+  readonly assets: ReadonlyMap<string, Asset>
+  readonly gateway: GatewayHost
+  readonly logger: Logger
+  /** Present only in test mode. */
+  readonly counters?: TestCounters | undefined
+}
+
+/** Login attempts per client address and per user name, per minute (failed ones count too). */
+const LOGIN_LIMIT_PER_IP = 30
+const LOGIN_LIMIT_PER_USER = 10
+const LOGIN_WINDOW_MS = 60_000
+
+/**
+ * Build the request listener.
+ *
+ * @example
+ * ```ts
+ * createServer(createChatListener(deps)).listen(3000, '127.0.0.1')
+ * ```
+ */
+export function createChatListener(deps: ChatServerDeps): RequestListener {
+  const { app, store, users, sessions, assets, gateway, logger, counters } = deps
+  const hosts = new Set([`127.0.0.1:${deps.port}`, `localhost:${deps.port}`])
+  const origins = new Set(deps.origins)
+  const pageHeaders = securityHeaders(deps.wsPort)
+  const page = Buffer.from(chatPage(deps.wsPort), 'utf8')
+
+  const tokenEndpoint = app.tokenEndpoint({
+    authenticate: async (request) => {
+      const session = sessions.fromCookies(request.headers.get('cookie'))
+      // The endpoint compares cookie and header; the header must also be this session's.
+      if (!session || !csrfMatches(session, request.headers.get('x-csrftoken'))) return null
+      return { userId: session.username, sessionId: session.sessionId }
+    },
+  })
+
+  /** A browser request from another site (or a page of ours under a foreign origin). */
+  function crossSite(req: IncomingMessage): boolean {
+    const origin = req.headers.origin
+    if (origin !== undefined && !origins.has(origin)) return true
+    const site = req.headers['sec-fetch-site']
+    return site !== undefined && site !== 'same-origin' && site !== 'none'
+  }
+
+  async function login(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (crossSite(req)) return sendJson(res, 403, { error: 'Forbidden' })
+    const body = await readJsonObject(req)
+    if (body === null) return sendJson(res, 400, { error: 'Bad Request' })
+    const username = typeof body.username === 'string' ? body.username : ''
+    const ip = req.socket.remoteAddress ?? 'unknown'
+    const decision = await store.hit(
+      [
+        {
+          key: `login:ip:${encodeKeyPart(ip)}`,
+          limit: LOGIN_LIMIT_PER_IP,
+          windowMs: LOGIN_WINDOW_MS,
+        },
+        {
+          key: `login:user:${encodeKeyPart(username)}`,
+          limit: LOGIN_LIMIT_PER_USER,
+          windowMs: LOGIN_WINDOW_MS,
+        },
+      ],
+      Date.now(),
+    )
+    if (!decision.allowed) {
+      const retry = String(Math.max(1, Math.ceil(decision.msBeforeNext / 1000)))
+      return sendJson(res, 429, { error: 'Too Many Requests' }, { 'retry-after': retry })
+    }
+    const user = await users.verify(body.username, body.password)
+    if (!user) {
+      logger.warn({ event: 'login_failed', user: logSafe(username, 64), ip }, 'login failed')
+      return sendJson(res, 401, { error: 'Unauthorized' })
+    }
+    // A new id at every login: a session id planted before login is worth nothing after.
+    const previous = sessions.fromCookies(req.headers.cookie)
+    const session = sessions.create(user.id, previous?.sessionId)
+    if (previous) await app.revokeSession(previous.sessionId)
+    logger.info({ event: 'login', user: user.id }, 'logged in')
+    sendJson(
+      res,
+      200,
+      { user: user.id, permissions: user.permissions },
+      { 'set-cookie': loginCookies(session) },
+    )
+  }
+
+  async function logout(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    await discardBody(req)
+    const session = sessions.fromCookies(req.headers.cookie)
+    const header = req.headers['x-csrftoken']
+    if (
+      crossSite(req) ||
+      !session ||
+      !csrfMatches(session, typeof header === 'string' ? header : null)
+    ) {
+      return sendJson(res, 403, { error: 'Forbidden' })
+    }
+    sessions.destroy(session.sessionId)
+    // This browser's unused tokens and open sockets go with its session.
+    const revoked = await app.revokeSession(session.sessionId)
+    logger.info({ event: 'logout', user: session.username, ...revoked }, 'logged out')
+    sendJson(res, 200, { ok: true }, { 'set-cookie': logoutCookies() })
+  }
+
+  function me(req: IncomingMessage, res: ServerResponse): void {
+    const session = sessions.fromCookies(req.headers.cookie)
+    const user = session ? users.get(session.username) : null
+    if (user) sendJson(res, 200, { user: user.id, permissions: user.permissions })
+    else sendJson(res, 401, { error: 'Unauthorized' })
+  }
+
+  async function token(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const request = await toFetchRequest(req, { maxBodyBytes: 1_024 })
+    const response = await tokenEndpoint(request)
+    counters?.tokenAnswer(
+      sessions.fromCookies(req.headers.cookie)?.username ?? null,
+      response.status,
+    )
+    await writeFetchResponse(res, response)
+  }
+
+  function staticFile(req: IncomingMessage, res: ServerResponse, file: Asset): void {
+    const headers = {
+      ...pageHeaders,
+      'content-type': file.contentType,
+      etag: file.etag,
+      'cache-control': 'no-cache',
+    }
+    if (req.headers['if-none-match'] === file.etag) {
+      res.writeHead(304, headers)
+      res.end()
+      return
+    }
+    res.writeHead(200, { ...headers, 'content-length': file.body.byteLength })
+    res.end(req.method === 'HEAD' ? undefined : file.body)
+  }
+
+  async function testRoute(path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!counters) return sendJson(res, 404, { error: 'Not Found' })
+    if (path === '/__test/stats' && req.method === 'GET')
+      return sendJson(res, 200, counters.snapshot())
+    if (path === '/__test/restart-gateway' && req.method === 'POST') {
+      await discardBody(req)
+      await gateway.restart()
+      counters.restarted()
+      return sendJson(res, 200, { ok: true })
+    }
+    sendJson(res, 404, { error: 'Not Found' })
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Only our own host names: a DNS-rebinding page cannot talk to the demo.
+    if (!hosts.has(req.headers.host ?? ''))
+      return sendJson(res, 421, { error: 'Misdirected Request' })
+    const path = (req.url ?? '/').split('?')[0] ?? '/'
+    const method = req.method ?? 'GET'
+    const read = method === 'GET' || method === 'HEAD'
+
+    if (path === '/healthz' && read) {
+      const up = gateway.stats() !== null
+      return sendJson(res, up ? 200 : 503, { status: up ? 'ok' : 'starting' })
+    }
+    if (path === '/' && read) {
+      res.writeHead(200, {
+        ...pageHeaders,
+        'content-type': 'text/html; charset=utf-8',
+        'content-length': page.byteLength,
+        'cache-control': 'no-store',
+      })
+      res.end(method === 'HEAD' ? undefined : page)
+      return
+    }
+    const file = assets.get(path)
+    if (file && read) return staticFile(req, res, file)
+    if (path === '/login' && method === 'POST') return login(req, res)
+    if (path === '/logout' && method === 'POST') return logout(req, res)
+    if (path === '/api/me' && read) return me(req, res)
+    if (path === '/api/ws-token/' || path === '/api/ws-token') return token(req, res)
+    if (path.startsWith('/__test/')) return testRoute(path, req, res)
+    sendJson(res, 404, { error: 'Not Found' })
+  }
+
+  return (req, res) => {
+    route(req, res).catch((err: unknown) => {
+      logger.error(
+        { event: 'http_error', err: logSafe(err instanceof Error ? err.message : err) },
+        'request failed',
+      )
+      if (!res.headersSent) sendJson(res, 500, { error: 'Internal Server Error' })
+      else res.destroy()
+    })
+  }
+}
