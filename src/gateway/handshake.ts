@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage } from 'node:http'
 import type { EventTransport, GatewayEvent } from '../events/event.ts'
+import { isGatewayOwnedHeader } from '../events/headers.ts'
 import { randomRequestId } from '../events/ids.ts'
 
 /** The handshake facts one connection's events are built from. */
@@ -85,6 +86,30 @@ export function localDomainName(req: IncomingMessage): string {
 }
 
 /**
+ * The headers an in-process `$connect` event carries: the client's, minus every header the
+ * gateway owns (a client-written `X-Forwarded-For`, `X-Real-Ip`, `connectionId`, `X-Amzn-*`,
+ * `x-gatehouse-*`, `Forwarded`, `Via`), plus `x-forwarded-for` set to the address the gateway
+ * resolved — what an app behind AWS or the HTTP integration sees too.
+ *
+ * @example
+ * ```ts
+ * eventHeaders({ 'x-forwarded-for': '6.6.6.6', cookie: 'a=b' }, '127.0.0.1')
+ * // { cookie: 'a=b', 'x-forwarded-for': '127.0.0.1' }
+ * ```
+ */
+export function eventHeaders(
+  headers: Readonly<Record<string, string>>,
+  sourceIp: string,
+): Record<string, string> {
+  const map = new Map<string, string>()
+  for (const name of Object.keys(headers)) {
+    if (name === 'host' || !isGatewayOwnedHeader(name)) map.set(name, headers[name] ?? '')
+  }
+  map.set('x-forwarded-for', sourceIp)
+  return Object.fromEntries(map)
+}
+
+/**
  * Capture a handshake.
  *
  * @example
@@ -104,7 +129,7 @@ export function readHandshake(
   const url = req.url ?? '/'
   const q = url.indexOf('?')
   const rawQuery = q === -1 ? '' : url.slice(q + 1)
-  const headers = lowerCaseHeaders(req.rawHeaders)
+  const headers = eventHeaders(lowerCaseHeaders(req.rawHeaders), facts.sourceIp)
   return {
     ...facts,
     headers,

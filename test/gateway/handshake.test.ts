@@ -72,3 +72,21 @@ test('only $connect carries headers and query; every event has the identity and 
   assert.equal(new Set([c.requestId, m.requestId, d.requestId]).size, 3)
   assert.equal(m.requestTimeEpoch, 3_000)
 })
+
+test('event headers drop what the gateway owns and carry the resolved client address', async () => {
+  const { eventHeaders } = await import('../../src/gateway/handshake.ts')
+  const headers = eventHeaders(
+    {
+      host: 'h',
+      cookie: 'c',
+      'x-forwarded-for': '6.6.6.6',
+      'x-real-ip': '6.6.6.6',
+      connectionid: 'forged',
+      'x-amzn-apigateway-api-id': 'forged',
+      'x-gatehouse-signature': 'forged',
+      forwarded: 'for=6.6.6.6',
+    },
+    '127.0.0.1',
+  )
+  assert.deepEqual(headers, { host: 'h', cookie: 'c', 'x-forwarded-for': '127.0.0.1' })
+})

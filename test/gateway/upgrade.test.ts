@@ -158,6 +158,12 @@ test('X-Forwarded-For counts only from a trusted proxy', async (t) => {
   t.after(() => plain.close())
   const b = await connectClient(plain.url, { headers: { 'X-Forwarded-For': '203.0.113.9' } })
   assert.equal(app.events[1]?.sourceIp, '127.0.0.1')
+  assert.equal(
+    app.events[1]?.headers['x-forwarded-for'],
+    '127.0.0.1',
+    'the client value is replaced',
+  )
+  assert.equal(app.events[0]?.headers['x-forwarded-for'], '203.0.113.9')
   b.ws.close()
 })
 
@@ -210,4 +216,14 @@ test('a malformed route selection expression fails at construction', async () =>
     () => createGateway({ routeSelectionExpression: '$request.body.' }),
     (err) => isGatehouseError(err, 'ERR_INVALID_OPTION'),
   )
+})
+
+test('permessage-deflate is never negotiated', async (t) => {
+  const g = await startGateway()
+  t.after(() => g.close())
+  const answer = await status(g.port, {
+    headers: { 'Sec-WebSocket-Extensions': 'permessage-deflate; client_max_window_bits' },
+  })
+  assert.equal(answer.status, 101)
+  assert.equal(answer.headers['sec-websocket-extensions'], undefined)
 })
