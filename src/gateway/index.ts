@@ -13,4 +13,10 @@
 export { ID_PATTERN, newId as newConnectionId } from './connection-id.ts'
 export { createGateway, type Gateway, type GatewayStats } from './gateway.ts'
 export type { Integration, LambdaContext, LambdaHandler } from './integration.ts'
+export {
+  createManagementHandler,
+  createManagementServer,
+  type ManagementServer,
+  type ManagementServerOptions,
+} from './management/server.ts'
 export { GATEWAY_DEFAULTS, type GatewayOptions, randomApiId } from './options.ts'
