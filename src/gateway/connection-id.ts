@@ -42,5 +42,12 @@ export function newId(): string {
   return id
 }
 
-/** The shape every id {@link newId} returns. */
+/**
+ * The shape every id {@link newId} returns.
+ *
+ * @example
+ * ```ts
+ * ID_PATTERN.test(event.connectionId) // true for ids this gateway issued
+ * ```
+ */
 export const ID_PATTERN = /^[A-Za-z0-9_-]{15}=$/

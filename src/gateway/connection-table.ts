@@ -10,7 +10,15 @@ import type { WebSocket } from 'ws'
 import type { Handshake } from './handshake.ts'
 import type { TokenBucket } from './token-bucket.ts'
 
-/** One established connection and its bookkeeping (mutated by the gateway's parts). */
+/**
+ * One established connection and its bookkeeping (mutated by the gateway's parts).
+ *
+ * @example
+ * ```ts
+ * const conn = table.get(connectionId)
+ * if (conn?.state === 'open') conn.lastActiveAt = clock.now()
+ * ```
+ */
 export interface Connection {
   readonly id: string
   readonly handshake: Handshake
@@ -39,13 +47,27 @@ export interface Connection {
   readonly bucket: TokenBucket
 }
 
-/** Why an upgrade is refused before `$connect` runs. */
+/**
+ * Why an upgrade is refused before `$connect` runs.
+ *
+ * @example
+ * ```ts
+ * const refusal = table.admit(ipKey) // { status: 429, reason: 'max_connections_per_ip' }
+ * ```
+ */
 export interface Refusal {
   readonly status: 429 | 503
   readonly reason: string
 }
 
-/** The limits {@link ConnectionTable.admit} enforces. */
+/**
+ * The limits {@link ConnectionTable.admit} enforces.
+ *
+ * @example
+ * ```ts
+ * new ConnectionTable({ maxConnections: 1000, maxConnectionsPerIp: 20, maxPendingHandshakes: 256, maxPendingHandshakesPerIp: 16 })
+ * ```
+ */
 export interface TableLimits {
   readonly maxConnections: number
   readonly maxConnectionsPerIp: number

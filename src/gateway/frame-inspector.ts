@@ -10,7 +10,14 @@
  * validating everything else (masking, opcodes, UTF-8, control frames).
  */
 
-/** A reason to close, with the close code AWS uses for it. */
+/**
+ * A reason to close, with the close code AWS uses for it.
+ *
+ * @example
+ * ```ts
+ * const violation: FrameViolation = { code: 1009, reason: 'Frame too large' }
+ * ```
+ */
 export interface FrameViolation {
   readonly code: 1003 | 1009
   readonly reason: string

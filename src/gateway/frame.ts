@@ -5,7 +5,14 @@
  * 10 000 clients costs one encoding and no per-recipient copy.
  */
 
-/** A complete unmasked frame: its header and its payload, written back to back. */
+/**
+ * A complete unmasked frame: its header and its payload, written back to back.
+ *
+ * @example
+ * ```ts
+ * const { header, payload, byteLength } = encodeFrame(Buffer.from('hi'))
+ * ```
+ */
 export interface EncodedFrame {
   readonly header: Buffer
   readonly payload: Buffer
@@ -13,7 +20,14 @@ export interface EncodedFrame {
   readonly byteLength: number
 }
 
-/** Opcodes the gateway sends as data. */
+/**
+ * Opcodes the gateway sends as data.
+ *
+ * @example
+ * ```ts
+ * encodeFrame(Buffer.from('hi'), TEXT)
+ * ```
+ */
 export const TEXT = 0x1
 export const BINARY = 0x2
 

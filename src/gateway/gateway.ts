@@ -24,7 +24,14 @@ import { CLOSE, closeConnection, createRuntime, terminateConnection } from './ru
 import { startSweep } from './sweep.ts'
 import { createUpgradeHandler, handleProtocols } from './upgrade.ts'
 
-/** What {@link Gateway.stats} reports. */
+/**
+ * What {@link Gateway.stats} reports.
+ *
+ * @example
+ * ```ts
+ * const { openConnections, pendingHandshakes } = gateway.stats()
+ * ```
+ */
 export interface GatewayStats {
   /** Sockets in the table (open, or closing and not yet closed). */
   readonly openConnections: number
@@ -36,7 +43,17 @@ export interface GatewayStats {
   readonly trackedAddresses: number
 }
 
-/** A running gateway. */
+/**
+ * A running gateway.
+ *
+ * @example
+ * ```ts
+ * const gateway = createGateway({ routes })
+ * const { url } = await gateway.listen()
+ * await gateway.connections.post(connectionId, 'hello')
+ * await gateway.close({ drainMs: 2_000 })
+ * ```
+ */
 export interface Gateway {
   /** Bind `host:port`; resolves with the WebSocket URL (`ws://host:port/{stage}`) and port. */
   listen(): Promise<{ url: string; port: number }>

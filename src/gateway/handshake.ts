@@ -9,7 +9,14 @@ import type { EventTransport, GatewayEvent } from '../events/event.ts'
 import { isGatewayOwnedHeader } from '../events/headers.ts'
 import { randomRequestId } from '../events/ids.ts'
 
-/** The handshake facts one connection's events are built from. */
+/**
+ * The handshake facts one connection's events are built from.
+ *
+ * @example
+ * ```ts
+ * const event = connectEvent(handshake, api, clock.now())
+ * ```
+ */
 export interface Handshake {
   readonly connectionId: string
   readonly connectedAt: number
@@ -26,7 +33,14 @@ export interface Handshake {
   readonly localPort: number
 }
 
-/** Where the API lives: the same on every event. */
+/**
+ * Where the API lives: the same on every event.
+ *
+ * @example
+ * ```ts
+ * const api: ApiContext = { apiId: 'abc123defg', stage: 'production' }
+ * ```
+ */
 export interface ApiContext {
   readonly apiId: string
   readonly stage: string

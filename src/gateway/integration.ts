@@ -4,8 +4,19 @@
  * process, an HTTP (HTTP_PROXY) backend, or a Lambda-style function.
  */
 import type { EventHandler, GatewayResponse } from '../events/event.ts'
+import type { LambdaWebSocketEvent } from '../events/lambda.ts'
 
-/** The subset of a Lambda context object a local invocation can honestly provide. */
+/**
+ * The subset of a Lambda context object a local invocation can honestly provide.
+ *
+ * @example
+ * ```ts
+ * const handler: LambdaHandler = async (event, context) => {
+ *   if (context.getRemainingTimeInMillis() < 100) return { statusCode: 503 }
+ *   return { statusCode: 200 }
+ * }
+ * ```
+ */
 export interface LambdaContext {
   readonly awsRequestId: string
   readonly functionName: string
@@ -19,8 +30,19 @@ export interface LambdaContext {
   getRemainingTimeInMillis(): number
 }
 
-/** A Lambda-style handler: a proxy event in, a proxy result (`{ statusCode, headers?, body? }`) out. */
-export type LambdaHandler = (event: unknown, context: LambdaContext) => Promise<unknown>
+/**
+ * A Lambda-style handler: a WebSocket proxy event in, a proxy result
+ * (`{ statusCode, headers?, body? }`) out. `app.lambda` fits as it is.
+ *
+ * @example
+ * ```ts
+ * const handler: LambdaHandler = (event) => app.lambda(event)
+ * ```
+ */
+export type LambdaHandler = (
+  event: LambdaWebSocketEvent,
+  context: LambdaContext,
+) => Promise<unknown>
 
 /**
  * One route's integration.
@@ -77,6 +99,13 @@ export type Integration =
 /**
  * The outcome of one integration call, as a value: a response, a timeout, or a failure
  * (thrown handler, unreachable backend, malformed result).
+ *
+ * @example
+ * ```ts
+ * if (outcome.kind === 'timeout') answer(504)
+ * else if (outcome.kind === 'error') answer(502)
+ * else accept(outcome.response)
+ * ```
  */
 export type IntegrationOutcome =
   | { readonly kind: 'response'; readonly response: GatewayResponse }

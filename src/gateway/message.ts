@@ -26,7 +26,14 @@ import {
   track,
 } from './runtime.ts'
 
-/** Messages of the error frames, as AWS words them. */
+/**
+ * Messages of the error frames, as AWS words them.
+ *
+ * @example
+ * ```ts
+ * sendError(rt, conn, ERROR_MESSAGES.forbidden, requestId)
+ * ```
+ */
 export const ERROR_MESSAGES = Object.freeze({
   forbidden: 'Forbidden',
   internal: 'Internal server error',

@@ -18,6 +18,11 @@ import { mapperFor } from './integrations/request-parameters.ts'
 /**
  * Defaults the gateway needs that the shared table does not hold (yet): each one is
  * gateway-only plumbing, named with its unit.
+ *
+ * @example
+ * ```ts
+ * GATEWAY_DEFAULTS.maxFragments // 64
+ * ```
  */
 export const GATEWAY_DEFAULTS = Object.freeze({
   port: 0,
@@ -109,7 +114,14 @@ export interface GatewayOptions {
   readonly sweepIntervalMs?: number
 }
 
-/** The options after defaults are merged and checks passed. */
+/**
+ * The options after defaults are merged and checks passed.
+ *
+ * @example
+ * ```ts
+ * const { idleTimeoutMs, routes } = resolveGatewayOptions(options)
+ * ```
+ */
 export interface ResolvedGatewayOptions {
   readonly port: number
   readonly host: string

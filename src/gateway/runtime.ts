@@ -19,7 +19,14 @@ import type { ResolvedGatewayOptions } from './options.ts'
 /** `WebSocket.OPEN`. */
 const WS_OPEN = 1
 
-/** Close codes and reasons the gateway uses. */
+/**
+ * Close codes and reasons the gateway uses.
+ *
+ * @example
+ * ```ts
+ * closeConnection(conn, CLOSE.normal.code, CLOSE.normal.reason)
+ * ```
+ */
 export const CLOSE = Object.freeze({
   normal: { code: 1000, reason: 'Connection Closed Normally' },
   goingAway: { code: 1001, reason: 'Going away' },
@@ -29,7 +36,15 @@ export const CLOSE = Object.freeze({
   pongTimeout: { code: 1006, reason: 'Pong timeout' },
 })
 
-/** The shared state of one gateway. */
+/**
+ * The shared state of one gateway.
+ *
+ * @example
+ * ```ts
+ * const rt = createRuntime(resolveGatewayOptions(options))
+ * rt.table.size // open connections
+ * ```
+ */
 export interface Runtime {
   readonly options: ResolvedGatewayOptions
   readonly api: ApiContext
@@ -161,7 +176,14 @@ export function terminateConnection(conn: Connection, code: number, reason: stri
   conn.ws.terminate()
 }
 
-/** What a write did: `sent`, or `gone` (not open), or `slow` (its buffer is over the limit: closed 1008). */
+/**
+ * What a write did: `sent`, or `gone` (not open), or `slow` (its buffer is over the limit: closed 1008).
+ *
+ * @example
+ * ```ts
+ * if (writeFrame(rt, conn, frame) === 'slow') gone.push(conn.id)
+ * ```
+ */
 export type WriteResult = 'sent' | 'gone' | 'slow'
 
 /**
@@ -277,7 +299,14 @@ export function connectionClosed(
   rt.onConnectionRemoved?.()
 }
 
-/** A short, log-safe description of an error (never a stack). */
+/**
+ * A short, log-safe description of an error (never a stack).
+ *
+ * @example
+ * ```ts
+ * errorText(new TypeError('bad')) // 'TypeError: bad'
+ * ```
+ */
 export function errorText(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`
   return String(error)

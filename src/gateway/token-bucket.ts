@@ -4,7 +4,14 @@
  * the clock on each message, so it needs no timer.
  */
 
-/** A token bucket: `take(now)` spends one token when there is one. */
+/**
+ * A token bucket: `take(now)` spends one token when there is one.
+ *
+ * @example
+ * ```ts
+ * if (!bucket.take(clock.now())) throttle()
+ * ```
+ */
 export interface TokenBucket {
   take(now: number): boolean
 }

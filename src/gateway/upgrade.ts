@@ -47,7 +47,14 @@ const WS_ERROR_CLOSE: Readonly<Record<string, number>> = {
   WS_ERR_INVALID_UTF8: 1007,
 }
 
-/** The protocol `$connect` chose for a request, read back by `ws`'s `handleProtocols`. */
+/**
+ * The protocol `$connect` chose for a request, read back by `ws`'s `handleProtocols`.
+ *
+ * @example
+ * ```ts
+ * chosenProtocols.set(req, 'gatehouse.v1') // then wss.handleUpgrade(...)
+ * ```
+ */
 export const chosenProtocols = new WeakMap<IncomingMessage, string>()
 
 /**

@@ -14,7 +14,14 @@ import type { Integration, IntegrationOutcome } from '../integration.ts'
 import { checkResponse } from './outcome.ts'
 import { mapperFor } from './request-parameters.ts'
 
-/** What an HTTP call needs beyond the event. */
+/**
+ * What an HTTP call needs beyond the event.
+ *
+ * @example
+ * ```ts
+ * const ctx: HttpCallContext = { apiId, clock, timeoutMs: 29_000, maxResponseBytes: 131_072 }
+ * ```
+ */
 export interface HttpCallContext {
   readonly apiId: string
   readonly clock: Clock

@@ -10,7 +10,14 @@ import { invokeHttp } from './http.ts'
 import { invokeInProcess } from './in-process.ts'
 import { invokeLambda } from './lambda.ts'
 
-/** What every call needs beyond the event. */
+/**
+ * What every call needs beyond the event.
+ *
+ * @example
+ * ```ts
+ * const ctx: InvokeContext = { apiId, clock, timeoutMs: 29_000, maxResponseBytes: 131_072 }
+ * ```
+ */
 export interface InvokeContext {
   readonly apiId: string
   readonly clock: Clock

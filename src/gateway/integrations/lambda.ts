@@ -11,7 +11,14 @@ import type { Handshake } from '../handshake.ts'
 import type { Integration, IntegrationOutcome, LambdaContext } from '../integration.ts'
 import { withTimeout } from './outcome.ts'
 
-/** What a Lambda call needs beyond the event. */
+/**
+ * What a Lambda call needs beyond the event.
+ *
+ * @example
+ * ```ts
+ * const ctx: LambdaCallContext = { clock, timeoutMs: 29_000 }
+ * ```
+ */
 export interface LambdaCallContext {
   readonly clock: Clock
   readonly timeoutMs: number

@@ -26,7 +26,14 @@ interface Mapping {
   readonly value: (event: GatewayEvent, handshake: Handshake) => string | undefined
 }
 
-/** Compiled mappings of one integration, applied to each request. */
+/**
+ * Compiled mappings of one integration, applied to each request.
+ *
+ * @example
+ * ```ts
+ * const request = mapper(built, event, handshake)
+ * ```
+ */
 export type RequestParameterMapper = (
   request: IntegrationRequest,
   event: GatewayEvent,
