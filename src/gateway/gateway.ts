@@ -109,6 +109,9 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
     perMessageDeflate: false,
     maxPayload: resolved.maxMessageBytes,
     maxFragments: resolved.maxFragments,
+    // Chunks the receiver may hold unparsed (ws's default is 262 144): tiny TCP segments
+    // must not cost memory by count rather than bytes.
+    maxBufferedChunks: 16_384,
     clientTracking: false,
     handleProtocols,
     // ws honours it; @types/ws does not list it yet.
