@@ -9,7 +9,7 @@
  * | `GET /static/…` | its script, style and icon |
  * | `GET /healthz` | 200 when the gateway is up, else 503 |
  * | `POST /login` `{"username","password"}` | 200 + session and CSRF cookies; 401; 429 |
- * | `POST /logout` with `X-CSRFToken` | 200: session ended, its tokens revoked, its sockets closed; 403 |
+ * | `POST /logout` with `X-CSRFToken` | 200 `{"ok":true,"closed":n}`: session ended, its tokens revoked, its sockets closed; 403 |
  * | `GET /api/me` | 200 `{"user","permissions"}` or 401 |
  * | `POST /api/ws-token/` | Gatehouse's token endpoint: 200 `{"token","expires_in"}`, 403, 429 |
  * | `GET /__test/stats`, `POST /__test/restart-gateway` | only with `GATEHOUSE_DEMO_TEST=1` |
@@ -26,7 +26,7 @@ import { discardBody, readJsonObject, sendJson } from './http-util.ts'
 import { chatPage, securityHeaders } from './page.ts'
 import { csrfMatches, loginCookies, logoutCookies, type SessionStore } from './sessions.ts'
 import type { TestCounters } from './test-hooks.ts'
-import type { UserDirectory } from './users.ts'
+import { SEED_USERS, type UserDirectory } from './users.ts'
 
 /** What the HTTP side is built from. */
 export interface ChatServerDeps {
@@ -139,7 +139,7 @@ export function createChatListener(deps: ChatServerDeps): RequestListener {
     // This browser's unused tokens and open sockets go with its session.
     const revoked = await app.revokeSession(session.sessionId)
     logger.info({ event: 'logout', user: session.username, ...revoked }, 'logged out')
-    sendJson(res, 200, { ok: true }, { 'set-cookie': logoutCookies() })
+    sendJson(res, 200, { ok: true, closed: revoked.connections }, { 'set-cookie': logoutCookies() })
   }
 
   function me(req: IncomingMessage, res: ServerResponse): void {
@@ -177,8 +177,13 @@ export function createChatListener(deps: ChatServerDeps): RequestListener {
 
   async function testRoute(path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!counters) return sendJson(res, 404, { error: 'Not Found' })
-    if (path === '/__test/stats' && req.method === 'GET')
-      return sendJson(res, 200, counters.snapshot())
+    if (path === '/__test/stats' && req.method === 'GET') {
+      const connected: Record<string, number> = {}
+      for (const { username } of SEED_USERS) {
+        connected[username] = (await store.listConnections({ userId: username })).length
+      }
+      return sendJson(res, 200, { ...counters.snapshot(), connected })
+    }
     if (path === '/__test/restart-gateway' && req.method === 'POST') {
       await discardBody(req)
       await gateway.restart()

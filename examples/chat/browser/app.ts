@@ -171,6 +171,7 @@ function switchRoom(name: string): void {
 function enterRoom(name: string): void {
   room = name
   view.messages.replaceChildren()
+  view.roomNote.textContent = 'Everyone in this room sees what you send.'
   renderRooms()
   renderPeople([])
 }
@@ -331,12 +332,13 @@ view.loginForm.addEventListener('submit', async (event) => {
 
 view.logout.addEventListener('click', async () => {
   // The server ends the session and closes this browser's sockets itself.
-  await fetch('/logout', {
+  const answer = await fetch('/logout', {
     method: 'POST',
     credentials: 'same-origin',
     headers: { 'X-CSRFToken': csrfToken() },
   }).catch(() => null)
-  showLogin()
+  const body = (await answer?.json().catch(() => null)) as { closed?: number } | null
+  showLogin(typeof body?.closed === 'number' ? 'Signed out.' : '')
 })
 
 view.composer.addEventListener('submit', (event) => {

@@ -356,6 +356,8 @@ export async function stats(demo: Demo): Promise<{
   connects: { user: string | null; status: number; channel: string | null }[]
   tokensPresentedTwice: number
   gatewayRestarts: number
+  /** Connected sessions per seeded user, from the Gatehouse store. */
+  connected: Record<string, number>
 }> {
   const res = await fetch(`${demo.appUrl}/__test/stats`)
   if (res.status !== 200) throw new Error(`stats: ${res.status}`)
