@@ -14,6 +14,7 @@ import {
   loginRequest,
   open,
   type Session,
+  secretsSeen,
   setCookie,
   startDemo,
   token,
@@ -402,6 +403,14 @@ describe('demo chat contract (DEMO.md)', { timeout: 60_000 }, () => {
       assert.equal((await other.closed).code, 1001)
       assert.equal(await demo.exited, 0)
       await waitUntil('exit', () => (demo.child.exitCode === 0 ? true : undefined))
+    })
+
+    it('logged plenty, and never a token, session id or CSRF token', () => {
+      const output = demo.output()
+      assert.match(output, /"event":"connect_rejected"/)
+      assert.ok(secretsSeen.length > 20)
+      for (const secret of secretsSeen)
+        assert.equal(output.includes(secret), false, 'a secret reached the log')
     })
   })
 })

@@ -176,6 +176,7 @@ export async function login(demo: Demo, user: string): Promise<Session> {
   if (res.status !== 200) throw new Error(`login ${user}: ${res.status}`)
   const sessionId = setCookie(res, 'sessionid')?.value ?? ''
   const csrf = setCookie(res, 'csrftoken')?.value ?? ''
+  secretsSeen.push(sessionId, csrf)
   return { user, sessionId, csrf, cookie: `sessionid=${sessionId}; csrftoken=${csrf}` }
 }
 
@@ -191,11 +192,15 @@ export async function tokenRequest(
   return fetch(`${demo.appUrl}/api/ws-token/`, { method: 'POST', headers })
 }
 
+/** Every token and session secret the helpers have seen, to check the logs never hold one. */
+export const secretsSeen: string[] = []
+
 /** A fresh token for `session`; throws unless 200. */
 export async function token(demo: Demo, session: Session): Promise<string> {
   const res = await tokenRequest(demo, session)
   if (res.status !== 200) throw new Error(`token for ${session.user}: ${res.status}`)
   const body = (await res.json()) as { token: string }
+  secretsSeen.push(body.token)
   return body.token
 }
 
