@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util'
 import { BENCH_DIR, runLoad, startServer, Unavailable } from './lib/proc.ts'
 import { PROFILES, type Profile } from './lib/profiles.ts'
 import {
+  DIAGNOSTIC_SYSTEMS,
   type LoadJob,
   type ReadyLine,
   SCENARIOS,
@@ -52,7 +53,9 @@ function pick<T extends string>(list: readonly T[], arg: string | undefined, wha
   return list.filter((x) => wanted.includes(x))
 }
 
-const systems = pick(SYSTEMS, values.only, 'system')
+const systems: SystemId[] = values.only
+  ? pick([...SYSTEMS, ...DIAGNOSTIC_SYSTEMS], values.only, 'system')
+  : [...SYSTEMS]
 const scenarios = pick(SCENARIOS, values.scenario, 'scenario')
 const outFile = resolve(values.out ?? `${BENCH_DIR}results.json`)
 const warnings: string[] = []
@@ -255,7 +258,7 @@ async function benchAll(): Promise<Results['systems']> {
 }
 
 function log(msg: string): void {
-  process.stderr.write(`[bench] ${msg}\n`)
+  process.stderr.write(`[bench] ${(performance.now() / 1000).toFixed(2)} ${msg}\n`)
 }
 
 function version(pkg: string): string {

@@ -17,8 +17,11 @@ export type Scenario = (typeof SCENARIOS)[number]
 /** The systems the bench compares, in run order. */
 export const SYSTEMS = ['ws', 'socketio', 'gatehouse', 'gatehouse-http'] as const
 
+/** Diagnostic systems, run only when named in `--only`. */
+export const DIAGNOSTIC_SYSTEMS = ['gateway-bare'] as const
+
 /** One system id. */
-export type SystemId = (typeof SYSTEMS)[number]
+export type SystemId = (typeof SYSTEMS)[number] | (typeof DIAGNOSTIC_SYSTEMS)[number]
 
 /**
  * What a server prints on stdout when it listens.

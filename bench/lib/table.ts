@@ -3,7 +3,7 @@
  * The table the bench prints on stdout: one row per figure, one column per system.
  */
 
-import { type Scenario, SYSTEMS } from './protocol.ts'
+import { DIAGNOSTIC_SYSTEMS, type Scenario, SYSTEMS } from './protocol.ts'
 import { figure, type Results } from './results.ts'
 
 const ROWS: ReadonlyArray<readonly [string, Scenario, string, number]> = [
@@ -13,6 +13,7 @@ const ROWS: ReadonlyArray<readonly [string, Scenario, string, number]> = [
   ['(a) token issues/s', 'connect', 'tokensPerSec', 1],
   ['(a) token issue p99 ms', 'connect', 'tokenIssueMs.p99', 1],
   ['(a) server CPU µs/connect', 'connect', 'serverCpuUsPerConnect', 1],
+  ['(a) server CPU µs/token', 'connect', 'serverCpuUsPerToken', 1],
   ['(b) fan-out deliveries/s', 'fanout', 'deliveriesPerSec', 1],
   ['(b) fan-out p99 ms', 'fanout', 'latencyMs.p99', 1],
   ['(b) server CPU ns/delivery', 'fanout', 'serverCpuNsPerDelivery', 1],
@@ -41,7 +42,7 @@ function fmt(n: number | null): string {
  * ```
  */
 export function renderTable(results: Results): string {
-  const systems = SYSTEMS.filter((s) => results.systems[s])
+  const systems = [...SYSTEMS, ...DIAGNOSTIC_SYSTEMS].filter((s) => results.systems[s])
   const head = ['figure', ...systems]
   const rows: string[][] = [head]
   for (const [label, scenario, path, div] of ROWS) {

@@ -8,7 +8,7 @@ import { latency, now } from '../lib/hist.ts'
 import { runPool } from '../lib/pool.ts'
 import type { LatencyMs, LoadJob } from '../lib/protocol.ts'
 import { type Client, connect, issueToken, type Ticket } from './clients.ts'
-import { tokenAgent } from './http.ts'
+import { readCpu, tokenAgent } from './http.ts'
 
 /** Figures of one phase (token issue or connect). */
 export interface PhaseFigures {
@@ -20,6 +20,8 @@ export interface PhaseFigures {
   readonly wallMs: number
   readonly perSec: number
   readonly latencyMs: LatencyMs
+  /** Server CPU time (user + system) spent during this phase, per successful operation. */
+  readonly serverCpuUsPerOp: number
 }
 
 /** Clients connected, with the figures of both phases. */
@@ -30,6 +32,7 @@ export interface Opened {
 }
 
 const round = (n: number): number => Math.round(n * 10) / 10
+const perOp = (us: number, n: number): number => (n > 0 ? Math.round(us / n) : 0)
 
 /**
  * Issue `count` tokens, then connect `count` clients with them (spread over the job's source
@@ -43,6 +46,8 @@ const round = (n: number): number => Math.round(n * 10) / 10
 export async function openClients(job: LoadJob, count: number, deadline: number): Promise<Opened> {
   const agent = tokenAgent(job.concurrency)
   const tokenLat = latency()
+  const control = job.ready.controlUrl
+  const cpu0 = await readCpu(control)
   const t0 = now()
   const issued = await runPool(count, job.concurrency, deadline, async (i) => {
     const start = now()
@@ -51,6 +56,7 @@ export async function openClients(job: LoadJob, count: number, deadline: number)
     return ticket
   })
   const tokenWall = now() - t0
+  const cpu1 = await readCpu(control)
   agent.destroy()
 
   const tickets: Ticket[] = issued.ok
@@ -64,6 +70,7 @@ export async function openClients(job: LoadJob, count: number, deadline: number)
     return client
   })
   const connectWall = now() - t1
+  const cpu2 = await readCpu(control)
   if (opened.ok.length === 0) {
     const why = [...issued.errors, ...opened.errors].join('; ') || 'deadline'
     throw new Error(`no client connected (${why})`)
@@ -79,6 +86,10 @@ export async function openClients(job: LoadJob, count: number, deadline: number)
       wallMs: round(tokenWall),
       perSec: round((issued.ok.length / tokenWall) * 1000),
       latencyMs: tokenLat.summary(),
+      serverCpuUsPerOp: perOp(
+        cpu1.userUs + cpu1.systemUs - cpu0.userUs - cpu0.systemUs,
+        issued.ok.length,
+      ),
     },
     connects: {
       attempted: tickets.length,
@@ -89,6 +100,10 @@ export async function openClients(job: LoadJob, count: number, deadline: number)
       wallMs: round(connectWall),
       perSec: round((opened.ok.length / connectWall) * 1000),
       latencyMs: connectLat.summary(),
+      serverCpuUsPerOp: perOp(
+        cpu2.userUs + cpu2.systemUs - cpu1.userUs - cpu1.systemUs,
+        opened.ok.length,
+      ),
     },
   }
 }
