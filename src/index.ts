@@ -53,6 +53,10 @@ export {
   silentLogger,
 } from './logger.ts'
 export type { ConnectionInfo, Connections, PostManyResult } from './push/connections.ts'
+export {
+  createManagementApiConnections,
+  type ManagementApiConnectionsOptions,
+} from './push/management-api.ts'
 export { createMemoryConnections, type MemoryConnections } from './push/memory.ts'
 export { cleanupStore } from './store/cleanup.ts'
 export { createMemoryStore } from './store/memory.ts'
