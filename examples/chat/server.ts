@@ -9,7 +9,7 @@
  * | `GET /static/…` | its script, style and icon |
  * | `GET /healthz` | 200 when the gateway is up, else 503 |
  * | `POST /login` `{"username","password"}` | 200 + session and CSRF cookies; 401; 429 |
- * | `POST /logout` with `X-CSRFToken` | 200 `{"ok":true,"closed":n}`: session ended, its tokens revoked, its sockets closed; 403 |
+ * | `POST /logout` with `X-CSRFToken` | 200 `{"ok":true,"closed":n}`: session ended, the user's unused tokens revoked and sockets closed; 403 |
  * | `GET /api/me` | 200 `{"user","permissions"}` or 401 |
  * | `POST /api/ws-token/` | Gatehouse's token endpoint: 200 `{"token","expires_in"}`, 403, 429 |
  * | `GET /__test/stats`, `POST /__test/restart-gateway` | only with `GATEHOUSE_DEMO_TEST=1` |
@@ -136,8 +136,9 @@ export function createChatListener(deps: ChatServerDeps): RequestListener {
       return sendJson(res, 403, { error: 'Forbidden' })
     }
     sessions.destroy(session.sessionId)
-    // This browser's unused tokens and open sockets go with its session.
-    const revoked = await app.revokeSession(session.sessionId)
+    // DEMO.md: the user's live sockets close and their unused tokens are revoked. Other
+    // browsers of the same user keep their login, so their pages reconnect with new tokens.
+    const revoked = await app.revokeUser(session.username)
     logger.info({ event: 'logout', user: session.username, ...revoked }, 'logged out')
     sendJson(res, 200, { ok: true, closed: revoked.connections }, { 'set-cookie': logoutCookies() })
   }

@@ -368,6 +368,9 @@ describe('demo chat contract (DEMO.md)', { timeout: 60_000 }, () => {
 
     it('POST /logout (with X-CSRFToken) closes the user’s sockets and revokes their tokens', async () => {
       const unused = await token(demo, alice)
+      // alice in a second browser: her live sockets there close too; that login stays valid.
+      const elsewhere = await login(demo, 'alice')
+      const a2 = await open(demo, elsewhere, 'lobby', ip)
       const noCsrf = await fetch(`${demo.appUrl}/logout`, {
         method: 'POST',
         headers: { cookie: alice.cookie, origin: demo.origin },
@@ -384,6 +387,7 @@ describe('demo chat contract (DEMO.md)', { timeout: 60_000 }, () => {
       await out.body?.cancel()
       assert.equal(setCookie(out, 'sessionid')?.value, '')
       assert.equal((await a.closed).code, 1000)
+      assert.equal((await a2.closed).code, 1000)
       const denied = await tokenRequest(demo, alice)
       assert.equal(denied.status, 403, 'no token after logout')
       await denied.body?.cancel()
@@ -394,6 +398,9 @@ describe('demo chat contract (DEMO.md)', { timeout: 60_000 }, () => {
         localAddress: ip,
       })
       assert.equal(reuse.status, 401, 'a token issued before logout is dead')
+      const other = await tokenRequest(demo, elsewhere)
+      assert.equal(other.status, 200, 'the other browser is still logged in')
+      await other.body?.cancel()
     })
 
     it('SIGTERM: clients get 1001 and the process exits 0', async () => {
