@@ -7,6 +7,7 @@ import { type Clock, systemClock } from '../clock.ts'
 import { DEFAULTS } from '../defaults.ts'
 import { GatehouseError } from '../errors.ts'
 import { type Logger, silentLogger } from '../logger.ts'
+import { positiveInt } from '../util/options.ts'
 import type { AppOptions } from './types.ts'
 
 /** The resolved, validated options an app runs with. */
@@ -34,16 +35,6 @@ export interface AppConfig
   readonly logger: Logger
   readonly allowedOrigins: readonly string[]
   readonly requiredHeaders: readonly string[]
-}
-
-function positiveInt(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new GatehouseError(
-      'ERR_INVALID_OPTION',
-      `\`${name}\` must be a positive integer; got ${String(value)}.`,
-    )
-  }
-  return value
 }
 
 /**

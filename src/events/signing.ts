@@ -19,6 +19,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 import { type Clock, systemClock } from '../clock.ts'
 import { DEFAULTS } from '../defaults.ts'
 import { GatehouseError } from '../errors.ts'
+import { positiveInt } from '../util/options.ts'
 import type { GatewayEvent } from './event.ts'
 
 /** Header carrying the signature (lower-case hex). */
@@ -131,12 +132,8 @@ export function createSignatureVerifier(options: SignatureVerifierOptions): Sign
   const windowMs = options.windowMs ?? DEFAULTS.signatureWindowMs
   const maxSize = options.replayCacheSize ?? 100_000
   const clock = options.clock ?? systemClock
-  if (!Number.isSafeInteger(windowMs) || windowMs <= 0) {
-    throw new GatehouseError('ERR_INVALID_OPTION', 'windowMs must be a positive integer')
-  }
-  if (!Number.isSafeInteger(maxSize) || maxSize <= 0) {
-    throw new GatehouseError('ERR_INVALID_OPTION', 'replayCacheSize must be a positive integer')
-  }
+  positiveInt('windowMs', windowMs)
+  positiveInt('replayCacheSize', maxSize)
   // signature → epoch ms after which it is stale anyway. Insertion order is close to expiry
   // order (timestamps sit within ±window of arrival), so evicting from the front is cheap;
   // an entry is never dropped before it expires.

@@ -12,6 +12,7 @@ import { GatehouseError } from '../errors.ts'
 import { compileRouteExpression } from '../events/route-selection.ts'
 import { isTrustedProxy } from '../limits/client-ip.ts'
 import { type Logger, silentLogger } from '../logger.ts'
+import { positiveInt } from '../util/options.ts'
 import type { Integration } from './integration.ts'
 import { mapperFor } from './integrations/request-parameters.ts'
 
@@ -240,13 +241,6 @@ function invalid(message: string): never {
 
 function conflict(message: string): never {
   throw new GatehouseError('ERR_OPTION_CONFLICT', message)
-}
-
-function positiveInt(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    invalid(`\`${name}\` must be a positive integer, got ${String(value)}.`)
-  }
-  return value
 }
 
 function checkTimeout(name: string, value: number): number {

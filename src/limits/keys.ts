@@ -7,8 +7,8 @@
  */
 import { createHash } from 'node:crypto'
 import { DEFAULTS } from '../defaults.ts'
-import { GatehouseError } from '../errors.ts'
 import type { RateKey } from '../store/store.ts'
+import { positiveInt } from '../util/options.ts'
 import { rateKeyForIp } from './client-ip.ts'
 
 /** A limit: how many attempts per window. */
@@ -38,18 +38,11 @@ export function encodeKeyPart(id: string): string {
   return `sha256:${createHash('sha256').update(id, 'utf8').digest('hex')}`
 }
 
-function checkLimit(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new GatehouseError('ERR_INVALID_OPTION', `${name} must be a positive integer`)
-  }
-  return value
-}
-
 function build(prefix: string, part: string, limit: number, windowMs: number): RateKey {
   return {
     key: `${prefix}${part}`,
-    limit: checkLimit('limit', limit),
-    windowMs: checkLimit('windowMs', windowMs),
+    limit: positiveInt('limit', limit),
+    windowMs: positiveInt('windowMs', windowMs),
   }
 }
 

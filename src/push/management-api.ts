@@ -7,6 +7,7 @@
  */
 import { DEFAULTS } from '../defaults.ts'
 import { GatehouseError } from '../errors.ts'
+import { positiveInt } from '../util/options.ts'
 import { postEachBounded } from './bounded.ts'
 import type { ConnectionInfo, Connections, PostManyResult } from './connections.ts'
 import { encodeFanout, FANOUT_HEADER, FANOUT_MAX_IDS } from './fanout-wire.ts'
@@ -63,9 +64,9 @@ export function createManagementApiConnections(
 ): Connections {
   const base = parseEndpoint(options.endpoint)
   const region = options.region ?? 'us-east-1'
-  const concurrency = positiveInt(options.concurrency ?? DEFAULTS.pushConcurrency, 'concurrency')
-  const batchSize = positiveInt(options.fanoutBatchSize ?? FANOUT_MAX_IDS, 'fanoutBatchSize')
-  const timeoutMs = positiveInt(options.requestTimeoutMs ?? 10_000, 'requestTimeoutMs')
+  const concurrency = positiveInt('concurrency', options.concurrency ?? DEFAULTS.pushConcurrency)
+  const batchSize = positiveInt('fanoutBatchSize', options.fanoutBatchSize ?? FANOUT_MAX_IDS)
+  const timeoutMs = positiveInt('requestTimeoutMs', options.requestTimeoutMs ?? 10_000)
   const doFetch = options.fetch ?? fetch
   const credentials = options.credentials
   let signer: Promise<SigV4Signer> | undefined
@@ -203,13 +204,6 @@ function parseEndpoint(endpoint: string): { origin: string; prefix: string } {
   }
   // Keep the stage path, without a trailing slash, so `/@connections/…` appends cleanly.
   return { origin: url.origin, prefix: `${url.origin}${url.pathname.replace(/\/+$/, '')}` }
-}
-
-function positiveInt(value: number, name: string): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new GatehouseError('ERR_INVALID_OPTION', `${name} must be a positive integer.`)
-  }
-  return value
 }
 
 function errorTypeOf(headers: Headers): string {

@@ -12,6 +12,7 @@
  */
 import type { Pool, PoolConfig } from 'pg'
 import { GatehouseError } from '../errors.ts'
+import { positiveInt } from '../util/options.ts'
 import { audienceTarget } from './audience.ts'
 import { migratePostgres, type PgQueryable, quoteSchema } from './postgres-schema.ts'
 import { bucketStart, decide, judge, validateRateKeys } from './sliding-window.ts'
@@ -119,16 +120,8 @@ async function ownPool(options: {
   statementTimeoutMs?: number
   maxConnections?: number
 }): Promise<Pool> {
-  const ms = (v: number | undefined, fallback: number, name: string) => {
-    const x = v ?? fallback
-    if (!Number.isSafeInteger(x) || x < 1) {
-      throw new GatehouseError(
-        'ERR_INVALID_OPTION',
-        `createPostgresStore: ${name} must be an integer >= 1`,
-      )
-    }
-    return x
-  }
+  const ms = (v: number | undefined, fallback: number, name: string) =>
+    positiveInt(name, v ?? fallback)
   const config: PoolConfig = {
     connectionString: options.connectionString,
     connectionTimeoutMillis: ms(options.connectTimeoutMs, 5_000, 'connectTimeoutMs'),

@@ -11,6 +11,7 @@
  */
 import type { Cluster, Redis } from 'ioredis'
 import { GatehouseError } from '../errors.ts'
+import { positiveInt } from '../util/options.ts'
 import { audienceTarget } from './audience.ts'
 import { REDIS_SCRIPTS, type RedisScript } from './redis-scripts.ts'
 import { bucketStart, decide, judge, validateRateKeys } from './sliding-window.ts'
@@ -104,16 +105,8 @@ async function ownClient(options: {
   connectTimeoutMs?: number
   commandTimeoutMs?: number
 }): Promise<Redis> {
-  const ms = (v: number | undefined, fallback: number, name: string) => {
-    const x = v ?? fallback
-    if (!Number.isSafeInteger(x) || x < 1) {
-      throw new GatehouseError(
-        'ERR_INVALID_OPTION',
-        `createRedisStore: ${name} must be an integer >= 1`,
-      )
-    }
-    return x
-  }
+  const ms = (v: number | undefined, fallback: number, name: string) =>
+    positiveInt(name, v ?? fallback)
   const config = {
     lazyConnect: true,
     connectTimeout: ms(options.connectTimeoutMs, 5_000, 'connectTimeoutMs'),

@@ -10,6 +10,7 @@ import { GatehouseError } from '../errors.ts'
 import { tokenUserKey } from '../limits/keys.ts'
 import { type Logger, silentLogger } from '../logger.ts'
 import type { ConsumedToken, Store } from '../store/store.ts'
+import { positiveInt } from '../util/options.ts'
 import { generateToken, hashSessionId, hashToken, isWellFormedToken } from './token.ts'
 
 /** Options of {@link createTokenService}. */
@@ -46,13 +47,6 @@ export interface TokenService {
   revokeSession(sessionId: string): Promise<number>
 }
 
-function positiveInteger(name: string, value: number, min = 1): number {
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new GatehouseError('ERR_INVALID_OPTION', `${name} must be an integer ≥ ${min}`)
-  }
-  return value
-}
-
 function nonEmpty(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0
 }
@@ -76,9 +70,9 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     throw new GatehouseError('ERR_INVALID_OPTION', 'createTokenService needs a store')
   }
   const clock = options.clock ?? systemClock
-  const ttlMs = positiveInteger('ttlMs', options.ttlMs ?? DEFAULTS.tokenTtlMs, 1000)
-  const issueLimit = positiveInteger('issueLimit', options.issueLimit ?? DEFAULTS.tokenIssueLimit)
-  const issueWindowMs = positiveInteger(
+  const ttlMs = positiveInt('ttlMs', options.ttlMs ?? DEFAULTS.tokenTtlMs, 1000)
+  const issueLimit = positiveInt('issueLimit', options.issueLimit ?? DEFAULTS.tokenIssueLimit)
+  const issueWindowMs = positiveInt(
     'issueWindowMs',
     options.issueWindowMs ?? DEFAULTS.tokenIssueWindowMs,
   )
