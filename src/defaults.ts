@@ -60,6 +60,13 @@ export const DEFAULTS = Object.freeze({
   /** Cookie and header names of the CSRF double submit. */
   csrfCookieName: 'csrftoken',
   csrfHeaderName: 'x-csrftoken',
+  /**
+   * A push answered Gone does not end a session that connected less than this long ago: a
+   * push racing a handshake is answered Gone (AWS does the same) although the socket is about
+   * to open. Covers the longest `$connect` (the integration timeout). `$disconnect` and
+   * cleanup still end sessions that really are gone.
+   */
+  goneGraceMs: 30_000,
   /** Concurrency of pushes through the AWS Management API. */
   pushConcurrency: 16,
   /** Outbound bytes buffered for a slow reader before its socket is closed (1008). */

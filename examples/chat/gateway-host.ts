@@ -58,11 +58,6 @@ export function createGatewayHost(options: GatewayHostOptions): GatewayHost {
   const integration: EventHandler = {
     async handle(event) {
       const response = await app.handle(event)
-      if (event.eventType === 'CONNECT' && response.status >= 200 && response.status < 300) {
-        connections.opening(event.connectionId)
-      } else if (event.eventType === 'DISCONNECT') {
-        connections.closed(event.connectionId)
-      }
       observe?.(event, response)
       return response
     },

@@ -24,6 +24,7 @@ export interface AppConfig
       | 'connectWindowMs'
       | 'maxMessageBytes'
       | 'maxOutboundBytes'
+      | 'goneGraceMs'
       | 'maxJsonDepth'
       | 'actionKey'
       | 'channelPattern'
@@ -115,6 +116,7 @@ export function resolveAppConfig(options: AppOptions): AppConfig {
     ),
     maxMessageBytes,
     maxOutboundBytes,
+    goneGraceMs: positiveInt('goneGraceMs', options.goneGraceMs ?? DEFAULTS.goneGraceMs, 0),
     maxJsonDepth: positiveInt('maxJsonDepth', options.maxJsonDepth ?? DEFAULTS.maxJsonDepth),
     actionKey: options.actionKey ?? DEFAULTS.actionKey,
     channelPattern,

@@ -89,6 +89,7 @@ export function createApp(options: AppOptions): App {
     store,
     connections: options.connections,
     maxOutboundBytes: config.maxOutboundBytes,
+    goneGraceMs: config.goneGraceMs,
     clock: config.clock,
     logger: config.logger,
   })

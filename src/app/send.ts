@@ -40,6 +40,8 @@ export interface SenderDeps {
   readonly store: Store
   readonly connections: Connections | undefined
   readonly maxOutboundBytes: number
+  /** See `DEFAULTS.goneGraceMs`. */
+  readonly goneGraceMs: number
   readonly clock: Clock
   readonly logger: Logger
 }
@@ -51,12 +53,14 @@ const encoder = new TextEncoder()
  *
  * @example
  * ```ts
- * const send = createSender({ store, connections, maxOutboundBytes: 131072, clock: systemClock, logger: silentLogger })
+ * const send = createSender({
+ *   store, connections, maxOutboundBytes: 131072, goneGraceMs: 30_000, clock: systemClock, logger: silentLogger,
+ * })
  * await send.toAll('maintenance in 5 minutes')
  * ```
  */
 export function createSender(deps: SenderDeps): Sender {
-  const { store, maxOutboundBytes, clock, logger } = deps
+  const { store, maxOutboundBytes, goneGraceMs, clock, logger } = deps
 
   function port(): Connections {
     if (!deps.connections) {
@@ -102,7 +106,8 @@ export function createSender(deps: SenderDeps): Sender {
         : await conns.postMany(ids, data)
     if (gone.length > 0) {
       logger.info({ event: 'push_gone', count: gone.length }, 'connections gone')
-      await store.markDisconnected(gone, clock.now())
+      const now = clock.now()
+      await store.markDisconnected(gone, now, now - goneGraceMs)
     }
     return { sent, gone: gone.length }
   }

@@ -125,6 +125,8 @@ export interface AppOptions {
   readonly connectWindowMs?: number
   readonly maxMessageBytes?: number
   readonly maxOutboundBytes?: number
+  /** How long after connecting a Gone push leaves the session alone (`DEFAULTS.goneGraceMs`). */
+  readonly goneGraceMs?: number
   readonly maxJsonDepth?: number
   readonly actionKey?: string
   readonly channelPattern?: RegExp

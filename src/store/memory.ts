@@ -175,12 +175,12 @@ export function createMemoryStore(): Store {
         return true
       }),
 
-    markDisconnected: (connectionIds: readonly string[], now: number) =>
+    markDisconnected: (connectionIds: readonly string[], now: number, connectedBefore = Infinity) =>
       run('markDisconnected', () => {
         let n = 0
         for (const id of connectionIds) {
           const s = sessions.get(id)
-          if (s === undefined || !s.connected) continue
+          if (s === undefined || !s.connected || s.connectedAt >= connectedBefore) continue
           s.connected = false
           s.disconnectedAt = now
           n++

@@ -186,7 +186,7 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
     getSession: `SELECT * FROM ${s}.sessions WHERE connection_id = $1`,
     setChannel: `UPDATE ${s}.sessions SET channel = $1 WHERE connection_id = $2 AND connected`,
     markDisconnected: `UPDATE ${s}.sessions SET connected = false, disconnected_at = $1
-      WHERE connected AND connection_id = ANY($2::text[])`,
+      WHERE connected AND connected_at < $3 AND connection_id = ANY($2::text[])`,
     list: {
       connectionId: `SELECT connection_id FROM ${s}.sessions WHERE connection_id = $1 AND connected`,
       userId: `SELECT connection_id FROM ${s}.sessions WHERE user_id = $1 AND connected`,
@@ -291,10 +291,11 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
         return (res.rowCount ?? 0) > 0
       }),
 
-    markDisconnected: (connectionIds: readonly string[], now: number) =>
+    markDisconnected: (connectionIds: readonly string[], now: number, connectedBefore?: number) =>
       run('markDisconnected', async () => {
         if (connectionIds.length === 0) return 0
-        const res = await db.query(sql.markDisconnected, [now, [...connectionIds]])
+        const cutoff = connectedBefore ?? Number.MAX_SAFE_INTEGER
+        const res = await db.query(sql.markDisconnected, [now, [...connectionIds], cutoff])
         return res.rowCount ?? 0
       }),
 

@@ -147,14 +147,15 @@ else
 end
 return 1`),
 
-  /** ARGV: now, ids…. Returns how many were connected and now are not. */
+  /** ARGV: now, connected-before cut-off, ids…. Returns how many were connected and now are not. */
   markDisconnected: script(`${UNINDEX}local p = KEYS[1]
+local cutoff = tonumber(ARGV[2])
 local n = 0
-for i = 2, #ARGV do
+for i = 3, #ARGV do
   local id = ARGV[i]
   local k = p .. 's:' .. id
-  local r = redis.call('HMGET', k, 'con', 'u', 'h', 'ch')
-  if r[1] == '1' then
+  local r = redis.call('HMGET', k, 'con', 'u', 'h', 'ch', 'ca')
+  if r[1] == '1' and tonumber(r[5]) < cutoff then
     redis.call('HSET', k, 'con', 0, 'da', ARGV[1])
     unindex(p, id, r[2], r[3], r[4])
     redis.call('ZADD', p .. 'sd', ARGV[1], id)

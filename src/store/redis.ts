@@ -224,12 +224,13 @@ function redisStore(redis: Redis | Cluster, p: string, owned: boolean): Store {
         return (await call(REDIS_SCRIPTS.setChannel, [connectionId, opt(channel)])) === 1
       }),
 
-    markDisconnected: (connectionIds: readonly string[], now: number) =>
+    markDisconnected: (connectionIds: readonly string[], now: number, connectedBefore?: number) =>
       run('markDisconnected', async () => {
+        const cutoff = connectedBefore ?? Number.MAX_SAFE_INTEGER
         let n = 0
         for (let i = 0; i < connectionIds.length; i += DISCONNECT_BATCH) {
           const ids = connectionIds.slice(i, i + DISCONNECT_BATCH)
-          n += Number(await call(REDIS_SCRIPTS.markDisconnected, [now, ...ids]))
+          n += Number(await call(REDIS_SCRIPTS.markDisconnected, [now, cutoff, ...ids]))
         }
         return n
       }),

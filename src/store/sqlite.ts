@@ -166,7 +166,7 @@ function sqliteStore(db: DatabaseSync): Store {
     getSession: q('SELECT * FROM sessions WHERE connection_id = ?'),
     setChannel: q('UPDATE sessions SET channel = ? WHERE connection_id = ? AND connected = 1'),
     markDisconnected: q(
-      'UPDATE sessions SET connected = 0, disconnected_at = ? WHERE connected = 1 AND connection_id IN (SELECT value FROM json_each(?))',
+      'UPDATE sessions SET connected = 0, disconnected_at = ? WHERE connected = 1 AND connected_at < ? AND connection_id IN (SELECT value FROM json_each(?))',
     ),
     listById: q('SELECT connection_id FROM sessions WHERE connection_id = ? AND connected = 1'),
     listByUser: q('SELECT connection_id FROM sessions WHERE user_id = ? AND connected = 1'),
@@ -270,11 +270,12 @@ function sqliteStore(db: DatabaseSync): Store {
     setChannel: (connectionId: string, channel: string | null) =>
       run('setChannel', () => Number(st.setChannel.run(channel, connectionId).changes) > 0),
 
-    markDisconnected: (connectionIds: readonly string[], now: number) =>
+    markDisconnected: (connectionIds: readonly string[], now: number, connectedBefore?: number) =>
       run('markDisconnected', () => {
         if (connectionIds.length === 0) return 0
         // One statement for any number of ids: the list travels as one JSON parameter.
-        return Number(st.markDisconnected.run(now, JSON.stringify(connectionIds)).changes)
+        const cutoff = connectedBefore ?? Number.MAX_SAFE_INTEGER
+        return Number(st.markDisconnected.run(now, cutoff, JSON.stringify(connectionIds)).changes)
       }),
 
     listConnections: (audience: Audience) =>

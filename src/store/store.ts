@@ -133,8 +133,17 @@ export interface Store {
   getSession(connectionId: string): Promise<SessionRecord | null>
   /** Move a connected session to another channel; false when not connected. */
   setChannel(connectionId: string, channel: string | null): Promise<boolean>
-  /** Mark sessions disconnected (best effort, idempotent); returns how many changed. */
-  markDisconnected(connectionIds: readonly string[], now: number): Promise<number>
+  /**
+   * Mark sessions disconnected (best effort, idempotent); returns how many changed.
+   * With `connectedBefore`, only sessions that connected before it are marked: a push that
+   * races a connection's handshake is answered Gone (as on AWS) and must not end a session
+   * whose socket is about to open.
+   */
+  markDisconnected(
+    connectionIds: readonly string[],
+    now: number,
+    connectedBefore?: number,
+  ): Promise<number>
   /** Connection ids of the connected sessions an audience names. */
   listConnections(audience: Audience): Promise<string[]>
 

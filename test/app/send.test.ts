@@ -35,11 +35,35 @@ describe('send API', () => {
     const f = await appFixture()
     const a = await f.connect('alice')
     const b = await f.connect('bob')
+    f.clock.advance(30_001)
     f.connections.close(b)
     assert.deepEqual(await f.app.send.toAll('x'), { sent: 1, gone: 1 })
     assert.equal((await f.store.getSession(b))?.connected, false)
     assert.deepEqual(await f.app.send.toAll('y'), { sent: 1, gone: 0 })
     assert.deepEqual(f.connections.received(a), ['x', 'y'])
+  })
+
+  test('a push that races a handshake (Gone while $connect completes) does not end the new session', async () => {
+    const f = await appFixture()
+    const a = await f.connect('alice')
+    // bob's $connect has been accepted by the app, but the gateway has not opened his socket yet.
+    const token = await f.issue('bob')
+    const pending = f.connectEvent({ token, sid: SID.bob })
+    assert.equal((await f.app.handle(pending)).status, 200)
+    assert.deepEqual(await f.app.send.toAll('race'), { sent: 1, gone: 1 })
+    assert.equal(
+      (await f.store.getSession(pending.connectionId))?.connected,
+      true,
+      'still connected',
+    )
+    f.connections.open(pending.connectionId)
+    assert.deepEqual(await f.app.send.toAll('after'), { sent: 2, gone: 0 })
+    assert.deepEqual(f.connections.received(a), ['race', 'after'])
+    // Past the grace period a Gone answer does end the session.
+    f.clock.advance(30_001)
+    f.connections.close(pending.connectionId)
+    await f.app.send.toAll('later')
+    assert.equal((await f.store.getSession(pending.connectionId))?.connected, false)
   })
 
   test('outgoing messages over 128 KiB are refused with ERR_MESSAGE_TOO_LARGE; exactly 128 KiB passes', async () => {

@@ -455,6 +455,17 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
           assert.equal((await s.getSession('c3'))?.disconnectedAt, null)
         }))
 
+      test('markDisconnected with connectedBefore spares sessions that connected since', () =>
+        withStore(open, async (s) => {
+          await s.createSession(session('old', { connectedAt: T0 }))
+          await s.createSession(session('fresh', { connectedAt: T0 + 100 }))
+          assert.equal(await s.markDisconnected(['old', 'fresh'], T0 + 150, T0 + 100), 1)
+          assert.equal((await s.getSession('old'))?.connected, false)
+          assert.equal((await s.getSession('fresh'))?.connected, true)
+          assert.equal(await s.markDisconnected(['fresh'], T0 + 200, T0 + 101), 1)
+          assert.equal((await s.getSession('fresh'))?.connected, false)
+        }))
+
       test('creating an existing connection id replaces the row', () =>
         withStore(open, async (s) => {
           await s.createSession(session('c1', { userId: 'alice' }))
