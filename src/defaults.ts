@@ -83,6 +83,33 @@ export const DEFAULTS = Object.freeze({
   maxPendingHandshakesPerIp: 16,
   maxConnections: 100_000,
   maxConnectionsPerIp: 1_000,
+  /** Where the bundled gateway listens by default (loopback; port 0 picks a free port). */
+  gatewayHost: '127.0.0.1',
+  gatewayPort: 0,
+  /** The stage in `ws://host/{stage}` and `/{stage}/@connections`. */
+  stage: 'production',
+  routeSelectionExpression: '$request.body.action',
+  /** Node's request timeout must not be shorter than its header timeout. */
+  requestTimeoutMs: 15_000,
+  /** How often Node checks header/request timeouts (its default, 30 s, is too coarse). */
+  connectionsCheckingIntervalMs: 1_000,
+  /** The one timer that checks idle, lifetime and heartbeat of every connection. */
+  sweepIntervalMs: 1_000,
+  /** Integration calls of one connection at a time; 1 keeps its messages in order. */
+  maxInFlightPerConnection: 1,
+  /** Messages of one connection waiting for an integration slot. */
+  maxQueuedMessagesPerConnection: 20,
+  /** Fragments of one message (ws's default is 16 384; memory grew with parts, not bytes). */
+  maxFragments: 64,
+  /** How long a closing handshake may take before the socket is destroyed. */
+  closeTimeoutMs: 5_000,
+  /** AWS's URL length quota. */
+  maxUrlLength: 4_096,
+  /** `Retry-After` sent with the gateway's own 429 and 503 answers. */
+  retryAfterSeconds: 5,
+  /** AWS's integration timeout range. */
+  minIntegrationTimeoutMs: 50,
+  maxIntegrationTimeoutMs: 29_000,
 } as const)
 
 /** The type of {@link DEFAULTS}. */

@@ -19,4 +19,4 @@ export {
   type ManagementServer,
   type ManagementServerOptions,
 } from './management/server.ts'
-export { GATEWAY_DEFAULTS, type GatewayOptions, randomApiId } from './options.ts'
+export { type GatewayOptions, randomApiId } from './options.ts'

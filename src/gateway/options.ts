@@ -17,43 +17,6 @@ import type { Integration } from './integration.ts'
 import { mapperFor } from './integrations/request-parameters.ts'
 
 /**
- * Defaults the gateway needs that the shared table does not hold (yet): each one is
- * gateway-only plumbing, named with its unit.
- *
- * @example
- * ```ts
- * GATEWAY_DEFAULTS.maxFragments // 64
- * ```
- */
-export const GATEWAY_DEFAULTS = Object.freeze({
-  port: 0,
-  host: '127.0.0.1',
-  stage: 'production',
-  routeSelectionExpression: '$request.body.action',
-  /** Node's request timeout must not be shorter than its header timeout. */
-  requestTimeoutMs: 15_000,
-  /** How often Node checks header/request timeouts (its default, 30 s, is too coarse). */
-  connectionsCheckingIntervalMs: 1_000,
-  /** The one timer that checks idle, lifetime and heartbeat of every connection. */
-  sweepIntervalMs: 1_000,
-  /** Integration calls of one connection at a time; 1 keeps its messages in order. */
-  maxInFlightPerConnection: 1,
-  /** Messages of one connection waiting for an integration slot. */
-  maxQueuedMessagesPerConnection: 20,
-  /** Fragments of one message (ws's default is 16 384; memory grew with parts, not bytes). */
-  maxFragments: 64,
-  /** How long a closing handshake may take before the socket is destroyed. */
-  closeTimeoutMs: 5_000,
-  /** AWS's URL length quota. */
-  maxUrlLength: 4_096,
-  /** `Retry-After` sent with the gateway's own 429 and 503 answers. */
-  retryAfterSeconds: 5,
-  /** AWS's integration timeout range. */
-  minIntegrationTimeoutMs: 50,
-  maxIntegrationTimeoutMs: 29_000,
-})
-
-/**
  * Options of {@link createGateway}. Every limit defaults to the value in `DEFAULTS` (AWS's
  * quota where AWS has one); tests pass short timers.
  *
@@ -244,7 +207,7 @@ function conflict(message: string): never {
 }
 
 function checkTimeout(name: string, value: number): number {
-  const { minIntegrationTimeoutMs: min, maxIntegrationTimeoutMs: max } = GATEWAY_DEFAULTS
+  const { minIntegrationTimeoutMs: min, maxIntegrationTimeoutMs: max } = DEFAULTS
   if (value < min || value > max) {
     invalid(`\`${name}\` must be between ${min} and ${max} ms (AWS's integration timeout range).`)
   }
@@ -366,24 +329,19 @@ export function resolveGatewayOptions(options: GatewayOptions = {}): ResolvedGat
   }
   const numbers = {} as Record<NumericKey, number>
   for (const key of NUMERIC_KEYS) {
-    const fallback =
-      key in DEFAULTS
-        ? (DEFAULTS as Record<string, unknown>)[key]
-        : key === 'trustedHops'
-          ? 1
-          : (GATEWAY_DEFAULTS as Record<string, unknown>)[key]
+    const fallback = key === 'trustedHops' ? 1 : (DEFAULTS as Record<string, unknown>)[key]
     const value = options[key] ?? fallback
     numbers[key] = positiveInt(key, value)
   }
   checkTimeout('integrationTimeoutMs', numbers.integrationTimeoutMs)
 
-  const port = options.port ?? GATEWAY_DEFAULTS.port
+  const port = options.port ?? DEFAULTS.gatewayPort
   if (!Number.isSafeInteger(port) || port < 0 || port > 65_535) {
     invalid(`\`port\` must be an integer from 0 to 65535, got ${String(port)}.`)
   }
-  const host = options.host ?? GATEWAY_DEFAULTS.host
+  const host = options.host ?? DEFAULTS.gatewayHost
   if (typeof host !== 'string' || host.length === 0) invalid('`host` must be a non-empty string.')
-  const stage = options.stage ?? GATEWAY_DEFAULTS.stage
+  const stage = options.stage ?? DEFAULTS.stage
   if (typeof stage !== 'string' || !STAGE_PATTERN.test(stage)) {
     invalid('`stage` must match ^[A-Za-z0-9_-]{1,128}$.')
   }
@@ -398,7 +356,7 @@ export function resolveGatewayOptions(options: GatewayOptions = {}): ResolvedGat
   ) {
     invalid('`domainName` must be a host name, optionally with a port.')
   }
-  const expression = options.routeSelectionExpression ?? GATEWAY_DEFAULTS.routeSelectionExpression
+  const expression = options.routeSelectionExpression ?? DEFAULTS.routeSelectionExpression
   if (typeof expression !== 'string' || expression.length === 0 || expression.length > 1024) {
     invalid('`routeSelectionExpression` must be a non-empty string such as $request.body.action.')
   }

@@ -3,7 +3,6 @@ import { test } from 'node:test'
 import { DEFAULTS } from '../../src/defaults.ts'
 import { isGatehouseError } from '../../src/errors.ts'
 import {
-  GATEWAY_DEFAULTS,
   type GatewayOptions,
   randomApiId,
   resolveGatewayOptions,
@@ -27,7 +26,7 @@ test('defaults come from the shared table (AWS quotas) and the gateway table', (
   assert.equal(o.integrationTimeoutMs, 29_000)
   assert.equal(o.maxBufferedBytes, DEFAULTS.maxBufferedBytes)
   assert.equal(o.messageBurst, DEFAULTS.messageBurst)
-  assert.equal(o.maxFragments, GATEWAY_DEFAULTS.maxFragments)
+  assert.equal(o.maxFragments, DEFAULTS.maxFragments)
   assert.equal(o.maxInFlightPerConnection, 1)
   assert.equal(o.stage, 'production')
   assert.equal(o.host, '127.0.0.1')
