@@ -98,12 +98,20 @@ export function createSender(deps: SenderDeps): Sender {
     const data = encode(message)
     if (ids.length === 0) return { sent: 0, gone: 0 }
     const conns = port()
-    const { sent, gone } =
-      ids.length === 1
-        ? (await conns.post(ids[0]!, data))
-          ? { sent: 1, gone: [] as string[] }
-          : { sent: 0, gone: [ids[0]!] }
-        : await conns.postMany(ids, data)
+    let outcome: { sent: number; gone: readonly string[] }
+    try {
+      outcome =
+        ids.length === 1
+          ? (await conns.post(ids[0]!, data))
+            ? { sent: 1, gone: [] }
+            : { sent: 0, gone: [ids[0]!] }
+          : await conns.postMany(ids, data)
+    } catch (err) {
+      // A transport failure (gateway unreachable, 5xx): operators need it, the caller decides.
+      logger.error({ event: 'push_failed', recipients: ids.length, err }, 'push failed')
+      throw err
+    }
+    const { sent, gone } = outcome
     if (gone.length > 0) {
       logger.info({ event: 'push_gone', count: gone.length }, 'connections gone')
       const now = clock.now()

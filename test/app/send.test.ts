@@ -66,6 +66,14 @@ describe('send API', () => {
     assert.equal((await f.store.getSession(pending.connectionId))?.connected, false)
   })
 
+  test('a failed push is logged as push_failed and reaches the caller', async () => {
+    const f = await appFixture()
+    const a = await f.connect('alice')
+    f.connections.post = () => Promise.reject(new Error('gateway down'))
+    await assert.rejects(f.app.send.toConnection(a, 'x'), /gateway down/)
+    assert.ok(f.logs.some((line) => line.includes('"push_failed"')))
+  })
+
   test('outgoing messages over 128 KiB are refused with ERR_MESSAGE_TOO_LARGE; exactly 128 KiB passes', async () => {
     const f = await appFixture()
     const a = await f.connect('alice')
