@@ -35,7 +35,14 @@ const noop: LogFn = () => {}
  */
 export const silentLogger: Logger = { debug: noop, info: noop, warn: noop, error: noop }
 
-/** Field paths pino censors, wherever a token, cookie or secret could appear. */
+/**
+ * Field paths pino censors, wherever a token, cookie or secret could appear.
+ *
+ * @example
+ * ```ts
+ * pino({ redact: { paths: [...REDACT_PATHS], censor: '[redacted]' } })
+ * ```
+ */
 export const REDACT_PATHS: readonly string[] = [
   'token',
   'ws_token',

@@ -101,7 +101,15 @@ export interface EventHandler {
   handle(event: GatewayEvent): Promise<GatewayResponse>
 }
 
-/** The event type of each reserved route key. */
+/**
+ * The event type of a route key: `$connect` and `$disconnect` are reserved, anything else is a message.
+ *
+ * @example
+ * ```ts
+ * eventTypeOf('$connect') // 'CONNECT'
+ * eventTypeOf('chat')     // 'MESSAGE'
+ * ```
+ */
 export function eventTypeOf(routeKey: string): EventType {
   if (routeKey === '$connect') return 'CONNECT'
   if (routeKey === '$disconnect') return 'DISCONNECT'

@@ -50,7 +50,6 @@ export {
 } from './lambda.ts'
 export {
   compileRouteExpression,
-  DEFAULT_ROUTE_SELECTION_EXPRESSION,
   type RouteExpression,
   selectRoute,
 } from './route-selection.ts'

@@ -17,9 +17,6 @@
 import { DEFAULTS } from '../defaults.ts'
 import { GatehouseError } from '../errors.ts'
 
-/** The default expression (API Gateway's and upstream's). */
-export const DEFAULT_ROUTE_SELECTION_EXPRESSION = '$request.body.action'
-
 type Step = string | number
 type Part = { readonly text: string } | { readonly path: readonly Step[] }
 
@@ -77,7 +74,7 @@ export function compileRouteExpression(expression: string): RouteExpression {
  */
 export function selectRoute(
   body: string | undefined,
-  expression: string = DEFAULT_ROUTE_SELECTION_EXPRESSION,
+  expression: string = DEFAULTS.routeSelectionExpression,
   routeKeys: ReadonlySet<string>,
 ): string | null {
   const value = cachedExpression(expression)(body)
