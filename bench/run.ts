@@ -34,6 +34,7 @@ const { values } = parseArgs({
     out: { type: 'string' },
     repeats: { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
+    'heap-snapshot': { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
   },
   strict: true,
@@ -100,6 +101,8 @@ if (values['cpu-prof']) {
   mkdirSync(dir, { recursive: true })
   serverFlags.push('--cpu-prof', `--cpu-prof-dir=${dir}`)
 }
+const profileDir = `${BENCH_DIR}profiles`
+if (values['heap-snapshot']) mkdirSync(profileDir, { recursive: true })
 const childOpts = { verbose: values.verbose, ...(openFiles ? { openFiles } : {}) }
 
 /** The load jobs for the selected scenarios; memory and fan-out share one crowd. */
@@ -124,6 +127,7 @@ function jobs(ready: ReadyLine): Array<{ covers: Scenario[]; job: LoadJob }> {
         broadcastWindow: c.broadcastWindow,
         settleMs: c.settleMs,
         deadlineMs: c.deadlineMs,
+        ...(values['heap-snapshot'] ? { heapSnapshotDir: profileDir } : {}),
       },
     })
   }
@@ -172,6 +176,7 @@ async function runGroup(
   system: SystemId,
   covers: readonly Scenario[],
   r: number,
+  deadlineCapMs: number,
   runs: Map<SystemId, Map<Scenario, Figures[]>>,
   errors: Map<SystemId, Map<Scenario, string>>,
 ): Promise<void> {
@@ -191,7 +196,8 @@ async function runGroup(
     if (!planned) return
     log(`${system}: ${covers.join('+')} (run ${r + 1}/${profile.repeats})`)
     try {
-      const result = await runLoad(planned.job, childOpts)
+      const deadlineMs = Math.min(planned.job.deadlineMs, deadlineCapMs)
+      const result = await runLoad({ ...planned.job, deadlineMs }, childOpts)
       const bySystem = runs.get(system) ?? new Map<Scenario, Figures[]>()
       runs.set(system, bySystem)
       for (const s of covers) bySystem.set(s, [...(bySystem.get(s) ?? []), extract(s, result)])
@@ -210,33 +216,55 @@ async function runGroup(
 
 const skipped = new Map<SystemId, string>()
 
-/** Record failed token issues or connects of a job (the figures then cover fewer clients). */
+/** Record failed or cut-short work of a job (its figures then cover less than planned). */
 function noteFailures(system: SystemId, covers: readonly Scenario[], result: Figures): void {
+  const where = `${system} ${covers.join('+')}`
   const open = (result.open ?? result) as { tokens?: Figures; connects?: Figures }
   for (const phase of ['tokens', 'connects'] as const) {
-    const f = open[phase] as { failed?: number; errors?: string[] } | undefined
-    if (f?.failed) {
-      const msg = `${system} ${covers.join('+')}: ${f.failed} ${phase} failed (${(f.errors ?? []).join('; ')})`
-      warnings.push(msg)
-      log(msg)
-    }
+    const f = open[phase] as { failed?: number; errors?: string[]; timedOut?: boolean } | undefined
+    if (f?.failed) warn(`${where}: ${f.failed} ${phase} failed (${(f.errors ?? []).join('; ')})`)
+    if (f?.timedOut) warn(`${where}: the deadline cut the ${phase} phase short`)
+  }
+  for (const part of [result, result.fanout as Figures | undefined]) {
+    if (part && part.complete === false) warn(`${where}: incomplete (deadline or lost messages)`)
   }
 }
 
+function warn(msg: string): void {
+  warnings.push(msg)
+  log(msg)
+}
+
+/** Server start, load generator start and server stop, per job. */
+const STARTUP_ALLOWANCE_MS = 2_000
+/** No job is cut shorter than this, whatever the budget says. */
+const MIN_JOB_MS = 4_000
+
 /**
  * Run every selected scenario on every selected system. Systems take turns within each
- * scenario and repeat, so a transient load on the machine touches all of them alike.
+ * scenario and round, so a transient load on the machine touches all of them alike.
  */
 async function benchAll(): Promise<Results['systems']> {
   const runs = new Map<SystemId, Map<Scenario, Figures[]>>()
   const errors = new Map<SystemId, Map<Scenario, string>>()
   // The scenario groups are the same for every system; the ready line only fills in URLs.
   const groups = jobs({} as ReadyLine).map((j) => j.covers)
-  for (const covers of groups) {
-    for (let r = 0; r < profile.repeats; r++) {
+  const stopAt = performance.now() + profile.budgetMs
+  let firstRunsLeft = groups.length * systems.length
+  // Round 0 runs everything once; later rounds add repeats while the budget lasts.
+  for (let r = 0; r < profile.repeats; r++) {
+    for (const covers of groups) {
       for (const system of systems) {
         if (skipped.has(system)) continue
-        await runGroup(system, covers, r, runs, errors)
+        if (r > 0 && performance.now() > stopAt) {
+          warnings.push(`time budget spent: ${covers.join('+')} run ${r + 1} skipped on ${system}`)
+          continue
+        }
+        // A job's deadline shrinks so the first round fits in what is left of the budget.
+        const left = stopAt - performance.now()
+        const share = left / Math.max(1, firstRunsLeft) - STARTUP_ALLOWANCE_MS
+        if (r === 0) firstRunsLeft--
+        await runGroup(system, covers, r, Math.max(MIN_JOB_MS, share), runs, errors)
       }
     }
   }

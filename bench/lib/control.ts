@@ -6,6 +6,8 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { writeHeapSnapshot } from 'node:v8'
 import type { CpuSample, MemorySample, ReadyLine } from './protocol.ts'
 
 /** What a server exposes to the control channel. */
@@ -120,6 +122,13 @@ export async function startControl(hooks: ControlHooks): Promise<{ url: string; 
             ? { userUs: own.userUs + extra.userUs, systemUs: own.systemUs + extra.systemUs }
             : own,
         })
+      }
+      if (req.method === 'POST' && path === '/heapsnapshot') {
+        // Profiling aid (`--heap-snapshot`): the file lands in the directory the harness names.
+        const { dir } = JSON.parse(await readBody(req)) as { dir: string }
+        collectMemory()
+        const file = writeHeapSnapshot(join(dir, `server-${process.pid}.heapsnapshot`))
+        return json(res, 200, { file })
       }
       if (req.method === 'GET' && path === '/stats') {
         return json(res, 200, { connections: hooks.connections() })

@@ -9,6 +9,8 @@ export interface Profile {
   readonly name: 'smoke' | 'quick' | 'full'
   /** Times each scenario runs on a fresh server; figures are the median run. */
   readonly repeats: number
+  /** Wall-clock budget of the whole run: once spent, remaining runs are skipped (and said so). */
+  readonly budgetMs: number
   readonly connect: { connections: number; concurrency: number; deadlineMs: number }
   /** Memory and fan-out share one crowd of connections. */
   readonly crowd: {
@@ -32,6 +34,7 @@ export const PROFILES: Readonly<Record<Profile['name'], Profile>> = {
   smoke: {
     name: 'smoke',
     repeats: 1,
+    budgetMs: 100_000,
     connect: { connections: 20, concurrency: 4, deadlineMs: 15_000 },
     crowd: {
       connections: 20,
@@ -49,6 +52,7 @@ export const PROFILES: Readonly<Record<Profile['name'], Profile>> = {
   quick: {
     name: 'quick',
     repeats: 1,
+    budgetMs: 150_000,
     connect: { connections: 1000, concurrency: 32, deadlineMs: 20_000 },
     crowd: {
       connections: 2000,
@@ -66,17 +70,18 @@ export const PROFILES: Readonly<Record<Profile['name'], Profile>> = {
   full: {
     name: 'full',
     repeats: 3,
-    connect: { connections: 8000, concurrency: 64, deadlineMs: 60_000 },
+    budgetMs: 1_200_000,
+    connect: { connections: 5000, concurrency: 64, deadlineMs: 60_000 },
     crowd: {
       connections: 5000,
       concurrency: 64,
-      broadcasts: 100,
+      broadcasts: 40,
       broadcastWindow: 2,
       settleMs: 2000,
       deadlineMs: 90_000,
     },
-    roundtrip: { connections: 64, messages: 30_000, deadlineMs: 60_000 },
-    messages: { connections: 64, window: 16, messages: 150_000, deadlineMs: 60_000 },
+    roundtrip: { connections: 64, messages: 20_000, deadlineMs: 45_000 },
+    messages: { connections: 64, window: 16, messages: 40_000, deadlineMs: 60_000 },
     sessions: 64,
     sourceAddresses: 16,
   },

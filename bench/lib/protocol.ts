@@ -69,6 +69,8 @@ export interface LoadJob {
   readonly broadcasts?: number
   /** crowd: broadcasts in flight at once. */
   readonly broadcastWindow?: number
+  /** crowd: write a server heap snapshot into this directory after reading memory. */
+  readonly heapSnapshotDir?: string
   /** crowd: wait this long after the last connect before reading memory. */
   readonly settleMs?: number
   /** roundtrip/messages: total messages. */

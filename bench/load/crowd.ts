@@ -9,7 +9,7 @@ import { latency, now } from '../lib/hist.ts'
 import { sleep } from '../lib/pool.ts'
 import type { LoadJob, MemorySample } from '../lib/protocol.ts'
 import { CHANNEL, type Client } from './clients.ts'
-import { broadcast, readCpu, readMemory } from './http.ts'
+import { broadcast, heapSnapshot, readCpu, readMemory } from './http.ts'
 import { closeAll, openClients } from './open.ts'
 
 const WARMUP_BROADCASTS = 2
@@ -46,6 +46,9 @@ export async function runCrowd(job: LoadJob): Promise<Record<string, unknown>> {
         externalPerConnBytes: perConn(before.memory, after.memory, n, 'external'),
         before: before.memory,
         after: after.memory,
+        ...(job.heapSnapshotDir
+          ? { heapSnapshot: await heapSnapshot(control, job.heapSnapshotDir) }
+          : {}),
       }
     }
     if ((job.broadcasts ?? 0) > 0 && clients.length > 0) {

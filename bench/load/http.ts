@@ -119,6 +119,20 @@ export async function broadcast(controlUrl: string, channel: string, seq: number
 }
 
 /**
+ * Ask the server to write a heap snapshot into `dir`; resolves with the file name.
+ *
+ * @example
+ * ```ts
+ * const file = await heapSnapshot(controlUrl, '/tmp/profiles')
+ * ```
+ */
+export async function heapSnapshot(controlUrl: string, dir: string): Promise<string> {
+  return (
+    await control<{ file: string }>('POST', `${controlUrl}/heapsnapshot`, JSON.stringify({ dir }))
+  ).file
+}
+
+/**
  * Close idle keep-alive sockets so the process can exit.
  */
 export function closeAgents(...agents: Agent[]): void {
