@@ -1,7 +1,7 @@
 /**
  * @module bench/run
  * `npm run bench [-- --quick | --smoke] [--only=ws,gatehouse] [--scenario=connect,fanout]
- * [--out=file] [--cpu-prof] [--verbose]`
+ * [--out=file] [--repeats=n] [--cpu-prof=phase|process] [--heap-snapshot] [--verbose]`
  *
  * Runs each system's server in its own process (fresh for every scenario), drives it from a
  * load generator in another process, on loopback only, and writes `bench/results.json` plus
@@ -33,7 +33,7 @@ const { values } = parseArgs({
     scenario: { type: 'string' },
     out: { type: 'string' },
     repeats: { type: 'string' },
-    'cpu-prof': { type: 'boolean', default: false },
+    'cpu-prof': { type: 'string' },
     'heap-snapshot': { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
   },
@@ -96,18 +96,24 @@ if (limits && limits.soft < neededFds) {
 
 const localAddresses = Array.from({ length: sizes.sourceAddresses }, (_, i) => `127.0.0.${i + 2}`)
 const serverFlags = ['--expose-gc']
-if (values['cpu-prof']) {
-  const dir = `${BENCH_DIR}profiles`
-  mkdirSync(dir, { recursive: true })
-  serverFlags.push('--cpu-prof', `--cpu-prof-dir=${dir}`)
+const cpuProf = values['cpu-prof']
+if (cpuProf !== undefined && cpuProf !== 'phase' && cpuProf !== 'process') {
+  throw new Error('--cpu-prof=phase (the measured phase of each scenario) or --cpu-prof=process')
 }
 const profileDir = `${BENCH_DIR}profiles`
-if (values['heap-snapshot']) mkdirSync(profileDir, { recursive: true })
+if (values['heap-snapshot'] || cpuProf) mkdirSync(profileDir, { recursive: true })
+if (cpuProf === 'process') serverFlags.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`)
 const childOpts = { verbose: values.verbose, ...(openFiles ? { openFiles } : {}) }
 
 /** The load jobs for the selected scenarios; memory and fan-out share one crowd. */
-function jobs(ready: ReadyLine): Array<{ covers: Scenario[]; job: LoadJob }> {
-  const common = { ready, localAddresses, sessions: sizes.sessions }
+function jobs(ready: ReadyLine, system = ''): Array<{ covers: Scenario[]; job: LoadJob }> {
+  const common = {
+    ready,
+    system,
+    localAddresses,
+    sessions: sizes.sessions,
+    ...(cpuProf === 'phase' ? { profileDir } : {}),
+  }
   const out: Array<{ covers: Scenario[]; job: LoadJob }> = []
   if (scenarios.includes('connect')) {
     out.push({ covers: ['connect'], job: { ...common, scenario: 'connect', ...sizes.connect } })
@@ -192,7 +198,7 @@ async function runGroup(
     throw err
   }
   try {
-    const planned = jobs(server.ready).find((j) => j.covers.join() === covers.join())
+    const planned = jobs(server.ready, system).find((j) => j.covers.join() === covers.join())
     if (!planned) return
     log(`${system}: ${covers.join('+')} (run ${r + 1}/${profile.repeats})`)
     try {

@@ -4,7 +4,10 @@
  * readings, a connection count, and a broadcast trigger. It listens on its own loopback port
  * so its traffic never shares a socket with what is measured.
  */
+
+import { writeFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { Session } from 'node:inspector/promises'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { writeHeapSnapshot } from 'node:v8'
@@ -23,6 +26,31 @@ export interface ControlHooks {
 }
 
 const MAX_BODY_BYTES = 64 * 1024
+
+/**
+ * The V8 CPU profiler of this process, driven over the control channel so a profile covers
+ * exactly the measured phase of a scenario (`--cpu-prof=phase`).
+ */
+const profiler = {
+  session: undefined as Session | undefined,
+  async start(): Promise<void> {
+    if (this.session) return
+    const session = new Session()
+    session.connect()
+    await session.post('Profiler.enable')
+    await session.post('Profiler.setSamplingInterval', { interval: 200 })
+    await session.post('Profiler.start')
+    this.session = session
+  },
+  async stop(file: string): Promise<void> {
+    const session = this.session
+    if (!session) return
+    this.session = undefined
+    const { profile } = await session.post('Profiler.stop')
+    session.disconnect()
+    writeFileSync(file, JSON.stringify(profile))
+  },
+}
 /** Padding so a broadcast is about 100 bytes on the wire, like a small chat message. */
 const PAD = 'x'.repeat(64)
 
@@ -128,6 +156,16 @@ export async function startControl(hooks: ControlHooks): Promise<{ url: string; 
         const { dir } = JSON.parse(await readBody(req)) as { dir: string }
         collectMemory()
         const file = writeHeapSnapshot(join(dir, `server-${process.pid}.heapsnapshot`))
+        return json(res, 200, { file })
+      }
+      if (req.method === 'POST' && path === '/profile/start') {
+        await profiler.start()
+        return json(res, 200, { ok: true })
+      }
+      if (req.method === 'POST' && path === '/profile/stop') {
+        const { dir, label } = JSON.parse(await readBody(req)) as { dir: string; label: string }
+        const file = join(dir, `${label}-${process.pid}.cpuprofile`)
+        await profiler.stop(file)
         return json(res, 200, { file })
       }
       if (req.method === 'GET' && path === '/stats') {

@@ -54,6 +54,8 @@ export interface ReadyLine {
 /** Sizes of one load job. Every loop in a load generator is bounded by these and `deadlineMs`. */
 export interface LoadJob {
   readonly scenario: 'connect' | 'crowd' | 'roundtrip' | 'messages'
+  /** The system under load (names profile files). */
+  readonly system: string
   readonly ready: ReadyLine
   /** Source addresses to spread client sockets over (127.0.0.x). */
   readonly localAddresses: readonly string[]
@@ -69,6 +71,8 @@ export interface LoadJob {
   readonly broadcasts?: number
   /** crowd: broadcasts in flight at once. */
   readonly broadcastWindow?: number
+  /** Profile the server during the measured phase; the `.cpuprofile` lands in this directory. */
+  readonly profileDir?: string
   /** crowd: write a server heap snapshot into this directory after reading memory. */
   readonly heapSnapshotDir?: string
   /** crowd: wait this long after the last connect before reading memory. */

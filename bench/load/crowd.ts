@@ -9,7 +9,7 @@ import { latency, now } from '../lib/hist.ts'
 import { sleep } from '../lib/pool.ts'
 import type { LoadJob, MemorySample } from '../lib/protocol.ts'
 import { CHANNEL, type Client } from './clients.ts'
-import { broadcast, heapSnapshot, readCpu, readMemory } from './http.ts'
+import { broadcast, heapSnapshot, profiled, readCpu, readMemory } from './http.ts'
 import { closeAll, openClients } from './open.ts'
 
 const WARMUP_BROADCASTS = 2
@@ -52,7 +52,9 @@ export async function runCrowd(job: LoadJob): Promise<Record<string, unknown>> {
       }
     }
     if ((job.broadcasts ?? 0) > 0 && clients.length > 0) {
-      out.fanout = await fanOut(job, clients, deadline)
+      out.fanout = await profiled(control, job.profileDir, `${job.system}-fanout`, () =>
+        fanOut(job, clients, deadline),
+      )
     }
   } finally {
     await closeAll(clients)

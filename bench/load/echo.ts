@@ -7,7 +7,7 @@
 import { latency, now } from '../lib/hist.ts'
 import { sleep } from '../lib/pool.ts'
 import type { CpuSample, LoadJob } from '../lib/protocol.ts'
-import { readCpu } from './http.ts'
+import { profiled, readCpu } from './http.ts'
 import { closeAll, openClients } from './open.ts'
 
 /**
@@ -51,15 +51,22 @@ export async function runEcho(job: LoadJob): Promise<Record<string, unknown>> {
         }
       }
     }
-    for (let w = 0; w < window; w++) {
-      for (const c of clients) {
-        if (sent >= total) break
-        const seq = sent++
-        sentAt[seq] = now()
-        c.request(seq)
-      }
-    }
-    for (let i = 0; i < 1_000_000 && replies < sent && now() < deadline; i++) await sleep(5)
+    await profiled(
+      job.ready.controlUrl,
+      job.profileDir,
+      `${job.system}-${job.scenario}`,
+      async () => {
+        for (let w = 0; w < window; w++) {
+          for (const c of clients) {
+            if (sent >= total) break
+            const seq = sent++
+            sentAt[seq] = now()
+            c.request(seq)
+          }
+        }
+        for (let i = 0; i < 1_000_000 && replies < sent && now() < deadline; i++) await sleep(5)
+      },
+    )
   } finally {
     await closeAll(clients)
   }

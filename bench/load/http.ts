@@ -133,6 +133,30 @@ export async function heapSnapshot(controlUrl: string, dir: string): Promise<str
 }
 
 /**
+ * Start the server's CPU profiler (when `dir` is set), run `body`, then stop it and write
+ * `<dir>/<label>-<pid>.cpuprofile`.
+ *
+ * @example
+ * ```ts
+ * await profiled(controlUrl, job.profileDir, 'connect', () => connectAll())
+ * ```
+ */
+export async function profiled<T>(
+  controlUrl: string,
+  dir: string | undefined,
+  label: string,
+  body: () => Promise<T>,
+): Promise<T> {
+  if (!dir) return body()
+  await control('POST', `${controlUrl}/profile/start`, '{}')
+  try {
+    return await body()
+  } finally {
+    await control('POST', `${controlUrl}/profile/stop`, JSON.stringify({ dir, label }))
+  }
+}
+
+/**
  * Close idle keep-alive sockets so the process can exit.
  */
 export function closeAgents(...agents: Agent[]): void {

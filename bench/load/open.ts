@@ -8,7 +8,7 @@ import { latency, now } from '../lib/hist.ts'
 import { runPool } from '../lib/pool.ts'
 import type { LatencyMs, LoadJob } from '../lib/protocol.ts'
 import { type Client, connect, issueToken, type Ticket } from './clients.ts'
-import { readCpu, tokenAgent } from './http.ts'
+import { profiled, readCpu, tokenAgent } from './http.ts'
 
 /** Figures of one phase (token issue or connect). */
 export interface PhaseFigures {
@@ -49,12 +49,18 @@ export async function openClients(job: LoadJob, count: number, deadline: number)
   const control = job.ready.controlUrl
   const cpu0 = await readCpu(control)
   const t0 = now()
-  const issued = await runPool(count, job.concurrency, deadline, async (i) => {
-    const start = now()
-    const ticket = await issueToken(job.ready, i % Math.max(1, job.sessions), agent)
-    tokenLat.record(now() - start)
-    return ticket
-  })
+  const issued = await profiled(
+    control,
+    job.profileDir,
+    `${job.system}-${job.scenario}-token`,
+    () =>
+      runPool(count, job.concurrency, deadline, async (i) => {
+        const start = now()
+        const ticket = await issueToken(job.ready, i % Math.max(1, job.sessions), agent)
+        tokenLat.record(now() - start)
+        return ticket
+      }),
+  )
   const tokenWall = now() - t0
   const cpu1 = await readCpu(control)
   agent.destroy()
@@ -63,12 +69,18 @@ export async function openClients(job: LoadJob, count: number, deadline: number)
   const connectLat = latency()
   const t1 = now()
   const addresses = job.localAddresses
-  const opened = await runPool(tickets.length, job.concurrency, deadline, async (i) => {
-    const start = now()
-    const client = await connect(job.ready, tickets[i]!, addresses[i % addresses.length]!)
-    connectLat.record(now() - start)
-    return client
-  })
+  const opened = await profiled(
+    control,
+    job.profileDir,
+    `${job.system}-${job.scenario}-connect`,
+    () =>
+      runPool(tickets.length, job.concurrency, deadline, async (i) => {
+        const start = now()
+        const client = await connect(job.ready, tickets[i]!, addresses[i % addresses.length]!)
+        connectLat.record(now() - start)
+        return client
+      }),
+  )
   const connectWall = now() - t1
   const cpu2 = await readCpu(control)
   if (opened.ok.length === 0) {
