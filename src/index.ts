@@ -48,8 +48,9 @@ export {
   createLogger,
   type Logger,
   logSafe,
-  REDACT_PATHS,
+  redactFields,
   redactUrl,
+  SENSITIVE_FIELDS,
   silentLogger,
 } from './logger.ts'
 export type { ConnectionInfo, Connections, PostManyResult } from './push/connections.ts'

@@ -36,31 +36,60 @@ const noop: LogFn = () => {}
 export const silentLogger: Logger = { debug: noop, info: noop, warn: noop, error: noop }
 
 /**
- * Field paths pino censors, wherever a token, cookie or secret could appear.
+ * Field names whose values never reach a log line, at any depth and in any letter case:
+ * tokens, cookies, CSRF values, signatures, secrets, and the raw handshake query.
  *
  * @example
  * ```ts
- * pino({ redact: { paths: [...REDACT_PATHS], censor: '[redacted]' } })
+ * SENSITIVE_FIELDS.has('cookie') // true
  * ```
  */
-export const REDACT_PATHS: readonly string[] = [
+export const SENSITIVE_FIELDS: ReadonlySet<string> = new Set([
   'token',
   'ws_token',
-  '*.token',
-  '*.ws_token',
-  'headers.cookie',
-  'headers.Cookie',
-  'headers["sec-websocket-protocol"]',
-  'headers["Sec-WebSocket-Protocol"]',
-  'headers["x-csrftoken"]',
-  'headers.authorization',
-  'headers["x-gatehouse-signature"]',
-  'query.ws_token',
-  '*.headers.cookie',
-  '*.query.ws_token',
+  'cookie',
+  'set-cookie',
+  'authorization',
+  'x-csrftoken',
+  'csrftoken',
+  'sec-websocket-protocol',
+  'x-gatehouse-signature',
+  'x-gatehouse-secret',
+  'x-amz-security-token',
   'secret',
-  '*.secret',
-]
+  'secretaccesskey',
+  'password',
+  'sessionid',
+  'sessionid_hash',
+  'query',
+  'rawquery',
+])
+
+const CENSOR = '[redacted]'
+const MAX_DEPTH = 8
+
+/**
+ * A copy of `value` safe to log: sensitive fields censored at any depth (a `GatewayEvent`
+ * logged whole by a hook included), and any `ws_token=` in any string removed. Depth is
+ * bounded so a hostile structure cannot make logging expensive.
+ *
+ * @example
+ * ```ts
+ * redactFields({ event: { headers: { cookie: 'sessionid=s' }, rawQuery: 'ws_token=t' } })
+ * // { event: { headers: { cookie: '[redacted]' }, rawQuery: '[redacted]' } }
+ * ```
+ */
+export function redactFields(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return value.includes('token=') ? redactUrl(value) : value
+  if (value === null || typeof value !== 'object') return value
+  if (depth >= MAX_DEPTH) return '[…]'
+  if (Array.isArray(value)) return value.map((v) => redactFields(v, depth + 1))
+  const out: Record<string, unknown> = {}
+  for (const [key, v] of Object.entries(value)) {
+    out[key] = SENSITIVE_FIELDS.has(key.toLowerCase()) ? CENSOR : redactFields(v, depth + 1)
+  }
+  return out
+}
 
 /**
  * A pino logger with Gatehouse's redaction on.
@@ -76,7 +105,8 @@ export function createLogger(
 ): Logger {
   const opts: pino.LoggerOptions = {
     level: options.level ?? 'info',
-    redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
+    // Every field passes through the walker, wherever a caller put a token or a cookie.
+    formatters: { log: (fields) => redactFields(fields) as Record<string, unknown> },
     base: { name: 'gatehouse' },
   }
   return options.destination

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { createLogger, logSafe, redactUrl } from '../src/logger.ts'
-import { appFixture } from './support/app-fixture.ts'
+import { appFixture, SID } from './support/app-fixture.ts'
 
 function capture() {
   const lines: string[] = []
@@ -32,6 +32,28 @@ describe('logger', () => {
       assert.ok(!line.includes(secret), secret)
     }
     assert.ok(line.includes('[redacted]'))
+  })
+
+  test('a whole GatewayEvent or a URL logged by a hook never shows the token, cookie or CSRF value', async () => {
+    const { lines, logger } = capture()
+    const f = await appFixture()
+    const token = await f.issue('alice')
+    const event = f.connectEvent({
+      token,
+      headers: {
+        'Sec-WebSocket-Protocol': `gatehouse.v1, gatehouse.token.${token}`,
+        'X-CSRFToken': 'CSRF9',
+      },
+    })
+    logger.info({ ctx: { event } }, 'hook logged the event')
+    logger.info({
+      url: `/production?channel=a&ws_token=${token}`,
+      deep: [{ a: { b: { Cookie: 'sessionid=S9' } } }],
+    })
+    const text = lines.join('')
+    for (const secret of [token, 'CSRF9', 'S9', SID.alice])
+      assert.ok(!text.includes(secret), secret)
+    assert.ok(text.includes('channel=a'), 'the rest stays readable')
   })
 
   test('redactUrl removes ws_token values from URLs and query strings', () => {
