@@ -5,8 +5,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import {
+  answerBridgeError,
   type FetchHandler,
   type NodeBridgeOptions,
+  requestUrl,
   toFetchRequest,
   writeFetchResponse,
 } from './node.ts'
@@ -29,29 +31,43 @@ export function toExpress(
 ): (req: ExpressLikeRequest, res: ServerResponse, next: (err?: unknown) => void) => void {
   return (req, res, next) => {
     void (async () => {
+      let request: Request
       try {
-        let request: Request
-        if (req.body !== undefined && req.readableEnded) {
-          // A body parser consumed the stream: rebuild the body from what it parsed.
-          const headers = new Headers()
-          for (let i = 0; i + 1 < req.rawHeaders.length; i += 2)
-            headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!)
-          headers.delete('content-length')
-          const body =
-            typeof req.body === 'string'
-              ? req.body
-              : req.body instanceof Uint8Array
-                ? Buffer.from(req.body)
-                : JSON.stringify(req.body)
-          const url = `${options.protocol ?? 'http'}://${req.headers.host ?? 'localhost'}${req.originalUrl ?? req.url ?? '/'}`
-          request = new Request(url, { method: req.method ?? 'POST', headers, body })
-        } else {
-          request = await toFetchRequest(req, options)
-        }
+        request =
+          req.body !== undefined && req.readableEnded
+            ? fromParsedBody(req, options)
+            : await toFetchRequest(req, options)
+      } catch (err) {
+        answerBridgeError(res, err)
+        return
+      }
+      try {
         await writeFetchResponse(res, await handler(request))
       } catch (err) {
+        // The handler's own failure is Express's to report (error middleware).
         next(err)
       }
     })()
   }
+}
+
+/** A body parser consumed the stream: rebuild the body from what it parsed. */
+function fromParsedBody(req: ExpressLikeRequest, options: NodeBridgeOptions): Request {
+  const headers = new Headers()
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+    headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!)
+  }
+  headers.delete('content-length')
+  const body =
+    typeof req.body === 'string'
+      ? req.body
+      : req.body instanceof Uint8Array
+        ? Buffer.from(req.body)
+        : JSON.stringify(req.body)
+  const url = requestUrl(req, options.protocol, req.originalUrl ?? req.url ?? '/')
+  const method = req.method ?? 'POST'
+  return new Request(
+    url,
+    method === 'GET' || method === 'HEAD' ? { method, headers } : { method, headers, body },
+  )
 }

@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import {
+  answerBridgeError,
   type FetchHandler,
   type NodeBridgeOptions,
   toFetchRequest,
@@ -40,14 +41,23 @@ export function toFastify(
 ): (request: FastifyLikeRequest, reply: FastifyLikeReply) => Promise<void> {
   return async (request, reply) => {
     reply.hijack()
-    const stream = request.body && typeof (request.body as { on?: unknown }).on === 'function'
-    const source = (stream ? request.body : request.raw) as IncomingMessage
-    Object.assign(source, {
-      headers: request.raw.headers,
-      rawHeaders: request.raw.rawHeaders,
-      url: request.raw.url,
-      method: request.raw.method,
-    })
-    await writeFetchResponse(reply.raw, await handler(await toFetchRequest(source, options)))
+    // With the pass-through parser the payload stream is `request.body`; without it, the raw request.
+    const body = request.body as { on?: unknown } | undefined
+    const source = (
+      body && typeof body.on === 'function' ? body : request.raw
+    ) as AsyncIterable<unknown>
+    let fetchRequest: Request
+    try {
+      fetchRequest = await toFetchRequest(request.raw, options, source)
+    } catch (err) {
+      answerBridgeError(reply.raw, err)
+      return
+    }
+    try {
+      await writeFetchResponse(reply.raw, await handler(fetchRequest))
+    } catch (err) {
+      // The reply is hijacked: Fastify would only log this, and the client would hang.
+      answerBridgeError(reply.raw, err)
+    }
   }
 }

@@ -18,13 +18,43 @@ export interface NodeBridgeOptions {
 }
 
 class BodyTooLarge extends Error {}
+class BadTarget extends Error {}
 
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+// A Host header is a name or an IP literal with an optional port, nothing else: a client that
+// sends `Host: x/ws/connect?` must not be able to rewrite the path a Fetch handler routes on.
+const HOST = /^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$/
+
+/**
+ * The URL of a node:http request, built only from a well-formed Host and an origin-form
+ * target (`/path?query`); anything else throws, and the bridge answers 400.
+ *
+ * @example
+ * ```ts
+ * requestUrl({ headers: { host: 'app.example.com' }, url: '/ws/connect?x=1' }, 'https') // https://app.example.com/ws/connect?x=1
+ * ```
+ */
+export function requestUrl(
+  req: { readonly headers: IncomingMessage['headers']; readonly url?: string | undefined },
+  protocol: 'http' | 'https' = 'http',
+  target: string = req.url ?? '/',
+): URL {
+  const host = req.headers.host ?? 'localhost'
+  if (!HOST.test(host) || !target.startsWith('/') || target.startsWith('//')) {
+    throw new BadTarget('malformed Host or request target')
+  }
+  return new URL(`${protocol}://${host}${target}`)
+}
+
+async function readBody(
+  req: IncomingMessage,
+  source: AsyncIterable<unknown>,
+  limit: number,
+): Promise<Buffer> {
   const declared = Number(req.headers['content-length'])
   if (Number.isFinite(declared) && declared > limit) throw new BodyTooLarge()
   const chunks: Buffer[] = []
   let size = 0
-  for await (const chunk of req) {
+  for await (const chunk of source) {
     size += (chunk as Buffer).byteLength
     if (size > limit) throw new BodyTooLarge()
     chunks.push(chunk as Buffer)
@@ -43,15 +73,16 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 export async function toFetchRequest(
   req: IncomingMessage,
   options: NodeBridgeOptions = {},
+  /** Where the body comes from when a framework has taken over the stream (default: `req`). */
+  source: AsyncIterable<unknown> = req,
 ): Promise<Request> {
   const headers = new Headers()
   const raw = req.rawHeaders
   for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!)
-  const host = req.headers.host ?? 'localhost'
-  const url = `${options.protocol ?? 'http'}://${host}${req.url ?? '/'}`
+  const url = requestUrl(req, options.protocol)
   const method = req.method ?? 'GET'
   const hasBody = method !== 'GET' && method !== 'HEAD'
-  const body = hasBody ? await readBody(req, options.maxBodyBytes ?? 1_048_576) : undefined
+  const body = hasBody ? await readBody(req, source, options.maxBodyBytes ?? 1_048_576) : undefined
   return new Request(
     url,
     body === undefined ? { method, headers } : { method, headers, body: new Uint8Array(body) },
@@ -93,21 +124,33 @@ export function toNodeListener(
 ): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     void (async () => {
-      let request: Request
       try {
-        request = await toFetchRequest(req, options)
+        await writeFetchResponse(res, await handler(await toFetchRequest(req, options)))
       } catch (err) {
-        const status = err instanceof BodyTooLarge ? 413 : 400
-        res.writeHead(status, { 'content-type': 'application/json', connection: 'close' })
-        res.end(JSON.stringify({ message: status === 413 ? 'Payload Too Large' : 'Bad Request' }))
-        return
-      }
-      try {
-        await writeFetchResponse(res, await handler(request))
-      } catch {
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' })
-        res.end(JSON.stringify({ message: 'Internal server error' }))
+        answerBridgeError(res, err)
       }
     })()
   }
+}
+
+/**
+ * Answer a request the bridge could not hand over, or whose handler threw: 413 for a body over
+ * the limit, 400 for a malformed Host or target, else a generic 500 (details are the host's to
+ * log). Used by every node-based adapter.
+ *
+ * @example
+ * ```ts
+ * try { ... } catch (err) { answerBridgeError(res, err) }
+ * ```
+ */
+export function answerBridgeError(res: ServerResponse, err: unknown): void {
+  const status = err instanceof BodyTooLarge ? 413 : err instanceof BadTarget ? 400 : 500
+  const message =
+    status === 413 ? 'Payload Too Large' : status === 400 ? 'Bad Request' : 'Internal server error'
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  res.writeHead(status, { 'content-type': 'application/json', connection: 'close' })
+  res.end(JSON.stringify({ message }))
 }

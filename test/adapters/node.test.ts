@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { requestUrl, toNodeListener } from '../../src/adapters/node.ts'
+import { echo, rawRequest, serve } from './support.ts'
+
+describe('adapters/node', () => {
+  test('a request reaches the Fetch handler whole, and every Set-Cookie comes back', async () => {
+    const s = await serve(toNodeListener(echo))
+    try {
+      const r = await fetch(`http://127.0.0.1:${s.port}/ws/default?x=1`, {
+        method: 'POST',
+        body: 'hello',
+      })
+      assert.equal(r.status, 201)
+      assert.deepEqual(await r.json(), {
+        method: 'POST',
+        path: '/ws/default',
+        host: `127.0.0.1:${s.port}`,
+        body: 'hello',
+      })
+      assert.deepEqual(r.headers.getSetCookie(), ['a=1; HttpOnly', 'b=2'])
+    } finally {
+      await s.close()
+    }
+  })
+
+  test('a Host header cannot rewrite the path the handler routes on (400)', async () => {
+    const s = await serve(toNodeListener(echo))
+    try {
+      const forged = await rawRequest(
+        s.port,
+        'POST /ws/default HTTP/1.1\r\nHost: x/ws/connect?\r\nContent-Length: 0\r\nConnection: close\r\n\r\n',
+      )
+      assert.match(forged, / 400 /)
+      const absolute = await rawRequest(
+        s.port,
+        'POST http://evil.test/ws/connect HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n',
+      )
+      assert.match(absolute, / 400 /)
+    } finally {
+      await s.close()
+    }
+  })
+
+  test('a body over maxBodyBytes is refused with 413 before the handler runs', async () => {
+    let called = false
+    const s = await serve(
+      toNodeListener(
+        (req) => {
+          called = true
+          return echo(req)
+        },
+        { maxBodyBytes: 1024 },
+      ),
+    )
+    try {
+      const r = await fetch(`http://127.0.0.1:${s.port}/`, {
+        method: 'POST',
+        body: 'x'.repeat(2048),
+      })
+      assert.equal(r.status, 413)
+      assert.equal(called, false)
+    } finally {
+      await s.close()
+    }
+  })
+
+  test('a throwing handler answers a generic 500 without its details', async () => {
+    const s = await serve(toNodeListener(echo))
+    try {
+      const r = await fetch(`http://127.0.0.1:${s.port}/throw`)
+      assert.equal(r.status, 500)
+      assert.ok(!(await r.text()).includes('passwd'))
+    } finally {
+      await s.close()
+    }
+  })
+
+  test('requestUrl accepts names, IPv4 and bracketed IPv6 hosts with ports only', () => {
+    for (const host of ['app.example.com', '127.0.0.1:3000', '[::1]:8080', 'localhost']) {
+      assert.equal(requestUrl({ headers: { host }, url: '/a' }).pathname, '/a')
+    }
+    for (const host of ['x/y', 'a b', 'a@b', 'x?', 'h:1:2:3', '']) {
+      assert.throws(() => requestUrl({ headers: { host }, url: '/a' }), host)
+    }
+    assert.throws(() => requestUrl({ headers: { host: 'a' }, url: '//evil.test/x' }))
+  })
+})

@@ -1,0 +1,46 @@
+/** A node:http server on port 0 around a listener, and a raw HTTP/1.1 request helper. */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { connect } from 'node:net'
+
+/** A Fetch handler that echoes what it was given, with two cookies, and can be made to throw. */
+export async function echo(request: Request): Promise<Response> {
+  const url = new URL(request.url)
+  if (url.pathname === '/throw') throw new Error('internal detail /etc/passwd')
+  const headers = new Headers({ 'content-type': 'application/json' })
+  headers.append('set-cookie', 'a=1; HttpOnly')
+  headers.append('set-cookie', 'b=2')
+  const body = request.method === 'GET' ? '' : await request.text()
+  return new Response(
+    JSON.stringify({ method: request.method, path: url.pathname, host: url.host, body }),
+    {
+      status: 201,
+      headers,
+    },
+  )
+}
+
+export async function serve(
+  listener: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<{ port: number; close(): Promise<void> }> {
+  const server = createServer(listener)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  }
+}
+
+/** Send raw bytes (to forge a Host or target fetch would refuse) and return the status line. */
+export function rawRequest(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(text))
+    let data = ''
+    socket.on('data', (chunk) => {
+      data += chunk.toString('latin1')
+    })
+    socket.on('end', () => resolve(data.split('\r\n')[0] ?? ''))
+    socket.on('error', reject)
+    socket.setTimeout(5000, () => socket.destroy(new Error('timeout')))
+  })
+}
