@@ -9,21 +9,7 @@ import { systemClock } from '../clock.ts'
 import { isGatehouseError } from '../errors.ts'
 import { CLEANUP_DEFAULTS, cleanupStore } from '../store/cleanup.ts'
 import { openSqliteStore } from '../store/sqlite.ts'
-
-/**
- * Where the command writes: process.stdout and process.stderr fit, and so do test buffers.
- *
- * @example
- * ```ts
- * await runCleanup(argv, { stdout: process.stdout, stderr: process.stderr })
- * ```
- */
-export interface CliIo {
-  readonly stdout: { write(text: string): unknown }
-  readonly stderr: { write(text: string): unknown }
-  /** Environment to read `GATEHOUSE_DB` from; `process.env` when absent. */
-  readonly env?: Readonly<Record<string, string | undefined>>
-}
+import type { CliIo } from './io.ts'
 
 /**
  * The database file `gatehouse cleanup` opens when neither `--db` nor `GATEHOUSE_DB` is given.
