@@ -7,6 +7,7 @@
  */
 import { DEFAULTS } from '../defaults.ts'
 import { GatehouseError } from '../errors.ts'
+import { positiveInt } from '../util/options.ts'
 import { postEachBounded } from './bounded.ts'
 import type { ConnectionInfo, Connections, PostManyResult } from './connections.ts'
 
@@ -74,10 +75,7 @@ function wrap(op: string, err: unknown): GatehouseError {
  * ```
  */
 export function createAwsConnections(options: AwsConnectionsOptions): Connections {
-  const concurrency = options.concurrency ?? DEFAULTS.pushConcurrency
-  if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw new GatehouseError('ERR_INVALID_OPTION', 'concurrency must be a positive integer.')
-  }
+  const concurrency = positiveInt('concurrency', options.concurrency ?? DEFAULTS.pushConcurrency)
   let loaded: Promise<{ sdk: SdkModule; client: ManagementApiClientLike }> | undefined
 
   function load(): Promise<{ sdk: SdkModule; client: ManagementApiClientLike }> {

@@ -107,10 +107,15 @@ describe('createAwsConnections with a client double', () => {
     assert.equal(peak, 4)
   })
 
-  it('rejects a bad concurrency', () => {
-    assert.throws(
-      () => createAwsConnections({ endpoint: 'https://x/y', region: 'us-east-1', concurrency: 0 }),
-      (err) => isGatehouseError(err, 'ERR_INVALID_OPTION'),
-    )
+  it('rejects a bad concurrency with the shared option check', () => {
+    // 2 ** 53 is an integer but not a safe one: only the shared positiveInt() refuses it.
+    for (const concurrency of [0, 1.5, 2 ** 53, Number.NaN]) {
+      assert.throws(
+        () => createAwsConnections({ endpoint: 'https://x/y', region: 'us-east-1', concurrency }),
+        (err) =>
+          isGatehouseError(err, 'ERR_INVALID_OPTION') && err.message.startsWith('`concurrency`'),
+        String(concurrency),
+      )
+    }
   })
 })

@@ -31,6 +31,7 @@ import {
   fanoutBodyLimit,
 } from '../../push/fanout-wire.ts'
 import type { SigV4Credentials } from '../../push/sigv4.ts'
+import { positiveInt } from '../../util/options.ts'
 import { readBodyLimited } from './body.ts'
 import { replyEmpty, replyError, replyJson } from './replies.ts'
 import { parseManagementPath, splitTarget } from './route.ts'
@@ -75,13 +76,6 @@ export interface ManagementServer {
 const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/
 const STAGE = /^[A-Za-z0-9_-]{1,128}$/
 
-function positiveInt(value: number, name: string): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new GatehouseError('ERR_INVALID_OPTION', `${name} must be a positive integer.`)
-  }
-  return value
-}
-
 /**
  * The request listener of the management API, for mounting on a server of your own.
  * `ready` resolves once the SigV4 signer is loaded (immediately without credentials).
@@ -104,10 +98,10 @@ export function createManagementHandler(options: Omit<ManagementServerOptions, '
   const clock = options.clock ?? systemClock
   const logger = options.logger ?? silentLogger
   const maxPayloadBytes = positiveInt(
-    options.maxPayloadBytes ?? DEFAULTS.maxOutboundBytes,
     'maxPayloadBytes',
+    options.maxPayloadBytes ?? DEFAULTS.maxOutboundBytes,
   )
-  const maxFanoutIds = positiveInt(options.maxFanoutIds ?? FANOUT_MAX_IDS, 'maxFanoutIds')
+  const maxFanoutIds = positiveInt('maxFanoutIds', options.maxFanoutIds ?? FANOUT_MAX_IDS)
   const bucket = options.rateLimit ? createTokenBucket(options.rateLimit, clock) : undefined
   const verifier: SigV4Verifier | undefined = options.credentials
     ? createSigV4Verifier({

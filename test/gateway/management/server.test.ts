@@ -276,6 +276,9 @@ describe('management API options', () => {
       { stage: '' },
       { stage: STAGE, port: 70000 },
       { stage: STAGE, maxPayloadBytes: 0 },
+      // Integers past 2 ** 53 are not exact: the shared positiveInt() refuses them.
+      { stage: STAGE, maxPayloadBytes: 2 ** 53 },
+      { stage: STAGE, maxFanoutIds: 2 ** 60 },
       { stage: STAGE, rateLimit: { requestsPerSecond: 0 } },
       { stage: STAGE, credentials: [] },
     ]) {
