@@ -32,11 +32,19 @@ import {
 } from '../../push/fanout-wire.ts'
 import type { SigV4Credentials } from '../../push/sigv4.ts'
 import { positiveInt } from '../../util/options.ts'
+import { createTokenBucket, type TokenBucket } from '../token-bucket.ts'
 import { readBodyLimited } from './body.ts'
 import { replyEmpty, replyError, replyJson } from './replies.ts'
 import { parseManagementPath, splitTarget } from './route.ts'
 import { createSigV4Verifier, type SigV4Verifier } from './sigv4-verify.ts'
-import { createTokenBucket, type ManagementRateLimit } from './throttle.ts'
+
+/** Throttling of the management API: a steady rate and a burst, in requests. */
+export interface ManagementRateLimit {
+  /** Requests per second refilled. */
+  readonly requestsPerSecond: number
+  /** Requests allowed at once from a full bucket. Default: `requestsPerSecond`. */
+  readonly burst?: number
+}
 
 /** Options of {@link createManagementServer} and {@link createManagementHandler}. */
 export interface ManagementServerOptions {
@@ -102,7 +110,7 @@ export function createManagementHandler(options: Omit<ManagementServerOptions, '
     options.maxPayloadBytes ?? DEFAULTS.maxOutboundBytes,
   )
   const maxFanoutIds = positiveInt('maxFanoutIds', options.maxFanoutIds ?? FANOUT_MAX_IDS)
-  const bucket = options.rateLimit ? createTokenBucket(options.rateLimit, clock) : undefined
+  const bucket = options.rateLimit ? rateLimitBucket(options.rateLimit, clock) : undefined
   const verifier: SigV4Verifier | undefined = options.credentials
     ? createSigV4Verifier({
         credentials: options.credentials,
@@ -144,7 +152,7 @@ export function createManagementHandler(options: Omit<ManagementServerOptions, '
       return forbidden('method')
     }
 
-    if (bucket && !bucket.take()) {
+    if (bucket && !bucket.take(clock.now())) {
       replyError(req, res, 429, 'LimitExceededException', 'Rate exceeded')
       return
     }
@@ -252,6 +260,19 @@ export function createManagementHandler(options: Omit<ManagementServerOptions, '
     })
   }
   return { listener, ready }
+}
+
+/** The gateway's token bucket, after checking the option (AWS answers 429 past its rate). */
+function rateLimitBucket(limit: ManagementRateLimit, clock: Clock): TokenBucket {
+  const rate = limit.requestsPerSecond
+  const burst = limit.burst ?? rate
+  if (!(rate > 0) || !Number.isFinite(rate) || !(burst >= 1) || !Number.isFinite(burst)) {
+    throw new GatehouseError(
+      'ERR_INVALID_OPTION',
+      'rateLimit needs requestsPerSecond > 0 and burst >= 1.',
+    )
+  }
+  return createTokenBucket(burst, rate, clock.now())
 }
 
 function tooLarge(max: number): string {

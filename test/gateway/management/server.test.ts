@@ -280,6 +280,8 @@ describe('management API options', () => {
       { stage: STAGE, maxPayloadBytes: 2 ** 53 },
       { stage: STAGE, maxFanoutIds: 2 ** 60 },
       { stage: STAGE, rateLimit: { requestsPerSecond: 0 } },
+      { stage: STAGE, rateLimit: { requestsPerSecond: Number.POSITIVE_INFINITY } },
+      { stage: STAGE, rateLimit: { requestsPerSecond: 5, burst: 0.5 } },
       { stage: STAGE, credentials: [] },
     ]) {
       assert.throws(
