@@ -19,6 +19,13 @@
  */
 export { changeChannelHandler } from './app/change-channel.ts'
 export { type App, createApp, type RevokeResult } from './app/create-app.ts'
+export {
+  type MaintenanceOptions,
+  type ReconcileOptions,
+  type ReconcileResult,
+  reconcileSessions,
+  startMaintenance,
+} from './app/reconcile.ts'
 export type { RejectReason } from './app/rejection.ts'
 export type { Sender, SendResult } from './app/send.ts'
 export type {
@@ -59,7 +66,7 @@ export {
   type ManagementApiConnectionsOptions,
 } from './push/management-api.ts'
 export { createMemoryConnections, type MemoryConnections } from './push/memory.ts'
-export { cleanupStore } from './store/cleanup.ts'
+export { CLEANUP_DEFAULTS, type CleanupAges, cleanupStore } from './store/cleanup.ts'
 export { createMemoryStore } from './store/memory.ts'
 export { openSqliteStore, type SqliteStoreOptions } from './store/sqlite.ts'
 export type {
