@@ -195,7 +195,13 @@ async function runGroup(
       log(`${system}: skipped (${err.message})`)
       return
     }
-    throw err
+    // A server that cannot start fails this run, not the whole bench.
+    const message = `server did not start: ${err instanceof Error ? err.message : String(err)}`
+    warn(`${system} ${covers.join('+')}: ${message.split('\n')[0]}`)
+    const bySystem = errors.get(system) ?? new Map<Scenario, string>()
+    errors.set(system, bySystem)
+    for (const s of covers) bySystem.set(s, message.slice(0, 2000))
+    return
   }
   try {
     const planned = jobs(server.ready, system).find((j) => j.covers.join() === covers.join())
