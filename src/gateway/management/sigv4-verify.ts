@@ -6,10 +6,11 @@
  * from exactly the signed headers, sign it again with `@smithy/signature-v4` and compare the
  * signatures in constant time.
  *
- * Split in two so a request is refused before its body is read whenever possible:
+ * Split so a request is refused before its body is read whenever possible:
  * {@link SigV4Verifier.precheck} needs headers only; {@link SigV4Verifier.verify} runs the
  * signature, on the signed `x-amz-content-sha256` when present (before the body is read) or
- * on the body's hash.
+ * on the body's hash. After a signature verified over a signed payload hash, the body only
+ * needs {@link SigV4Verifier.checkPayload}: one hash and a compare, no second signing.
  */
 
 import { timingSafeEqual } from 'node:crypto'
@@ -66,6 +67,11 @@ export interface SigV4Verifier {
    * have found one); with a body, its hash must match the signed one or is computed.
    */
   verify(pre: PrecheckedRequest, body: Uint8Array | undefined): Promise<SigV4Failure | null>
+  /**
+   * After `verify(pre, undefined)` passed on a signed payload hash: does the body match it?
+   * Fails (`payload_hash`) when the request signed no payload hash.
+   */
+  checkPayload(pre: PrecheckedRequest, body: Uint8Array): SigV4Failure | null
 }
 
 /** Options of {@link createSigV4Verifier}. */
@@ -91,6 +97,7 @@ const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/
  * const verifier = createSigV4Verifier({ credentials: [{ accessKeyId: 'AK', secretAccessKey: 'SK' }], clock: systemClock })
  * const pre = verifier.precheck(req, '/production/@connections/a%3D', '')
  * if (!pre.ok || (await verifier.verify(pre.value, body)) !== null) return reply403()
+ * // or, with a signed payload hash: verify(pre.value, undefined) first, read, checkPayload
  * ```
  */
 export function createSigV4Verifier(options: SigV4VerifierOptions): SigV4Verifier {
@@ -224,6 +231,11 @@ export function createSigV4Verifier(options: SigV4VerifierOptions): SigV4Verifie
       const expected = /Signature=([0-9a-f]{64})$/.exec(signed.headers.authorization ?? '')?.[1]
       if (!expected || !equalHex(expected, pre.signature)) return 'signature'
       return null
+    },
+
+    checkPayload(pre, body) {
+      if (pre.payloadHash === undefined) return 'payload_hash'
+      return equalHex(sha256Hex(body), pre.payloadHash) ? null : 'payload_hash'
     },
   }
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { connect } from 'node:net'
 import { after, before, describe, it } from 'node:test'
+import { SignatureV4 } from '@smithy/signature-v4'
 import fc from 'fast-check'
 import { manualClock } from '../../../src/clock.ts'
 import { isGatehouseError } from '../../../src/errors.ts'
@@ -435,6 +436,26 @@ describe('management API with SigV4', () => {
     )
     await expectForbidden(forged)
     await expectForbidden({ ...(await sign()), authorization: 'Bearer x' })
+  })
+
+  it('signs once per request: a signed payload hash is only compared once the body is read', async () => {
+    const withHash = await sign()
+    const withoutHash = await sign({ payloadHash: false })
+    const proto = SignatureV4.prototype
+    const original = proto.sign
+    let signs = 0
+    proto.sign = function (this: SignatureV4, ...args: Parameters<typeof original>) {
+      signs++
+      return original.apply(this, args)
+    } as typeof original
+    try {
+      assert.equal((await send(ctx.port, 'POST', path, withHash, 'hello')).status, 200)
+      assert.equal(signs, 1, 'signed payload hash: one signing, before the body')
+      assert.equal((await send(ctx.port, 'POST', path, withoutHash, 'hello')).status, 200)
+      assert.equal(signs, 2, 'no payload hash: one signing, after the body')
+    } finally {
+      proto.sign = original
+    }
   })
 
   it('403 for a bad signature before reading a huge declared body', { timeout: 5000 }, async () => {
