@@ -71,11 +71,13 @@ export function createManagementApiConnections(
   const credentials = options.credentials
   let signer: Promise<SigV4Signer> | undefined
 
+  /** `bodySha256`: the body's hex SHA-256 when the caller already has it (postMany). */
   async function call(
     method: 'GET' | 'POST' | 'DELETE',
     suffix: string,
     body?: Uint8Array,
     extraHeaders: Record<string, string> = {},
+    bodySha256?: string,
   ): Promise<Reply> {
     const url = new URL(`${base.prefix}/@connections${suffix}`)
     const headers: Record<string, string> = { ...extraHeaders }
@@ -88,11 +90,11 @@ export function createManagementApiConnections(
         hostname: url.hostname,
         path: url.pathname,
         query: {},
-        // Host is what fetch will send; the body hash is computed once here.
+        // Host is what fetch will send; with the body hash given, the signer never hashes it.
         headers: {
           ...headers,
           host: url.host,
-          'x-amz-content-sha256': sha256Hex(body ?? new Uint8Array()),
+          'x-amz-content-sha256': bodySha256 ?? sha256Hex(body ?? new Uint8Array()),
         },
       }
       if (url.port !== '') request.port = Number(url.port)
@@ -130,9 +132,12 @@ export function createManagementApiConnections(
 
   const idPath = (id: string) => `/${encodeURIComponent(id)}`
 
-  async function post(connectionId: string, data: string | Uint8Array): Promise<boolean> {
-    const bytes = typeof data === 'string' ? encoder.encode(data) : data
-    const reply = await call('POST', idPath(connectionId), bytes)
+  async function postBytes(
+    connectionId: string,
+    bytes: Uint8Array,
+    bodySha256?: string,
+  ): Promise<boolean> {
+    const reply = await call('POST', idPath(connectionId), bytes, {}, bodySha256)
     if (reply.status === 410) return false
     if (reply.status >= 200 && reply.status < 300) return true
     return fail('POST', reply)
@@ -142,7 +147,9 @@ export function createManagementApiConnections(
     ids: readonly string[],
     bytes: Uint8Array,
   ): Promise<PostManyResult> {
-    return postEachBounded(ids, concurrency, (id) => post(id, bytes))
+    // Every recipient gets the same bytes: hash them once, not once per POST.
+    const bodySha256 = credentials ? sha256Hex(bytes) : undefined
+    return postEachBounded(ids, concurrency, (id) => postBytes(id, bytes, bodySha256))
   }
 
   async function postManyFanout(
@@ -164,7 +171,8 @@ export function createManagementApiConnections(
   }
 
   return {
-    post,
+    post: (connectionId, data) =>
+      postBytes(connectionId, typeof data === 'string' ? encoder.encode(data) : data),
     async postMany(connectionIds, data) {
       if (connectionIds.length === 0) return { sent: 0, gone: [] }
       const bytes = typeof data === 'string' ? encoder.encode(data) : data

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict'
+import nodeCrypto from 'node:crypto'
+import { syncBuiltinESMExports } from 'node:module'
 import { after, before, describe, it } from 'node:test'
 import { isGatehouseError } from '../../src/errors.ts'
 import { createManagementServer } from '../../src/gateway/management/server.ts'
@@ -150,6 +152,37 @@ describe('createManagementApiConnections concurrency and options', () => {
       isGatehouseError(err, 'ERR_INTEGRATION_FAILED'),
     )
     assert.equal(calls, 3)
+  })
+
+  it('signed postMany hashes the message once, not once per recipient', async () => {
+    const SIZE = 4099 // a length no header or canonical request has
+    let bodyHashes = 0
+    const original = nodeCrypto.createHash
+    nodeCrypto.createHash = ((...args: Parameters<typeof original>) => {
+      const hash = original(...args)
+      const update = hash.update.bind(hash) as (data: unknown, enc?: unknown) => unknown
+      hash.update = ((data: string | Uint8Array, enc?: BufferEncoding) => {
+        if (typeof data !== 'string' && data.byteLength === SIZE) bodyHashes++
+        return update(data, enc)
+      }) as typeof hash.update
+      return hash
+    }) as typeof original
+    // Named ESM imports of node:crypto see the wrapper only after this.
+    syncBuiltinESMExports()
+    try {
+      const fakeFetch = (async () => new Response(null, { status: 200 })) as unknown as typeof fetch
+      const c = createManagementApiConnections({
+        endpoint: 'http://127.0.0.1:9/production',
+        credentials: CREDS,
+        fetch: fakeFetch,
+      })
+      const ids = Array.from({ length: 6 }, (_, i) => `h${i}=`)
+      assert.deepEqual(await c.postMany(ids, new Uint8Array(SIZE)), { sent: 6, gone: [] })
+      assert.equal(bodyHashes, 1)
+    } finally {
+      nodeCrypto.createHash = original
+      syncBuiltinESMExports()
+    }
   })
 
   it('rejects a bad endpoint or concurrency', () => {
