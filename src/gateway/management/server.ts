@@ -6,9 +6,13 @@
  * fan-out: `POST /{stage}/@connections` with `x-gatehouse-fanout: 1` pushes one message to many
  * connections in one call (see `push/fanout-wire.ts` and docs/gateway.md).
  *
- * Order of work per request, cheapest refusal first: path and method (403) → throttle (429)
- * → SigV4 headers (403) → signature over a signed payload hash, before reading the body (403)
- * → body within its limit (413, the rest is never read) → body hash (403) → the call.
+ * Order of work per request, cheapest refusal first: path and method (403) → SigV4 headers
+ * (403) → signature over a signed payload hash, before reading the body (403) → body within
+ * its limit (413, the rest is never read) → body hash, or the signature over it (403) → the
+ * call. The throttle (429) charges only authenticated calls, as soon as the caller is known:
+ * after the signature when the payload hash was signed (so a throttled body is never read),
+ * after the body otherwise. Refused requests never spend tokens, so unauthenticated traffic
+ * cannot starve the real pushes.
  */
 import { randomUUID } from 'node:crypto'
 import {
@@ -66,7 +70,10 @@ export interface ManagementServerOptions {
   readonly maxPayloadBytes?: number
   /** Most ids one fan-out call may list. Default 10 000. */
   readonly maxFanoutIds?: number
-  /** Throttle all calls (429 `LimitExceededException`); off when absent. */
+  /**
+   * Throttle authenticated calls (429 `LimitExceededException`); off when absent. Requests
+   * refused for their path, method or signature spend no tokens.
+   */
   readonly rateLimit?: ManagementRateLimit
   readonly clock?: Clock
   readonly logger?: Logger
@@ -152,9 +159,11 @@ export function createManagementHandler(options: Omit<ManagementServerOptions, '
       return forbidden('method')
     }
 
-    if (bucket && !bucket.take(clock.now())) {
+    // Spend a token once the caller is authenticated; false means 429 has been sent.
+    const admitted = (): boolean => {
+      if (!bucket || bucket.take(clock.now())) return true
       replyError(req, res, 429, 'LimitExceededException', 'Rate exceeded')
-      return
+      return false
     }
 
     let pre: ReturnType<SigV4Verifier['precheck']> | undefined
@@ -165,7 +174,10 @@ export function createManagementHandler(options: Omit<ManagementServerOptions, '
       if (pre.value.payloadHash !== undefined) {
         const failure = await verifier.verify(pre.value, undefined)
         if (failure) return forbidden(`sigv4_${failure}`)
+        if (!admitted()) return
       }
+    } else if (!admitted()) {
+      return
     }
 
     const limit =
@@ -185,6 +197,7 @@ export function createManagementHandler(options: Omit<ManagementServerOptions, '
           ? verifier.checkPayload(pre.value, body)
           : await verifier.verify(pre.value, body)
       if (failure) return forbidden(`sigv4_${failure}`)
+      if (pre.value.payloadHash === undefined && !admitted()) return
     }
 
     if (route.kind === 'fanout') return fanout(req, res, body)

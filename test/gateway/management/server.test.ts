@@ -315,6 +315,52 @@ describe('management API throttling', () => {
   })
 })
 
+describe('management API throttling with SigV4', () => {
+  it('refused requests spend no tokens: only authenticated calls are throttled', async () => {
+    const clock = manualClock(Date.UTC(2024, 0, 20, 11, 55, 0))
+    const ctx = await start({
+      clock,
+      credentials: [{ accessKeyId: 'AKTEST', secretAccessKey: 'secret-test' }],
+      rateLimit: { requestsPerSecond: 1, burst: 2 },
+    })
+    try {
+      ctx.connections.open(ID)
+      const path = `/${STAGE}/@connections/${ENC_ID}`
+      const sign = (o: Partial<Parameters<typeof signedHeaders>[0]> = {}) =>
+        signedHeaders({
+          method: 'POST',
+          port: ctx.port,
+          path,
+          body: 'hi',
+          date: new Date(clock.now()),
+          ...o,
+        })
+      // Unsigned, forged before the body, and forged over the body: all 403, none throttled.
+      const refused = [
+        {},
+        await sign({ secretAccessKey: 'wrong' }),
+        await sign({ secretAccessKey: 'wrong', payloadHash: false }),
+        await sign({ accessKeyId: 'AKNOPE' }),
+      ]
+      for (let round = 0; round < 3; round++) {
+        for (const headers of refused) {
+          assert.equal((await send(ctx.port, 'POST', path, headers, 'hi')).status, 403)
+        }
+      }
+      // The burst is still whole for the real caller, signed payload hash or not.
+      assert.equal((await send(ctx.port, 'POST', path, await sign(), 'hi')).status, 200)
+      const unhashed = await sign({ payloadHash: false })
+      assert.equal((await send(ctx.port, 'POST', path, unhashed, 'hi')).status, 200)
+      const over = await send(ctx.port, 'POST', path, await sign(), 'hi')
+      assert.equal(over.status, 429)
+      assert.equal(over.headers['x-amzn-errortype'], 'LimitExceededException')
+      assert.equal(ctx.connections.received(ID).length, 2)
+    } finally {
+      await ctx.server.close()
+    }
+  })
+})
+
 describe('management API with SigV4', () => {
   const clock = manualClock(Date.UTC(2024, 0, 20, 11, 55, 0))
   const now = () => new Date(clock.now())
