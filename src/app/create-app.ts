@@ -27,7 +27,9 @@ import type { AppOptions } from './types.ts'
 
 /** What {@link App.revokeUser} and {@link App.revokeSession} removed. */
 export interface RevokeResult {
+  /** Token rows deleted, used or not. */
   readonly tokens: number
+  /** Sockets closed. */
   readonly connections: number
 }
 
@@ -53,9 +55,12 @@ export interface App extends EventHandler {
   tokenEndpoint(options: {
     authenticate: (request: Request) => Promise<{ userId: string; sessionId: string } | null>
   }): (request: Request) => Promise<Response>
-  /** Logout or ban: delete a user's unused tokens and close all their sockets. */
+  /**
+   * Logout or ban: delete all of a user's tokens (used ones too, so a `$connect` that has
+   * consumed one but not yet recorded its session is refused) and close all their sockets.
+   */
   revokeUser(userId: string): Promise<RevokeResult>
-  /** Logout of one HTTP session: delete its unused tokens and close the sockets opened from it. */
+  /** Logout of one HTTP session: delete its tokens (used or not) and close the sockets opened from it. */
   revokeSession(sessionId: string): Promise<RevokeResult>
 }
 

@@ -22,6 +22,7 @@ import type {
   NewSession,
   RateDecision,
   RateKey,
+  SessionGuard,
   SessionRecord,
   Store,
   TokenRecord,
@@ -117,7 +118,6 @@ export function createMemoryStore(): Store {
         const byUser = 'userId' in owner
         let n = 0
         for (const [hash, t] of tokens) {
-          if (t.usedAt !== null) continue
           if (byUser ? t.userId === owner.userId : t.sessionHash === owner.sessionHash) {
             tokens.delete(hash)
             n++
@@ -137,8 +137,9 @@ export function createMemoryStore(): Store {
         return decide(keys, verdicts)
       }),
 
-    createSession: (s: NewSession) =>
+    createSession: (s: NewSession, guard?: SessionGuard) =>
       run('createSession', () => {
+        if (guard !== undefined && !tokens.has(guard.tokenHash)) return false
         sessions.set(s.connectionId, {
           connectionId: s.connectionId,
           userId: s.userId,
@@ -150,6 +151,7 @@ export function createMemoryStore(): Store {
           lastSeenAt: s.connectedAt,
           disconnectedAt: null,
         })
+        return true
       }),
 
     touchSession: (connectionId: string, now: number) =>

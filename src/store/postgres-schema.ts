@@ -78,6 +78,17 @@ export const POSTGRES_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX sessions_disconnected ON ${s}.sessions (disconnected_at) WHERE NOT connected;
     `,
   },
+  {
+    // Revocation deletes used tokens too (so a $connect in flight cannot write its session),
+    // so its lookups by user and by session need indexes over every row, not just unused ones.
+    version: 2,
+    sql: (s) => `
+      DROP INDEX ${s}.tokens_unused_user;
+      DROP INDEX ${s}.tokens_unused_session;
+      CREATE INDEX tokens_user ON ${s}.tokens (user_id);
+      CREATE INDEX tokens_session ON ${s}.tokens (session_hash);
+    `,
+  },
 ]
 
 /**

@@ -23,6 +23,7 @@ import type {
   NewSession,
   RateDecision,
   RateKey,
+  SessionGuard,
   SessionRecord,
   Store,
   TokenRecord,
@@ -153,8 +154,8 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
     consumeToken: `UPDATE ${s}.tokens SET used_at = $1
       WHERE hash = $2 AND session_hash = $3 AND used_at IS NULL AND expires_at > $1
       RETURNING user_id, session_hash`,
-    revokeByUser: `DELETE FROM ${s}.tokens WHERE user_id = $1 AND used_at IS NULL`,
-    revokeBySession: `DELETE FROM ${s}.tokens WHERE session_hash = $1 AND used_at IS NULL`,
+    revokeByUser: `DELETE FROM ${s}.tokens WHERE user_id = $1`,
+    revokeBySession: `DELETE FROM ${s}.tokens WHERE session_hash = $1`,
     // sliding-window.ts `advanceCounts` for every key at once. Rows are visited in key order
     // so two attempts locking the same keys can never deadlock.
     hit: `INSERT INTO ${s}.rate_limits AS r (key, window_ms, window_start, count, prev_count)
@@ -174,9 +175,16 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
           ELSE greatest(r.window_start, excluded.window_start) END,
         window_ms = excluded.window_ms
       RETURNING key, window_start, count, prev_count`,
+    // A NULL $6 writes unconditionally; a token hash writes only while that token row exists.
+    // The row is locked (KEY SHARE) rather than just read: a snapshot read would let a
+    // concurrent revocation delete the token and list connections before this insert commits,
+    // and miss it. Locked, the revocation's DELETE waits for this commit (then finds the
+    // session), or this statement waits for the DELETE (then sees no row and writes nothing).
     createSession: `INSERT INTO ${s}.sessions (connection_id, user_id, session_hash, channel, connected,
         request_count, connected_at, last_seen_at, disconnected_at)
-      VALUES ($1, $2, $3, $4, true, 0, $5, $5, NULL)
+      SELECT $1::text, $2::text, $3::text, $4::text, true, 0, $5::bigint, $5::bigint, NULL
+      WHERE $6::text IS NULL
+        OR EXISTS (SELECT 1 FROM ${s}.tokens WHERE hash = $6::text FOR KEY SHARE)
       ON CONFLICT (connection_id) DO UPDATE SET user_id = excluded.user_id,
         session_hash = excluded.session_hash, channel = excluded.channel, connected = true,
         request_count = 0, connected_at = excluded.connected_at,
@@ -262,15 +270,17 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
         return decide(keys, verdicts)
       }),
 
-    createSession: (n: NewSession) =>
+    createSession: (n: NewSession, guard?: SessionGuard) =>
       run('createSession', async () => {
-        await db.query(sql.createSession, [
+        const res = await db.query(sql.createSession, [
           n.connectionId,
           n.userId,
           n.sessionHash,
           n.channel,
           n.connectedAt,
+          guard === undefined ? null : guard.tokenHash,
         ])
+        return (res.rowCount ?? 0) > 0
       }),
 
     touchSession: (connectionId: string, now: number) =>

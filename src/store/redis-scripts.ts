@@ -69,16 +69,19 @@ if tonumber(t[3]) <= tonumber(ARGV[3]) then return false end
 redis.call('HSET', k, 'x', ARGV[3])
 return {t[1], t[2]}`),
 
-  /** ARGV: 'u' or 's', the user or session hash. Deletes unused tokens; returns how many. */
+  /**
+   * ARGV: 'u' or 's', the user or session hash. Deletes every token of the owner, used or
+   * not; returns how many token rows it removed.
+   */
   revokeTokens: script(`local p = KEYS[1]
 local set = p .. (ARGV[1] == 'u' and 'tu:' or 'ts:') .. ARGV[2]
 local n = 0
 for _, h in ipairs(redis.call('SMEMBERS', set)) do
   local k = p .. 't:' .. h
-  local t = redis.call('HMGET', k, 'u', 's', 'x')
+  local t = redis.call('HMGET', k, 'u', 's')
   if not t[1] then
     redis.call('SREM', set, h)
-  elseif not t[3] then
+  else
     redis.call('DEL', k)
     redis.call('SREM', p .. 'tu:' .. t[1], h)
     redis.call('SREM', p .. 'ts:' .. t[2], h)
@@ -110,9 +113,14 @@ for i = 1, #ARGV, 3 do
 end
 return out`),
 
-  /** ARGV: id, user?, session hash?, channel?, connected at. Replaces any row of that id. */
+  /**
+   * ARGV: id, user?, session hash?, channel?, connected at, guard token hash?. Replaces any
+   * row of that id. With a guard, writes nothing and returns 0 unless that token row exists.
+   */
   createSession: script(`${OPT}${UNINDEX}local p, id = KEYS[1], ARGV[1]
 local u, h, ch, at = opt(ARGV[2]), opt(ARGV[3]), opt(ARGV[4]), ARGV[5]
+local guard = opt(ARGV[6])
+if guard and redis.call('EXISTS', p .. 't:' .. guard) == 0 then return 0 end
 local k = p .. 's:' .. id
 local old = redis.call('HMGET', k, 'u', 'h', 'ch', 'con')
 if old[4] == '1' then unindex(p, id, old[1], old[2], old[3]) end

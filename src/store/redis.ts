@@ -21,6 +21,7 @@ import type {
   NewSession,
   RateDecision,
   RateKey,
+  SessionGuard,
   SessionRecord,
   Store,
   TokenRecord,
@@ -194,15 +195,17 @@ function redisStore(redis: Redis | Cluster, p: string, owned: boolean): Store {
         return decide(keys, verdicts)
       }),
 
-    createSession: (n: NewSession) =>
+    createSession: (n: NewSession, guard?: SessionGuard) =>
       run('createSession', async () => {
-        await call(REDIS_SCRIPTS.createSession, [
+        const written = await call(REDIS_SCRIPTS.createSession, [
           n.connectionId,
           opt(n.userId),
           opt(n.sessionHash),
           opt(n.channel),
           n.connectedAt,
+          opt(guard === undefined ? null : guard.tokenHash),
         ])
+        return written === 1
       }),
 
     touchSession: (connectionId: string, now: number) =>

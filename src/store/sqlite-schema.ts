@@ -65,6 +65,17 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       CREATE INDEX sessions_disconnected ON sessions (disconnected_at) WHERE connected = 0;
     `,
   },
+  {
+    // Revocation deletes used tokens too (so a $connect in flight cannot write its session),
+    // so its lookups by user and by session need indexes over every row, not just unused ones.
+    version: 2,
+    sql: `
+      DROP INDEX tokens_unused_user;
+      DROP INDEX tokens_unused_session;
+      CREATE INDEX tokens_user ON tokens (user_id);
+      CREATE INDEX tokens_session ON tokens (session_hash);
+    `,
+  },
 ]
 
 /**
@@ -85,7 +96,7 @@ export const SQLITE_SCHEMA_VERSION: number = SQLITE_MIGRATIONS.at(-1)!.version
  * @example
  * ```ts
  * const db = new DatabaseSync('.data/gatehouse.db')
- * migrateSqlite(db, Date.now()) // 1
+ * migrateSqlite(db, Date.now()) // 2
  * ```
  */
 export function migrateSqlite(db: DatabaseSync, now: number): number {

@@ -31,6 +31,7 @@ import type {
   NewSession,
   RateDecision,
   RateKey,
+  SessionGuard,
   SessionRecord,
   Store,
   TokenRecord,
@@ -152,13 +153,16 @@ function sqliteStore(db: DatabaseSync): Store {
     consumeToken: q(
       'UPDATE tokens SET used_at = ? WHERE hash = ? AND session_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING user_id AS userId, session_hash AS sessionHash',
     ),
-    revokeByUser: q('DELETE FROM tokens WHERE user_id = ? AND used_at IS NULL'),
-    revokeBySession: q('DELETE FROM tokens WHERE session_hash = ? AND used_at IS NULL'),
+    revokeByUser: q('DELETE FROM tokens WHERE user_id = ?'),
+    revokeBySession: q('DELETE FROM tokens WHERE session_hash = ?'),
     hit: q(HIT_SQL),
+    // One statement for both forms: a NULL guard writes unconditionally; a token hash writes
+    // only while that token row exists (a revocation deletes it).
     createSession: q(
       `INSERT OR REPLACE INTO sessions (connection_id, user_id, session_hash, channel, connected,
          request_count, connected_at, last_seen_at, disconnected_at)
-       VALUES (?, ?, ?, ?, 1, 0, ?, ?, NULL)`,
+       SELECT ?1, ?2, ?3, ?4, 1, 0, ?5, ?5, NULL
+       WHERE ?6 IS NULL OR EXISTS (SELECT 1 FROM tokens WHERE hash = ?6)`,
     ),
     touchSession: q(
       'UPDATE sessions SET request_count = request_count + 1, last_seen_at = ? WHERE connection_id = ? AND connected = 1 RETURNING *',
@@ -243,16 +247,17 @@ function sqliteStore(db: DatabaseSync): Store {
         return decide(keys, verdicts)
       }),
 
-    createSession: (s: NewSession) =>
+    createSession: (s: NewSession, guard?: SessionGuard) =>
       run('createSession', () => {
-        st.createSession.run(
+        const res = st.createSession.run(
           s.connectionId,
           s.userId,
           s.sessionHash,
           s.channel,
           s.connectedAt,
-          s.connectedAt,
+          guard === undefined ? null : guard.tokenHash,
         )
+        return Number(res.changes) > 0
       }),
 
     touchSession: (connectionId: string, now: number) =>

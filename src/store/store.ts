@@ -68,6 +68,20 @@ export interface NewSession {
   readonly connectedAt: number
 }
 
+/**
+ * The condition of a guarded {@link Store.createSession}: the hash of the token the
+ * connection consumed, whose row must still exist (not revoked) for the session to be written.
+ *
+ * @example
+ * ```ts
+ * const written = await store.createSession(session, { tokenHash: hashToken(token) })
+ * if (!written) return reject(401, 'token_revoked')
+ * ```
+ */
+export interface SessionGuard {
+  readonly tokenHash: string
+}
+
 /** Which connected sessions a push or a revocation addresses. */
 export type Audience =
   | { readonly connectionId: string }
@@ -112,7 +126,12 @@ export interface Store {
    * neither accepted nor burnt. Of any number of concurrent calls, at most one succeeds.
    */
   consumeToken(hash: string, sessionHash: string, now: number): Promise<ConsumedToken | null>
-  /** Delete the unused tokens of a user or of a session; returns how many. */
+  /**
+   * Delete every token of a user or of a session, used or not; returns how many token rows
+   * it removed. Used tokens go too: a `$connect` that has consumed its token but not yet
+   * written its session holds the token's hash, and {@link Store.createSession} with that
+   * hash as its guard then writes nothing, so a revocation cannot miss a socket in flight.
+   */
   revokeTokens(owner: { userId: string } | { sessionHash: string }): Promise<number>
 
   /**
@@ -122,8 +141,14 @@ export interface Store {
    */
   hit(keys: readonly RateKey[], now: number): Promise<RateDecision>
 
-  /** Record a connection that passed `$connect`. */
-  createSession(session: NewSession): Promise<void>
+  /**
+   * Record a connection that passed `$connect`, replacing any row of the same connection id.
+   * With a `guard`, the row is written only if the token row `guard.tokenHash` still exists,
+   * tested and written in one atomic statement (a concurrent {@link Store.revokeTokens}
+   * either runs first, and nothing is written, or after, and then finds the session).
+   * Returns whether the row was written: always `true` without a guard.
+   */
+  createSession(session: NewSession, guard?: SessionGuard): Promise<boolean>
   /**
    * The connected session of `connectionId`, with its request count bumped and `lastSeenAt`
    * set to `now` in the same statement; `null` when unknown or disconnected.

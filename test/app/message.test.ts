@@ -239,14 +239,15 @@ describe('$disconnect', () => {
 })
 
 describe('revocation', () => {
-  test('revokeUser deletes unused tokens and closes every socket of the user', async () => {
+  test('revokeUser deletes the user’s tokens (used or not) and closes every socket of the user', async () => {
     const f = await appFixture()
     const a1 = await f.connect('alice')
     const a2 = await f.connect('alice', { sid: SID.alice2 })
     const b = await f.connect('bob')
     const pending = await f.issue('alice')
     const result = await f.app.revokeUser('alice')
-    assert.deepEqual(result, { tokens: 1, connections: 2 })
+    // Two used tokens (a1, a2) and one unused (pending).
+    assert.deepEqual(result, { tokens: 3, connections: 2 })
     assert.ok(f.connections.deleted.includes(a1) && f.connections.deleted.includes(a2))
     assert.ok(!f.connections.deleted.includes(b))
     assert.equal((await f.app.handle(f.connectEvent({ token: pending }))).status, 401)

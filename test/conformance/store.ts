@@ -142,7 +142,7 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
           })
         }))
 
-      test('revoke by user deletes only that user’s unused tokens', () =>
+      test('revoke by user deletes every token of that user, used or not, and only theirs', () =>
         withStore(open, async (s) => {
           const sh = hashOf('s')
           const [a1, a2, a3, b1] = [rawToken(), rawToken(), rawToken(), rawToken()].map(sha256)
@@ -152,8 +152,8 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
           await ins(a2!, 'alice')
           await ins(a3!, 'alice')
           await ins(b1!, 'bob')
-          assert.notEqual(await s.consumeToken(a3!, sh, T0 + 1), null) // used: not counted
-          assert.equal(await s.revokeTokens({ userId: 'alice' }), 2)
+          assert.notEqual(await s.consumeToken(a3!, sh, T0 + 1), null) // used: removed too
+          assert.equal(await s.revokeTokens({ userId: 'alice' }), 3)
           assert.equal(await s.consumeToken(a1!, sh, T0 + 2), null)
           assert.equal(await s.consumeToken(a2!, sh, T0 + 2), null)
           assert.equal(await s.revokeTokens({ userId: 'alice' }), 0)
@@ -163,7 +163,7 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
           })
         }))
 
-      test('revoke by session deletes only that session’s unused tokens', () =>
+      test('revoke by session deletes every token of that session, used or not, and only its', () =>
         withStore(open, async (s) => {
           const s1 = hashOf('s1')
           const s2 = hashOf('s2')
@@ -189,10 +189,38 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
             createdAt: T0,
             expiresAt: T0 + 60_000,
           })
+          assert.notEqual(await s.consumeToken(y!, s1, T0 + 1), null) // used: removed too
           assert.equal(await s.revokeTokens({ sessionHash: s1 }), 2)
           assert.equal(await s.consumeToken(x!, s1, T0 + 1), null)
-          assert.equal(await s.consumeToken(y!, s1, T0 + 1), null)
+          assert.equal(await s.revokeTokens({ sessionHash: s1 }), 0)
           assert.notEqual(await s.consumeToken(z!, s2, T0 + 1), null)
+        }))
+
+      test('a revoked token, used or not, no longer guards a session', () =>
+        withStore(open, async (s) => {
+          const sh = hashOf('s')
+          const [used, unused, other] = [rawToken(), rawToken(), rawToken()].map(sha256)
+          for (const [hash, userId] of [
+            [used!, 'alice'],
+            [unused!, 'alice'],
+            [other!, 'bob'],
+          ] as const) {
+            await s.insertToken({
+              hash,
+              userId,
+              sessionHash: sh,
+              createdAt: T0,
+              expiresAt: T0 + 60_000,
+            })
+          }
+          assert.notEqual(await s.consumeToken(used!, sh, T0 + 1), null)
+          assert.equal(await s.revokeTokens({ userId: 'alice' }), 2)
+          assert.equal(await s.createSession(session('c1'), { tokenHash: used! }), false)
+          assert.equal(await s.createSession(session('c2'), { tokenHash: unused! }), false)
+          assert.equal(await s.createSession(session('c3'), { tokenHash: other! }), true)
+          assert.equal(await s.getSession('c1'), null)
+          assert.equal(await s.getSession('c2'), null)
+          assert.equal((await s.getSession('c3'))?.connected, true)
         }))
 
       test('50 concurrent consumes of one token: exactly one succeeds', () =>
@@ -393,6 +421,104 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
           assert.equal(anon?.userId, null)
           assert.equal(anon?.sessionHash, null)
           assert.equal(anon?.channel, null)
+        }))
+
+      test('createSession says it wrote the row; a guard writes only while its token exists', () =>
+        withStore(open, async (s) => {
+          const sh = hashOf('s')
+          const hash = sha256(rawToken())
+          await s.insertToken({
+            hash,
+            userId: 'alice',
+            sessionHash: sh,
+            createdAt: T0,
+            expiresAt: T0 + 60_000,
+          })
+          assert.notEqual(await s.consumeToken(hash, sh, T0 + 1), null)
+          assert.equal(await s.createSession(session('free')), true)
+          // A used token still guards: consuming it is what the connection did.
+          const row = session('kept', { userId: 'alice', sessionHash: sh, channel: 'lobby' })
+          assert.equal(await s.createSession(row, { tokenHash: hash }), true)
+          assert.deepEqual(await s.getSession('kept'), {
+            connectionId: 'kept',
+            userId: 'alice',
+            sessionHash: sh,
+            channel: 'lobby',
+            connected: true,
+            requestCount: 0,
+            connectedAt: T0,
+            lastSeenAt: T0,
+            disconnectedAt: null,
+          })
+          const unknown = sha256(rawToken())
+          const refused = session('refused', { userId: 'alice', sessionHash: sh, channel: 'x' })
+          assert.equal(await s.createSession(refused, { tokenHash: unknown }), false)
+          assert.equal(await s.getSession('refused'), null)
+          assert.deepEqual(await s.listConnections({ channel: 'x' }), [])
+          assert.deepEqual(sorted(await s.listConnections({ userId: 'alice' })), ['kept'])
+        }))
+
+      test('a guarded createSession keeps the replace semantics, and a refused one changes nothing', () =>
+        withStore(open, async (s) => {
+          const sh = hashOf('s')
+          const hash = sha256(rawToken())
+          await s.insertToken({
+            hash,
+            userId: 'bob',
+            sessionHash: sh,
+            createdAt: T0,
+            expiresAt: T0 + 60_000,
+          })
+          await s.createSession(session('c1', { userId: 'alice', channel: 'old' }))
+          await s.touchSession('c1', T0 + 1)
+          // Refused: the existing row of that id is left exactly as it was.
+          const gone = sha256(rawToken())
+          const other = session('c1', { userId: 'mallory', channel: 'evil', connectedAt: T0 + 2 })
+          assert.equal(await s.createSession(other, { tokenHash: gone }), false)
+          const before = await s.getSession('c1')
+          assert.equal(before?.userId, 'alice')
+          assert.equal(before?.requestCount, 1)
+          assert.deepEqual(await s.listConnections({ channel: 'evil' }), [])
+          assert.deepEqual(await s.listConnections({ channel: 'old' }), ['c1'])
+          // Allowed: the row is replaced, and moves between audiences.
+          const next = session('c1', { userId: 'bob', channel: 'new', connectedAt: T0 + 3 })
+          assert.equal(await s.createSession(next, { tokenHash: hash }), true)
+          const after = await s.getSession('c1')
+          assert.equal(after?.userId, 'bob')
+          assert.equal(after?.requestCount, 0)
+          assert.equal(after?.connectedAt, T0 + 3)
+          assert.deepEqual(await s.listConnections({ channel: 'old' }), [])
+          assert.deepEqual(await s.listConnections({ userId: 'bob' }), ['c1'])
+          // A disconnected row is not revived by a refused guard either.
+          await s.markDisconnected(['c1'], T0 + 4)
+          assert.equal(await s.createSession(next, { tokenHash: gone }), false)
+          assert.equal((await s.getSession('c1'))?.connected, false)
+        }))
+
+      test('guarded create racing a revocation: written iff the revocation then lists it', () =>
+        withStore(open, async (s) => {
+          const sh = hashOf('s')
+          for (let i = 0; i < 30; i++) {
+            const hash = sha256(rawToken())
+            const userId = `racer-${i}`
+            await s.insertToken({
+              hash,
+              userId,
+              sessionHash: sh,
+              createdAt: T0,
+              expiresAt: T0 + 60_000,
+            })
+            assert.notEqual(await s.consumeToken(hash, sh, T0 + 1), null)
+            // What app.revokeUser does: delete the tokens, then list the sockets to close.
+            const revoking = s.revokeTokens({ userId }).then(() => s.listConnections({ userId }))
+            const id = `race-${i}`
+            const [written, listed] = await Promise.all([
+              s.createSession(session(id, { userId }), { tokenHash: hash }),
+              revoking,
+            ])
+            if (written) assert.deepEqual(listed, [id], `run ${i}: written but not listed`)
+            else assert.equal(await s.getSession(id), null, `run ${i}: refused but stored`)
+          }
         }))
 
       test('touch bumps the request count and lastSeenAt, and returns the row', () =>

@@ -165,6 +165,62 @@ if (found === null) {
       await store.close()
     })
 
+    test('a guarded createSession locks its token: a revocation waits for it, then lists the session', async () => {
+      const schema = fresh()
+      const client = await pool.connect()
+      const inTx = await createPostgresStore({ pool: client, schema })
+      const store = await createPostgresStore({ pool, schema })
+      const hash = sha256(`guard-${randomBytes(8).toString('hex')}`)
+      await store.insertToken({
+        hash,
+        userId: 'u',
+        sessionHash: 's',
+        createdAt: T0,
+        expiresAt: T0 + 60_000,
+      })
+      assert.notEqual(await store.consumeToken(hash, 's', T0 + 1), null)
+      const row = {
+        connectionId: 'c',
+        userId: 'u',
+        sessionHash: 's',
+        channel: null,
+        connectedAt: T0,
+      }
+      let open = false
+      try {
+        await client.query('BEGIN')
+        open = true
+        // The insert has run but not committed: a plain snapshot read of the token would let
+        // the revocation delete it now and list connections without seeing this session.
+        assert.equal(await inTx.createSession(row, { tokenHash: hash }), true)
+        let revoked = false
+        const revoking = store.revokeTokens({ userId: 'u' }).then(() => {
+          revoked = true
+          return store.listConnections({ userId: 'u' })
+        })
+        let waiting = false
+        for (let i = 0; i < 500 && !waiting && !revoked; i++) {
+          const { rows } = await pool.query(
+            `SELECT count(*)::int AS n FROM pg_stat_activity
+              WHERE wait_event_type = 'Lock' AND query LIKE $1`,
+            [`DELETE FROM "${schema}".tokens%`],
+          )
+          waiting = Number(rows[0]?.n) > 0
+          if (!waiting) await new Promise((resolve) => setTimeout(resolve, 10))
+        }
+        assert.equal(revoked, false, 'the revocation did not wait for the guarded insert')
+        assert.ok(waiting, 'the revocation is waiting on the token row lock')
+        await client.query('COMMIT')
+        open = false
+        assert.deepEqual(await revoking, ['c'])
+      } finally {
+        if (open) await client.query('ROLLBACK')
+        client.release()
+        await inTx.close()
+        await store.close()
+      }
+    })
+
     test('bad options are programmer errors', async () => {
       const invalid = (e: unknown) => isGatehouseError(e, 'ERR_INVALID_OPTION')
       await assert.rejects(createPostgresStore({ pool, schema: 'x"; DROP TABLE y; --' }), invalid)
