@@ -4,13 +4,18 @@
  * gateway → identify → rate → headers → host → origin → channel → token → user → permissions →
  * custom checks → session. A request refused for its Origin, Host, channel or rate never burns
  * its token, because the token is used only after all of those pass.
+ *
+ * The session is written only while the consumed token's row still exists (a guarded
+ * `createSession`): a logout, kick or ban that runs while this pipeline is between the token
+ * and the session deletes that row, and the connect is refused (401) instead of opening a
+ * socket the revocation could not see.
  */
 import { DEFAULTS } from '../defaults.ts'
 import type { GatewayEvent, GatewayResponse } from '../events/event.ts'
 import { connectIpKey, connectUserKey } from '../limits/keys.ts'
-import type { RateKey, Store } from '../store/store.ts'
+import type { RateKey, SessionGuard, SessionRecord, Store } from '../store/store.ts'
 import type { TokenService } from '../tokens/service.ts'
-import { hashSessionId } from '../tokens/token.ts'
+import { hashSessionId, hashToken } from '../tokens/token.ts'
 import type { AuthenticityCheck } from './authenticity.ts'
 import { isValidChannel } from './checks/channel.ts'
 import { createRequiredHeadersCheck } from './checks/headers.ts'
@@ -32,6 +37,8 @@ interface ConnectState {
   channel: string | null
   userId: string | null
   user: User | null
+  /** The consumed token's hash: the session is written only while that token row exists. */
+  guard: SessionGuard | undefined
 }
 
 /** One named check of the pipeline. */
@@ -155,6 +162,8 @@ export function createConnectPipeline(
             return reject(401, 'token_invalid')
           }
           s.userId = consumed.userId
+          // Consumed, so the token is well formed; hashed here only on success.
+          s.guard = { tokenHash: hashToken(token as string) }
           return undefined
         },
       },
@@ -212,32 +221,51 @@ export function createConnectPipeline(
         channel: null,
         userId: null,
         user: null,
+        guard: undefined,
+      }
+      const refuse = (check: string, rejection: Rejection): GatewayResponse => {
+        config.logger.warn(
+          {
+            event: 'connect_rejected',
+            check,
+            reason: rejection.reason,
+            status: rejection.status,
+            ip: event.sourceIp,
+            connectionId: event.connectionId,
+          },
+          'connect rejected',
+        )
+        return toResponse(rejection)
       }
       for (const step of steps) {
         const rejection = await step.run(state)
-        if (rejection) {
-          config.logger.warn(
-            {
-              event: 'connect_rejected',
-              check: step.name,
-              reason: rejection.reason,
-              status: rejection.status,
-              ip: event.sourceIp,
-              connectionId: event.connectionId,
-            },
-            'connect rejected',
-          )
-          return toResponse(rejection)
-        }
+        if (rejection) return refuse(step.name, rejection)
       }
       const sessionId = state.identity?.sessionId ?? null
-      await store.createSession({
+      // Built here rather than read back after the write: every field is known.
+      const session: SessionRecord = {
         connectionId: event.connectionId,
         userId: state.userId,
         sessionHash: sessionId === null ? null : hashSessionId(sessionId),
         channel: state.channel,
+        connected: true,
+        requestCount: 0,
         connectedAt: event.connectedAt,
-      })
+        lastSeenAt: event.connectedAt,
+        disconnectedAt: null,
+      }
+      const written = await store.createSession(
+        {
+          connectionId: session.connectionId,
+          userId: session.userId,
+          sessionHash: session.sessionHash,
+          channel: session.channel,
+          connectedAt: session.connectedAt,
+        },
+        state.guard,
+      )
+      // The token was revoked after it was consumed (logout, kick or ban in between).
+      if (!written) return refuse('session', reject(401, 'token_revoked'))
       config.logger.info(
         {
           event: 'connected',
@@ -248,16 +276,13 @@ export function createConnectPipeline(
         'connected',
       )
       if (opts.onConnect) {
-        const session = await store.getSession(event.connectionId)
-        if (session) {
-          try {
-            await opts.onConnect({ event, user: state.user, session })
-          } catch (err) {
-            config.logger.error(
-              { event: 'hook_failed', hook: 'onConnect', err },
-              'onConnect hook threw',
-            )
-          }
+        try {
+          await opts.onConnect({ event, user: state.user, session })
+        } catch (err) {
+          config.logger.error(
+            { event: 'hook_failed', hook: 'onConnect', err },
+            'onConnect hook threw',
+          )
         }
       }
       return state.tokenInProtocol || readProtocols(event.headers['sec-websocket-protocol']).offered

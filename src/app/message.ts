@@ -3,7 +3,10 @@
  * The message pipeline: gateway → size → session → user → app permissions → parse → select →
  * handler permissions → handler. Unknown, hostile, malformed and forbidden names all end the
  * same way: the `default` handler when the app has one, else one generic error reply.
+ * A message from a socket with no connected session, or whose user is gone or inactive, gets
+ * the generic reply and its socket is closed.
  */
+import { isGatehouseError } from '../errors.ts'
 import type { GatewayEvent, GatewayResponse } from '../events/event.ts'
 import { logSafe } from '../logger.ts'
 import type { Store } from '../store/store.ts'
@@ -65,6 +68,23 @@ export function createMessagePipeline(
     return { status, body: FORBIDDEN_REPLY }
   }
 
+  // Tell the client once, then close its socket. The reply is pushed before the close, so it
+  // arrives first; when it could not be pushed (no connections port, or already gone) it
+  // travels as the route's answer instead.
+  async function refuseAndClose(event: GatewayEvent, reason: RejectReason) {
+    const { connectionId } = event
+    const pushed = await send.toConnection(connectionId, FORBIDDEN_REPLY).then(
+      (r) => r.sent === 1,
+      () => false,
+    )
+    await send.close({ connectionId }).catch(() => 0)
+    logger.warn(
+      { event: 'message_rejected', reason, connectionId },
+      'message rejected; connection closed',
+    )
+    return pushed ? { status: 403 } : { status: 403, body: FORBIDDEN_REPLY }
+  }
+
   function allowed(user: User | null, rule: PermissionRule | undefined): boolean {
     if (!rule) return true
     return user !== null && hasPermissions(user.permissions, rule)
@@ -87,25 +107,16 @@ export function createMessagePipeline(
           return refuse(event, 'event_invalid', 413)
         }
         const session = await store.touchSession(event.connectionId, config.clock.now())
-        if (!session) return refuse(event, 'connection_unknown', 403)
+        // No connected session: a socket that opened although its session was revoked while
+        // its $connect ran (the close found it not yet open), or one the store already ended.
+        if (!session) return refuseAndClose(event, 'connection_unknown')
 
         let user: User | null = null
         if (session.userId !== null) {
           user = opts.loadUser ? await opts.loadUser(session.userId) : null
-          if (!user || user.active === false) {
-            // Stale authority: tell the client once, then close its socket.
-            await send.toConnection(event.connectionId, FORBIDDEN_REPLY).catch(() => undefined)
-            await send.close({ connectionId: event.connectionId }).catch(() => 0)
-            logger.warn(
-              {
-                event: 'message_rejected',
-                reason: user ? 'user_inactive' : 'user_unknown',
-                connectionId: event.connectionId,
-              },
-              'message rejected; connection closed',
-            )
-            return { status: 403 }
-          }
+          // Stale authority.
+          if (!user || user.active === false)
+            return refuseAndClose(event, user ? 'user_inactive' : 'user_unknown')
         }
         if (!allowed(user, opts.permissions)) return refuse(event, 'permission_denied', 403)
 
@@ -152,6 +163,8 @@ export function createMessagePipeline(
         try {
           result = await target.run(ctx)
         } catch (err) {
+          // A store outage inside the handler is an outage (503 from guard), not a handler bug.
+          if (isGatehouseError(err, 'ERR_STORE_UNAVAILABLE')) throw err
           logger.error(
             {
               event: 'handler_failed',

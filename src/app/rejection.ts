@@ -20,6 +20,7 @@ export type RejectReason =
   | 'channel_forbidden'
   | 'token_missing'
   | 'token_invalid'
+  | 'token_revoked'
   | 'user_unknown'
   | 'user_inactive'
   | 'permission_denied'

@@ -5,9 +5,12 @@
  * all recipients. Connections found gone are marked disconnected in the store.
  */
 import type { Clock } from '../clock.ts'
+import { DEFAULTS } from '../defaults.ts'
 import { GatehouseError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
+import { mapBounded } from '../push/bounded.ts'
 import type { Connections } from '../push/connections.ts'
+import { audienceTarget } from '../store/audience.ts'
 import type { Audience, Store } from '../store/store.ts'
 
 /** What a push did: messages handed over, and recipients found gone. */
@@ -31,7 +34,13 @@ export interface Sender {
   toUser(userId: string, message: unknown): Promise<SendResult>
   toChannel(channel: string, message: unknown, options?: { except?: string }): Promise<SendResult>
   toAll(message: unknown): Promise<SendResult>
-  /** Close every connection of an audience; returns how many were open. */
+  /**
+   * Close every connection of an audience and mark their sessions disconnected; returns how
+   * many sockets were open and got closed. `{ connectionId }` closes that socket even when
+   * the store has no connected session for it (a socket whose session was revoked while its
+   * `$connect` ran). At most `DEFAULTS.pushConcurrency` closes are in flight; when some fail,
+   * the others still run and are marked, then the first failure is thrown.
+   */
   close(audience: Audience): Promise<number>
 }
 
@@ -137,11 +146,34 @@ export function createSender(deps: SenderDeps): Sender {
       return deliver(await store.listConnections({ all: true }), data)
     },
     close: async (audience) => {
-      const ids = await store.listConnections(audience)
+      const target = audienceTarget(audience)
+      const ids =
+        target.kind === 'connectionId' ? [target.value] : await store.listConnections(audience)
+      if (ids.length === 0) return 0
       const conns = port()
-      await Promise.all(ids.map((id) => conns.delete(id)))
-      await store.markDisconnected(ids, clock.now())
-      return ids.length
+      const results = await mapBounded(ids, DEFAULTS.pushConcurrency, (id) => conns.delete(id))
+      // Closed now or already gone: either way the session is over. A failed close is not.
+      const ended: string[] = []
+      let closed = 0
+      let failure: { error: unknown } | undefined
+      results.forEach((r, i) => {
+        if (!r.ok) {
+          failure ??= r
+          return
+        }
+        ended.push(ids[i]!)
+        if (r.value) closed++
+      })
+      if (ended.length > 0) await store.markDisconnected(ended, clock.now())
+      if (failure) {
+        const failed = ids.length - ended.length
+        logger.error(
+          { event: 'push_failed', op: 'close', recipients: ids.length, failed, err: failure.error },
+          'close failed',
+        )
+        throw failure.error
+      }
+      return closed
     },
   }
 }

@@ -3,7 +3,8 @@ import { describe, test } from 'node:test'
 import fc from 'fast-check'
 import { GatehouseError } from '../../src/errors.ts'
 import { createMemoryStore } from '../../src/store/memory.ts'
-import type { Store } from '../../src/store/store.ts'
+import type { SessionRecord, Store } from '../../src/store/store.ts'
+import { hashSessionId } from '../../src/tokens/token.ts'
 import { appFixture, countingStore, ORIGIN, SID } from '../support/app-fixture.ts'
 import { integrationHost, TRANSPORT } from '../support/transports.ts'
 
@@ -306,6 +307,71 @@ describe('$connect pipeline', () => {
     const f = await appFixture({}, { store: down })
     const r = await f.app.handle(f.connectEvent({ token: 'A'.repeat(43) }))
     assert.equal(r.status, 503)
+  })
+
+  for (const failing of ['consumeToken', 'createSession'] as const) {
+    test(`a store outage in ${failing} alone answers 503 and records no session`, async () => {
+      const inner = createMemoryStore()
+      const store: Store = {
+        ...inner,
+        [failing]: () => Promise.reject(new GatehouseError('ERR_STORE_UNAVAILABLE', 'down')),
+      }
+      const f = await appFixture({}, { store })
+      const event = f.connectEvent({ token: await f.issue() })
+      const r = await f.app.handle(event)
+      assert.equal(r.status, 503)
+      assert.equal(r.body, '{"message":"Service Unavailable"}')
+      assert.equal(await inner.getSession(event.connectionId), null)
+      assert.deepEqual(await inner.listConnections({ all: true }), [])
+    })
+  }
+
+  test('onConnect receives the session as written, without reading it back', async () => {
+    const store = countingStore(createMemoryStore())
+    const seen: SessionRecord[] = []
+    const f = await appFixture(
+      {
+        onConnect: ({ session, user }) => {
+          assert.equal(user?.id, 'alice')
+          seen.push(session)
+        },
+      },
+      { store },
+    )
+    const event = f.connectEvent({ token: await f.issue(), channel: 'lobby' })
+    assert.equal((await f.app.handle(event)).status, 200)
+    assert.equal(seen.length, 1)
+    assert.deepEqual(seen[0], await store.getSession(event.connectionId))
+    assert.deepEqual(seen[0], {
+      connectionId: event.connectionId,
+      userId: 'alice',
+      sessionHash: hashSessionId(SID.alice),
+      channel: 'lobby',
+      connected: true,
+      requestCount: 0,
+      connectedAt: event.connectedAt,
+      lastSeenAt: event.connectedAt,
+      disconnectedAt: null,
+    })
+    assert.equal(store.calls.get('getSession'), 1, 'only the test’s own read')
+  })
+
+  test('$disconnect reads the session only for an onDisconnect hook', async () => {
+    const store = countingStore(createMemoryStore())
+    const f = await appFixture({}, { store })
+    const id = await f.connect('alice')
+    assert.equal((await f.app.handle(f.disconnectEvent(id))).status, 200)
+    assert.equal(store.calls.get('getSession') ?? 0, 0)
+    const hooked = countingStore(createMemoryStore())
+    const seen: (SessionRecord | null)[] = []
+    const g = await appFixture(
+      { onDisconnect: ({ session }) => void seen.push(session) },
+      { store: hooked },
+    )
+    const gid = await g.connect('alice')
+    await g.app.handle(g.disconnectEvent(gid))
+    assert.equal(hooked.calls.get('getSession'), 1)
+    assert.equal(seen[0]?.connected, false)
   })
 
   test('unsigned HTTP integration calls are refused when no secret is configured (fail closed)', async () => {

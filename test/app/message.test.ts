@@ -3,7 +3,10 @@ import { describe, test } from 'node:test'
 import fc from 'fast-check'
 import { changeChannelHandler } from '../../src/app/change-channel.ts'
 import type { HandlerFn } from '../../src/app/types.ts'
-import { appFixture, SID } from '../support/app-fixture.ts'
+import { GatehouseError } from '../../src/errors.ts'
+import { createMemoryStore } from '../../src/store/memory.ts'
+import type { Store } from '../../src/store/store.ts'
+import { appFixture, SID, USERS } from '../support/app-fixture.ts'
 
 const FORBIDDEN = '{"type":"error","message":"Forbidden"}'
 const HOSTILE = [
@@ -158,18 +161,53 @@ describe('message pipeline', () => {
     assert.ok(f.logs.some((line) => line.includes('handler_failed')))
   })
 
-  test('a message from an unknown or disconnected connection is refused', async () => {
+  test('a message from a connection with no connected session gets the generic error and its socket closes', async () => {
     const { calls, handlers } = handlersWithSpy()
     const f = await appFixture({ handlers })
     const id = await f.connect('alice')
     await f.app.handle(f.disconnectEvent(id))
+    // The store says disconnected, but the socket is still open: told once, then closed.
     const r = await f.app.handle(f.messageEvent(id, '{"action":"send_message"}'))
-    assert.equal(r.body, FORBIDDEN)
+    assert.equal(r.status, 403)
+    assert.deepEqual(f.connections.received(id), [FORBIDDEN])
+    assert.ok(f.connections.deleted.includes(id))
+    // No socket to push to: the generic error is the route's answer instead.
     const forged = await f.app.handle(
       f.messageEvent('R1kmxc2VNjMCFIA=', '{"action":"send_message"}'),
     )
+    assert.equal(forged.status, 403)
     assert.equal(forged.body, FORBIDDEN)
     assert.deepEqual(calls, [])
+  })
+
+  test('a store outage inside a handler answers 503, not 500', async () => {
+    let down = false
+    const inner = createMemoryStore()
+    const store: Store = {
+      ...inner,
+      listConnections: (audience) =>
+        down
+          ? Promise.reject(new GatehouseError('ERR_STORE_UNAVAILABLE', 'test: down'))
+          : inner.listConnections(audience),
+    }
+    const f = await appFixture(
+      {
+        handlers: {
+          shout: async (ctx) => {
+            await ctx.send.toChannel('lobby', 'x')
+            return { type: 'ok' }
+          },
+        },
+      },
+      { store },
+    )
+    const id = await f.connect('alice')
+    down = true
+    const r = await f.app.handle(f.messageEvent(id, '{"action":"shout"}'))
+    assert.equal(r.status, 503)
+    assert.equal(r.body, '{"type":"error","message":"Service Unavailable"}')
+    assert.ok(f.logs.some((line) => line.includes('"store_unavailable"')))
+    assert.ok(!f.logs.some((line) => line.includes('"handler_failed"')))
   })
 
   test('a user deactivated after connecting gets the generic error and the socket closes', async () => {
@@ -251,6 +289,88 @@ describe('revocation', () => {
     assert.ok(f.connections.deleted.includes(a1) && f.connections.deleted.includes(a2))
     assert.ok(!f.connections.deleted.includes(b))
     assert.equal((await f.app.handle(f.connectEvent({ token: pending }))).status, 401)
+  })
+
+  // A $connect held in loadUser: its token is consumed, its session not yet written.
+  function heldConnect() {
+    let hold = false
+    let release!: () => void
+    let entered!: () => void
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const reached = new Promise<void>((resolve) => {
+      entered = resolve
+    })
+    const loadUser = async (id: string) => {
+      if (hold) {
+        entered()
+        await gate
+      }
+      return USERS.get(id) ?? null
+    }
+    return { loadUser, arm: () => (hold = true), reached, release }
+  }
+
+  for (const scope of ['revokeUser', 'revokeSession'] as const) {
+    test(`${scope} while $connect is between its token and its session: 401, no session`, async () => {
+      const held = heldConnect()
+      const f = await appFixture({ loadUser: held.loadUser })
+      const event = f.connectEvent({ token: await f.issue('alice') })
+      held.arm()
+      const connecting = f.app.handle(event)
+      await held.reached
+      const revoked =
+        scope === 'revokeUser'
+          ? await f.app.revokeUser('alice')
+          : await f.app.revokeSession(SID.alice)
+      assert.deepEqual(revoked, { tokens: 1, connections: 0 }, 'the used token went too')
+      held.release()
+      const r = await connecting
+      assert.equal(r.status, 401)
+      assert.equal(r.body, '{"message":"Unauthorized"}')
+      assert.equal(await f.store.getSession(event.connectionId), null)
+      assert.deepEqual(await f.store.listConnections({ userId: 'alice' }), [])
+      assert.ok(f.logs.some((line) => line.includes('"token_revoked"')))
+    })
+  }
+
+  test('revoked after the session is written but before the socket opens: the first message closes it', async () => {
+    const { calls, handlers } = handlersWithSpy()
+    let hold = false
+    let release!: () => void
+    let entered!: () => void
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const reached = new Promise<void>((resolve) => {
+      entered = resolve
+    })
+    const f = await appFixture({
+      handlers,
+      onConnect: async () => {
+        if (!hold) return
+        entered()
+        await gate
+      },
+    })
+    const event = f.connectEvent({ token: await f.issue('alice') })
+    hold = true
+    const connecting = f.app.handle(event)
+    await reached
+    // The session exists, so revocation finds it; the socket is not open yet (Gone).
+    const revoked = await f.app.revokeUser('alice')
+    assert.deepEqual(revoked, { tokens: 1, connections: 0 })
+    assert.equal((await f.store.getSession(event.connectionId))?.connected, false)
+    release()
+    assert.equal((await connecting).status, 200)
+    f.connections.open(event.connectionId) // the gateway opens the socket after the 200
+    const r = await f.app.handle(f.messageEvent(event.connectionId, '{"action":"send_message"}'))
+    assert.equal(r.status, 403)
+    assert.deepEqual(f.connections.received(event.connectionId), [FORBIDDEN])
+    assert.ok(f.connections.deleted.includes(event.connectionId))
+    assert.equal(f.connections.isOpen(event.connectionId), false)
+    assert.deepEqual(calls, [])
   })
 
   test('revokeSession closes only the sockets of that browser session', async () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import { DEFAULTS } from '../../src/defaults.ts'
 import { isGatehouseError } from '../../src/errors.ts'
 import { appFixture, SID } from '../support/app-fixture.ts'
 
@@ -81,5 +82,41 @@ describe('send API', () => {
       isGatehouseError(err, 'ERR_MESSAGE_TOO_LARGE'),
     )
     assert.equal((await f.app.send.toConnection(a, 'x'.repeat(131_072))).sent, 1)
+  })
+  test('close runs at most pushConcurrency closes at once and marks every closed or gone session', async () => {
+    const f = await appFixture({ connectLimitPerIp: 1_000, connectLimitPerUser: 1_000 })
+    const ids: string[] = []
+    const users = ['alice', 'bob', 'mod'] as const // within each user's token issue limit
+    for (let i = 0; i < 40; i++) ids.push(await f.connect(users[i % 3]!))
+    f.connections.close(ids[0]!) // already gone: still marked
+    const realDelete = f.connections.delete.bind(f.connections)
+    let inFlight = 0
+    let peak = 0
+    f.connections.delete = async (id) => {
+      inFlight++
+      peak = Math.max(peak, inFlight)
+      await new Promise((resolve) => setImmediate(resolve))
+      inFlight--
+      return realDelete(id)
+    }
+    assert.equal(await f.app.send.close({ all: true }), 39, 'open sockets closed')
+    assert.equal(peak, DEFAULTS.pushConcurrency)
+    for (const id of ids) assert.equal((await f.store.getSession(id))?.connected, false, id)
+  })
+
+  test('a failed close still closes and marks the others, logs push_failed, then throws', async () => {
+    const f = await appFixture()
+    const a = await f.connect('alice')
+    const b = await f.connect('alice', { sid: SID.alice2 })
+    const c = await f.connect('alice')
+    const realDelete = f.connections.delete.bind(f.connections)
+    f.connections.delete = (id) =>
+      id === b ? Promise.reject(new Error('gateway down')) : realDelete(id)
+    await assert.rejects(f.app.send.close({ userId: 'alice' }), /gateway down/)
+    assert.equal((await f.store.getSession(a))?.connected, false)
+    assert.equal((await f.store.getSession(c))?.connected, false)
+    assert.equal((await f.store.getSession(b))?.connected, true, 'not closed: not marked')
+    assert.ok(f.connections.deleted.includes(a) && f.connections.deleted.includes(c))
+    assert.ok(f.logs.some((line) => line.includes('"push_failed"')))
   })
 })
