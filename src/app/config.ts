@@ -8,6 +8,7 @@ import { DEFAULTS } from '../defaults.ts'
 import { GatehouseError } from '../errors.ts'
 import { type Logger, silentLogger } from '../logger.ts'
 import { positiveInt } from '../util/options.ts'
+import { assertSafePattern } from './checks/pattern.ts'
 import type { AppOptions } from './types.ts'
 
 /** The resolved, validated options an app runs with. */
@@ -85,9 +86,8 @@ export function resolveAppConfig(options: AppOptions): AppConfig {
     }
   }
   const channelPattern = options.channelPattern ?? DEFAULTS.channelPattern
-  if (channelPattern.flags.includes('m') || channelPattern.flags.includes('g')) {
-    throw new GatehouseError('ERR_INVALID_OPTION', '`channelPattern` must not use the m or g flag.')
-  }
+  // Refused here, at construction: the channel check would otherwise throw on every connect.
+  assertSafePattern(channelPattern, 'channelPattern')
   const maxMessageBytes = positiveInt(
     'maxMessageBytes',
     options.maxMessageBytes ?? DEFAULTS.maxMessageBytes,

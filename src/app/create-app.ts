@@ -25,6 +25,9 @@ import { createRegistry } from './registry.ts'
 import { createSender, type Sender } from './send.ts'
 import type { AppOptions } from './types.ts'
 
+const BAD_REQUEST_BODY = JSON.stringify({ message: 'Bad Request' })
+const BAD_REQUEST_LAMBDA: LambdaResult = Object.freeze({ statusCode: 400, body: BAD_REQUEST_BODY })
+
 /** What {@link App.revokeUser} and {@link App.revokeSession} removed. */
 export interface RevokeResult {
   /** Token rows deleted, used or not. */
@@ -42,7 +45,10 @@ export interface App extends EventHandler {
   handle(event: GatewayEvent): Promise<GatewayResponse>
   /** The HTTP integration endpoint: mount it at `…/ws/:route` (connect, disconnect, default, custom). */
   fetch(request: Request): Promise<Response>
-  /** The Lambda handler of a WebSocket API route. */
+  /**
+   * The Lambda handler of a WebSocket API route. A malformed event, and a `$connect` without
+   * `requestContext.identity.sourceIp`, are answered 400 (`{"message":"Bad Request"}`).
+   */
   lambda(event: LambdaWebSocketEvent): Promise<LambdaResult>
   /** Push to connections, users, channels, everyone. */
   readonly send: Sender
@@ -125,12 +131,29 @@ export function createApp(options: AppOptions): App {
           { event: 'event_invalid', reason: err.message },
           'invalid integration request',
         )
-        return encodeHttpResponse({ status: 400, body: JSON.stringify({ message: 'Bad Request' }) })
+        return encodeHttpResponse({ status: 400, body: BAD_REQUEST_BODY })
       }
       return encodeHttpResponse(await handle(event))
     },
     async lambda(event) {
-      return toLambdaResult(await handle(fromLambdaEvent(event)))
+      let decoded: GatewayEvent
+      try {
+        decoded = fromLambdaEvent(event, { clock: config.clock })
+      } catch (err) {
+        if (!isGatehouseError(err, 'ERR_INVALID_EVENT')) throw err
+        config.logger.warn({ event: 'event_invalid', reason: err.message }, 'invalid Lambda event')
+        return BAD_REQUEST_LAMBDA
+      }
+      // Without a source IP every such connect would share one per-IP rate-limit key; the
+      // HTTP decoder refuses the same case.
+      if (decoded.eventType === 'CONNECT' && decoded.sourceIp === '') {
+        config.logger.warn(
+          { event: 'event_invalid', reason: 'no source IP', connectionId: decoded.connectionId },
+          'invalid Lambda event',
+        )
+        return BAD_REQUEST_LAMBDA
+      }
+      return toLambdaResult(await handle(decoded))
     },
     send,
     tokens,

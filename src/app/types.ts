@@ -95,7 +95,15 @@ export interface AppOptions {
   readonly allowedOrigins?: readonly string[]
   /** Refuse `$connect` without `Origin` (non-browser clients). Default false. */
   readonly requireOrigin?: boolean
-  /** Exact `Host` values allowed on integration calls; unset: not checked. */
+  /**
+   * Exact `Host` values allowed at `$connect`; unset: not checked. This is the `Host` the app
+   * receives, which depends on how the gateway reaches it: in process and through Lambda it
+   * is the client's own `Host` header (the API's domain as the client typed it); through an
+   * HTTP integration it is the `host[:port]` of the integration URL, because the gateway
+   * (like AWS API Gateway) addresses the integration request to that URL and does not
+   * forward the client's `Host`. Behind an HTTP integration, list the integration's host,
+   * not the public domain.
+   */
   readonly allowedHosts?: readonly string[]
   /** Headers `$connect` must carry (lower-case). */
   readonly requiredHeaders?: readonly string[]

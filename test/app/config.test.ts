@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { resolveAppConfig } from '../../src/app/config.ts'
+import { isGatehouseError } from '../../src/errors.ts'
+import { createMemoryStore } from '../../src/store/memory.ts'
+import { appFixture } from '../support/app-fixture.ts'
+
+const base = { store: createMemoryStore(), useToken: false } as const
+
+describe('resolveAppConfig', () => {
+  test('a channelPattern that is unanchored or uses m, g or y is refused at construction', () => {
+    for (const channelPattern of [
+      /[a-z]+/,
+      /^[a-z]+/,
+      /[a-z]+$/,
+      /^[a-z]+$/y,
+      /^[a-z]+$/g,
+      /^[a-z]+$/m,
+      /^[a-z]+\$/,
+    ]) {
+      assert.throws(
+        () => resolveAppConfig({ ...base, channelPattern }),
+        (e) => isGatehouseError(e, 'ERR_INVALID_OPTION') && /channelPattern/.test(e.message),
+        String(channelPattern),
+      )
+    }
+    assert.throws(
+      () => resolveAppConfig({ ...base, channelPattern: 'lobby' as unknown as RegExp }),
+      (e) => isGatehouseError(e, 'ERR_INVALID_OPTION'),
+    )
+  })
+
+  test('an anchored channelPattern is accepted and used at connect', async () => {
+    const channelPattern = /^room-[0-9]{1,3}$/i
+    assert.equal(resolveAppConfig({ ...base, channelPattern }).channelPattern, channelPattern)
+    const f = await appFixture({ channelPattern })
+    const token = await f.issue()
+    assert.equal((await f.app.handle(f.connectEvent({ token, channel: 'lobby' }))).status, 400)
+    assert.equal((await f.app.handle(f.connectEvent({ token, channel: 'ROOM-7' }))).status, 200)
+  })
+})
