@@ -6,6 +6,7 @@
  */
 import { DEFAULTS } from '../defaults.ts'
 import { GatehouseError } from '../errors.ts'
+import { isHandlerName } from './checks/handler-name.ts'
 import type { HandlerFn, HandlerSpec, PermissionRule } from './types.ts'
 
 /** A registered handler. */
@@ -40,7 +41,7 @@ export function createRegistry(
   const map = new Map<string, RegisteredHandler>()
   for (const name of Object.keys(handlers ?? {})) {
     const entry = (handlers as Record<string, HandlerFn | HandlerSpec>)[name]
-    if (!DEFAULTS.handlerNamePattern.test(name)) {
+    if (!isHandlerName(name)) {
       throw new GatehouseError(
         'ERR_HANDLER_INVALID',
         `Handler name ${JSON.stringify(name)} must match ${String(DEFAULTS.handlerNamePattern)}.`,

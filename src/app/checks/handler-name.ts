@@ -9,7 +9,7 @@ import { DEFAULTS } from '../../defaults.ts'
 import { matchesBounded } from './pattern.ts'
 
 /** Longest handler name (the default pattern allows 64). */
-export const MAX_HANDLER_NAME_LENGTH = 64
+const MAX_HANDLER_NAME_LENGTH = 64
 
 /**
  * True when `value` is a string matching `pattern` (default `^[A-Za-z][A-Za-z0-9_]{0,63}$`).

@@ -45,26 +45,3 @@ export function createRequiredHeadersCheck(required: readonly string[]): Require
     return null
   }
 }
-
-const compiled = new WeakMap<readonly string[], RequiredHeadersCheck>()
-
-/**
- * True when every name in `required` is present: {@link createRequiredHeadersCheck} compiled
- * once per array (do not mutate the array afterwards).
- *
- * @example
- * ```ts
- * requiredHeadersPresent(event.headers, ['user-agent']) // true or false
- * ```
- */
-export function requiredHeadersPresent(
-  headers: Readonly<Record<string, string>>,
-  required: readonly string[],
-): boolean {
-  let check = compiled.get(required)
-  if (check === undefined) {
-    check = createRequiredHeadersCheck(required)
-    compiled.set(required, check)
-  }
-  return check(headers) === null
-}

@@ -1,7 +1,7 @@
 /**
  * @module app/checks/pattern
- * Bounded, anchored pattern matching for names that come from clients (channels, connection
- * ids, handler names). The length test runs before the regex, and patterns that would make
+ * Bounded, anchored pattern matching for names that come from clients (channels, handler
+ * names). The length test runs before the regex, and patterns that would make
  * `test()` lie are refused: `m` (then `$` matches before a newline, so `room\n` would pass),
  * `g`/`y` (then `test()` keeps state in `lastIndex` between calls) and unanchored sources.
  */
