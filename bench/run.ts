@@ -19,6 +19,7 @@ import {
   type ReadyLine,
   SCENARIOS,
   type Scenario,
+  SERVER_OF,
   SYSTEMS,
   type SystemId,
 } from './lib/protocol.ts'
@@ -188,7 +189,12 @@ async function runGroup(
 ): Promise<void> {
   let server: Awaited<ReturnType<typeof startServer>>
   try {
-    server = await startServer(system, { ...childOpts, nodeFlags: serverFlags })
+    const target = SERVER_OF[system] ?? { script: system, args: [] }
+    server = await startServer(target.script, {
+      ...childOpts,
+      nodeFlags: serverFlags,
+      args: target.args,
+    })
   } catch (err) {
     if (err instanceof Unavailable) {
       skipped.set(system, err.message)

@@ -84,9 +84,9 @@ export class Unavailable extends Error {}
  */
 export function startServer(
   name: string,
-  opts: ChildOptions & { timeoutMs?: number },
+  opts: ChildOptions & { timeoutMs?: number; args?: readonly string[] },
 ): Promise<RunningServer> {
-  const child = launch(`${BENCH_DIR}servers/${name}.ts`, [], opts)
+  const child = launch(`${BENCH_DIR}servers/${name}.ts`, opts.args ?? [], opts)
   const stderrTail = keepTail(child, opts.verbose ?? false)
   const stop = async (graceMs = 5000) => {
     if (child.exitCode !== null || child.signalCode !== null) return

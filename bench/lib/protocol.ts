@@ -18,7 +18,12 @@ export type Scenario = (typeof SCENARIOS)[number]
 export const SYSTEMS = ['ws', 'socketio', 'gatehouse', 'gatehouse-http'] as const
 
 /** Diagnostic systems, run only when named in `--only`. */
-export const DIAGNOSTIC_SYSTEMS = ['gateway-bare'] as const
+export const DIAGNOSTIC_SYSTEMS = ['gateway-bare', 'gatehouse-memory'] as const
+
+/** Systems that run another system's server with arguments. */
+export const SERVER_OF: Readonly<Record<string, { script: string; args: readonly string[] }>> = {
+  'gatehouse-memory': { script: 'gatehouse', args: ['--store=memory'] },
+}
 
 /** One system id. */
 export type SystemId = (typeof SYSTEMS)[number] | (typeof DIAGNOSTIC_SYSTEMS)[number]

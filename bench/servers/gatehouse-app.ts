@@ -51,9 +51,12 @@ function userOfSession(sessionId: string | undefined): string | null {
 export async function createBenchApp(options: {
   connections?: Connections
   gatewaySecret?: string
+  /** `memory`: SQLite `:memory:` (a diagnostic: the pipeline without disk writes). */
+  store?: 'file' | 'memory'
 }): Promise<BenchApp> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'))
-  const store = await openSqliteStore({ path: join(dir, 'gatehouse.db') })
+  const path = options.store === 'memory' ? ':memory:' : join(dir, 'gatehouse.db')
+  const store = await openSqliteStore({ path })
   const users = new Map<string, User>()
   const loadUser = (id: string): User => {
     let user = users.get(id)

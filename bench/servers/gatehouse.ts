@@ -4,6 +4,8 @@
  * app runs its whole `$connect` pipeline (rate limits, Origin, channel, token consume,
  * permissions, session row) on the embedded SQLite store; the token endpoint is served on
  * its own HTTP port, as a web app would. Pushes go through `app.send.toChannel`.
+ * With `--store=memory` (the diagnostic system `gatehouse-memory`) the store is SQLite
+ * `:memory:`: the same pipeline without disk writes, to show what the file costs.
  */
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -24,7 +26,9 @@ const gateway = createGateway({
     $default: { type: 'in-process', handler: app, twoWay: true },
   },
 })
-const bench = await createBenchApp({ connections: gateway.connections })
+// `--store=memory` is the diagnostic `gatehouse-memory` system: the same app on `:memory:`.
+const store = process.argv.includes('--store=memory') ? 'memory' : 'file'
+const bench = await createBenchApp({ connections: gateway.connections, store })
 handler = bench.app
 const { url } = await gateway.listen()
 
