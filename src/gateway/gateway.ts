@@ -218,13 +218,18 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
       return url
     },
     close(closeOptions = {}) {
-      closing ??= (async () => {
+      if (closing) return closing
+      // Validate before anything changes: a bad drainMs must leave the gateway running and
+      // closable, not cache a rejected close.
+      const drainMs = closeOptions.drainMs ?? 5_000
+      if (typeof drainMs !== 'number' || !Number.isFinite(drainMs) || drainMs < 0) {
+        return Promise.reject(
+          new GatehouseError('ERR_INVALID_OPTION', '`drainMs` must be a non-negative number.'),
+        )
+      }
+      closing = (async () => {
         rt.closing = true
         stopSweep()
-        const drainMs = closeOptions.drainMs ?? 5_000
-        if (!Number.isFinite(drainMs) || drainMs < 0) {
-          throw new GatehouseError('ERR_INVALID_OPTION', '`drainMs` must be a non-negative number.')
-        }
         await drain(drainMs)
         wss.close()
         if (server.listening) {

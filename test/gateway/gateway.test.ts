@@ -64,6 +64,23 @@ test('close(): every socket is closed 1001, each fires $disconnect, new upgrades
   await g.gateway.close()
 })
 
+test('close() with a bad drainMs rejects and changes nothing: the gateway runs and closes later', async (t) => {
+  const g = await startGateway()
+  t.after(() => g.close())
+  for (const drainMs of [-1, Number.NaN, Number.POSITIVE_INFINITY, '5' as unknown as number]) {
+    await assert.rejects(g.gateway.close({ drainMs }), (err) =>
+      isGatehouseError(err, 'ERR_INVALID_OPTION'),
+    )
+  }
+  // Not closing: health is ok and new upgrades are accepted.
+  assert.deepEqual(await get(g.port, '/healthz'), { status: 200, body: '{"status":"ok"}' })
+  const c = await connectClient(g.url)
+  // A valid close still works (it was not cached as rejected).
+  await g.gateway.close({ drainMs: 500 })
+  assert.equal((await c.closed).code, 1001)
+  assert.equal(g.gateway.stats().openConnections, 0)
+})
+
 test('close() drops peers that never answer the close frame, within drainMs', async (t) => {
   const app = recorder()
   const g = await startGateway({ routes: { $disconnect: { type: 'in-process', handler: app } } })
