@@ -6,8 +6,17 @@
  * `X-Amzn-*` or `x-gatehouse-*` is dropped, and the gateway writes its own.
  */
 
-/** RFC 9110 `token`: the only characters a header name may hold. */
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+/**
+ * RFC 9110 `token` (§5.6.2): the only characters a header name, a cookie name or a
+ * `Sec-WebSocket-Protocol` entry may hold. The one copy of this pattern in the project.
+ *
+ * @example
+ * ```ts
+ * HTTP_TOKEN.test('gatehouse.v1') // true
+ * HTTP_TOKEN.test('a b') // false
+ * ```
+ */
+export const HTTP_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 /** A field value Node will write as is: no CR, LF, NUL or other control character. */
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
 
@@ -46,7 +55,20 @@ const GATEWAY_OWNED_PREFIXES: readonly string[] = ['x-forwarded-', 'x-amzn-', 'x
  * ```
  */
 export function isHeaderName(name: string): boolean {
-  return TOKEN.test(name)
+  return HTTP_TOKEN.test(name)
+}
+
+/**
+ * True when `value` is a non-empty RFC 9110 token ({@link HTTP_TOKEN}).
+ *
+ * @example
+ * ```ts
+ * isHttpToken('gatehouse.v1') // true
+ * isHttpToken('') // false
+ * ```
+ */
+export function isHttpToken(value: string): boolean {
+  return HTTP_TOKEN.test(value)
 }
 
 /**

@@ -8,6 +8,7 @@
  * import { decodeHttpEvent, encodeHttpResponse, selectRoute } from 'gatehouse'
  * ```
  */
+export { clfTime } from './clf-time.ts'
 export { CONTEXT_HEADERS } from './context-headers.ts'
 export type {
   EventHandler,
@@ -17,7 +18,13 @@ export type {
   GatewayResponse,
 } from './event.ts'
 export { eventTypeOf } from './event.ts'
-export { forwardableClientHeaders, isGatewayOwnedHeader } from './headers.ts'
+export {
+  forwardableClientHeaders,
+  HTTP_TOKEN,
+  isGatewayOwnedHeader,
+  isHeaderName,
+  isHttpToken,
+} from './headers.ts'
 export {
   type DecodeHttpOptions,
   decodeHttpEvent,

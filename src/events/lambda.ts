@@ -10,8 +10,9 @@ import { randomUUID } from 'node:crypto'
 import { type Clock, systemClock } from '../clock.ts'
 import { DEFAULTS } from '../defaults.ts'
 import { GatehouseError } from '../errors.ts'
+import { clfTime } from './clf-time.ts'
 import { type EventType, eventTypeOf, type GatewayEvent, type GatewayResponse } from './event.ts'
-import { forwardableClientHeaders, nullRecord } from './headers.ts'
+import { forwardableClientHeaders, isHttpToken, nullRecord } from './headers.ts'
 import { traceId } from './ids.ts'
 
 /** `requestContext` of a WebSocket Lambda proxy event. */
@@ -85,8 +86,6 @@ export interface ToLambdaEventExtra {
   /** `X-Forwarded-Port` on CONNECT; default 443 for https, 80 for http. */
   readonly forwardedPort?: number
 }
-
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
 
 /**
  * Build the Lambda proxy event AWS would pass for a gateway event.
@@ -254,8 +253,8 @@ export function toLambdaResult(response: GatewayResponse): LambdaResult {
   }
 }
 
-/** A subprotocol name (RFC 6455: an HTTP token). */
-const PROTOCOL_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/
+/** Longest subprotocol name accepted back from a function. */
+const MAX_PROTOCOL_LENGTH = 128
 
 /**
  * Read a Lambda function's answer on the gateway side. Among headers only
@@ -293,7 +292,7 @@ export function fromLambdaResult(result: unknown): GatewayResponse {
         continue
       }
       if (lower !== 'sec-websocket-protocol') continue
-      if (typeof value !== 'string' || !PROTOCOL_TOKEN.test(value)) {
+      if (typeof value !== 'string' || value.length > MAX_PROTOCOL_LENGTH || !isHttpToken(value)) {
         throw failed('The Lambda result has an invalid Sec-WebSocket-Protocol header')
       }
       protocol = value
@@ -307,13 +306,6 @@ export function fromLambdaResult(result: unknown): GatewayResponse {
     ...(typeof body === 'string' ? { body } : {}),
     ...(Object.keys(headers).length > 0 ? { headers } : {}),
   }
-}
-
-/** `20/Jan/2024:11:55:00 +0000`, in UTC. */
-function clfTime(epochMs: number): string {
-  const d = new Date(epochMs)
-  const pad = (n: number) => String(n).padStart(2, '0')
-  return `${pad(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`
 }
 
 function headersFor(

@@ -15,6 +15,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { WebSocket, WebSocketServer } from 'ws'
+import { isHttpToken } from '../events/headers.ts'
 import { rateKeyForIp, resolveClientIp } from '../limits/client-ip.ts'
 import { logSafe } from '../logger.ts'
 import { newId } from './connection-id.ts'
@@ -36,8 +37,6 @@ import { createTokenBucket } from './token-bucket.ts'
 
 /** RFC 6455 §4.1: a base64 16-byte nonce. */
 const KEY_PATTERN = /^[+/0-9A-Za-z]{22}==$/
-/** A `Sec-WebSocket-Protocol` list of RFC 9110 tokens. */
-const PROTOCOL_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 
 /** Codes `ws` reports for receiver errors, mapped to the close code it sends. */
 const WS_ERROR_CLOSE: Readonly<Record<string, number>> = {
@@ -77,7 +76,7 @@ function offeredProtocols(header: string | undefined): Set<string> | null {
   if (header === undefined) return out
   for (const part of header.split(',')) {
     const token = part.trim()
-    if (!PROTOCOL_TOKEN.test(token) || out.has(token)) return null
+    if (!isHttpToken(token) || out.has(token)) return null
     out.add(token)
   }
   return out

@@ -2,11 +2,14 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import {
   forwardableClientHeaders,
+  HTTP_TOKEN,
   isGatewayOwnedHeader,
   isHeaderName,
   isHeaderValue,
+  isHttpToken,
   nullRecord,
 } from '../../src/events/headers.ts'
+import * as events from '../../src/events/index.ts'
 
 describe('header hygiene', () => {
   it('validates names and values', () => {
@@ -18,6 +21,18 @@ describe('header hygiene', () => {
     for (const bad of ['a\r\nb', 'a\nb', 'a\rb', 'a\u0000b', 'snow\u2603']) {
       assert.equal(isHeaderValue(bad), false, JSON.stringify(bad))
     }
+  })
+
+  it('exports the one RFC 9110 token pattern', () => {
+    for (const good of ['gatehouse.v1', 'Sec-WebSocket-Key', "!#$%&'*+.^_`|~09azAZ-"]) {
+      assert.equal(isHttpToken(good), true, good)
+      assert.equal(HTTP_TOKEN.test(good), true, good)
+    }
+    for (const bad of ['', 'a b', 'a,b', 'a;b', 'a"b', 'caf\u00e9', 'a\tb', '(x)', 'a/b']) {
+      assert.equal(isHttpToken(bad), false, JSON.stringify(bad))
+    }
+    assert.equal(events.HTTP_TOKEN, HTTP_TOKEN)
+    assert.equal(events.isHttpToken, isHttpToken)
   })
 
   it('knows the headers the gateway owns', () => {

@@ -12,6 +12,7 @@
  * call (`Host`, `Content-Length`, the signature headers).
  */
 import { GatehouseError } from '../../errors.ts'
+import { clfTime } from '../../events/clf-time.ts'
 import type { GatewayEvent } from '../../events/event.ts'
 import { isHeaderValue } from '../../events/headers.ts'
 import type { IntegrationRequest } from '../../events/integration-request.ts'
@@ -49,27 +50,6 @@ const PROTECTED: ReadonlySet<string> = new Set([
   TIMESTAMP_HEADER,
 ])
 
-const CLF_MONTHS = [
-  'Jan',
-  'Feb',
-  'Mar',
-  'Apr',
-  'May',
-  'Jun',
-  'Jul',
-  'Aug',
-  'Sep',
-  'Oct',
-  'Nov',
-  'Dec',
-]
-
-function clf(ms: number): string {
-  const d = new Date(ms)
-  const p = (n: number) => String(n).padStart(2, '0')
-  return `${p(d.getUTCDate())}/${CLF_MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`
-}
-
 /** `context.*` variables a WebSocket mapping may read. */
 const CONTEXT: Readonly<Record<string, (e: GatewayEvent) => string | undefined>> = {
   connectionId: (e) => e.connectionId,
@@ -83,7 +63,7 @@ const CONTEXT: Readonly<Record<string, (e: GatewayEvent) => string | undefined>>
   apiId: (e) => e.apiId,
   'identity.sourceIp': (e) => e.sourceIp,
   'identity.userAgent': (e) => e.userAgent,
-  requestTime: (e) => clf(e.requestTimeEpoch),
+  requestTime: (e) => clfTime(e.requestTimeEpoch),
   requestTimeEpoch: (e) => String(e.requestTimeEpoch),
   stage: (e) => e.stage,
 }
