@@ -57,6 +57,7 @@ export {
 } from './lambda.ts'
 export {
   compileRouteExpression,
+  createRouteSelector,
   type RouteExpression,
   selectRoute,
 } from './route-selection.ts'

@@ -77,7 +77,11 @@ export function selectRoute(
   expression: string = DEFAULTS.routeSelectionExpression,
   routeKeys: ReadonlySet<string>,
 ): string | null {
-  const value = cachedExpression(expression)(body)
+  return pick(cachedExpression(expression)(body), routeKeys)
+}
+
+/** The evaluated value when it names a message route, else `$default` when registered, else `null`. */
+function pick(value: string | undefined, routeKeys: ReadonlySet<string>): string | null {
   if (
     value !== undefined &&
     value !== '$connect' &&
@@ -87,6 +91,36 @@ export function selectRoute(
     return value
   }
   return routeKeys.has('$default') ? '$default' : null
+}
+
+/**
+ * A route selector bound to one expression and one set of route keys, compiled once. When no
+ * key but `$default` could ever be selected, the body is not even parsed: the answer is
+ * `$default` (or `null` when it is not registered) whatever the message says.
+ *
+ * @throws GatehouseError `ERR_INVALID_OPTION` when the expression cannot be parsed.
+ * @example
+ * ```ts
+ * const select = createRouteSelector('$request.body.action', new Set(['$default', 'chat']))
+ * select('{"action":"chat"}') // 'chat'
+ * createRouteSelector('$request.body.action', new Set(['$default']))('not even json') // '$default'
+ * ```
+ */
+export function createRouteSelector(
+  expression: string,
+  routeKeys: ReadonlySet<string>,
+): (body: string | undefined) => string | null {
+  const evaluate = compileRouteExpression(expression)
+  const keys = new Set(routeKeys)
+  let selectable = false
+  for (const key of keys) {
+    if (key !== '$default' && key !== '$connect' && key !== '$disconnect') selectable = true
+  }
+  if (!selectable) {
+    const fixed = pick(undefined, keys)
+    return () => fixed
+  }
+  return (body) => pick(evaluate(body), keys)
 }
 
 function cachedExpression(expression: string): RouteExpression {

@@ -11,7 +11,6 @@
  */
 
 import { randomRequestId } from '../events/ids.ts'
-import { selectRoute } from '../events/route-selection.ts'
 import { logSafe } from '../logger.ts'
 import type { Connection } from './connection-table.ts'
 import { messageEvent } from './handshake.ts'
@@ -104,7 +103,7 @@ function pump(rt: Runtime, conn: Connection): void {
 
 async function dispatch(rt: Runtime, conn: Connection, body: string): Promise<void> {
   const { options } = rt
-  const routeKey = selectRoute(body, options.routeSelectionExpression, rt.messageRouteKeys)
+  const routeKey = rt.selectRoute(body)
   if (routeKey === null) {
     sendError(rt, conn, ERROR_MESSAGES.forbidden, randomRequestId())
     return

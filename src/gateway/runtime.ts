@@ -6,6 +6,7 @@
  */
 
 import type { GatewayEvent } from '../events/event.ts'
+import { createRouteSelector } from '../events/route-selection.ts'
 import { logSafe } from '../logger.ts'
 import type { Connection } from './connection-table.ts'
 import { ConnectionTable } from './connection-table.ts'
@@ -51,6 +52,8 @@ export interface Runtime {
   readonly table: ConnectionTable
   /** Route keys a message may select (everything but `$connect` and `$disconnect`). */
   readonly messageRouteKeys: ReadonlySet<string>
+  /** The route of a message body, or `null` (Forbidden); never parses when only `$default` exists. */
+  readonly selectRoute: (body: string) => string | null
   readonly invokeContext: InvokeContext
   /** Set once `close()` starts: no new connection is accepted. */
   closing: boolean
@@ -78,6 +81,7 @@ export function createRuntime(options: ResolvedGatewayOptions): Runtime {
     api: { apiId: options.apiId, stage: options.stage },
     table: new ConnectionTable(options),
     messageRouteKeys,
+    selectRoute: createRouteSelector(options.routeSelectionExpression, messageRouteKeys),
     invokeContext: {
       apiId: options.apiId,
       clock: options.clock,

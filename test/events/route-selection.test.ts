@@ -3,7 +3,11 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
 import { isGatehouseError } from '../../src/errors.ts'
-import { compileRouteExpression, selectRoute } from '../../src/events/route-selection.ts'
+import {
+  compileRouteExpression,
+  createRouteSelector,
+  selectRoute,
+} from '../../src/events/route-selection.ts'
 
 const ROUTES = new Set(['$connect', '$disconnect', '$default', 'sendmessage', 'chat/join', ''])
 const NO_DEFAULT = new Set(['$connect', '$disconnect', 'sendmessage'])
@@ -147,5 +151,56 @@ describe('compileRouteExpression', () => {
         bad,
       )
     }
+  })
+})
+
+describe('createRouteSelector', () => {
+  it('agrees with selectRoute for any body and key set (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.string(), fc.json()),
+        fc.uniqueArray(fc.constantFrom('$default', 'chat', 'ping', '$connect'), {
+          maxLength: 4,
+        }),
+        (body, keys) => {
+          const set = new Set(keys)
+          assert.equal(
+            createRouteSelector('$request.body.action', set)(body),
+            selectRoute(body, '$request.body.action', set),
+          )
+        },
+      ),
+    )
+  })
+
+  it('does not parse the body when only $default (or nothing) can be selected', () => {
+    const parse = JSON.parse
+    let calls = 0
+    JSON.parse = ((text: string) => {
+      calls++
+      return parse(text)
+    }) as typeof JSON.parse
+    try {
+      assert.equal(
+        createRouteSelector('$request.body.action', new Set(['$default']))('{}'),
+        '$default',
+      )
+      assert.equal(createRouteSelector('$request.body.action', new Set<string>())('{}'), null)
+      assert.equal(calls, 0)
+      assert.equal(
+        createRouteSelector('$request.body.action', new Set(['$default', 'a']))('{"action":"a"}'),
+        'a',
+      )
+      assert.equal(calls, 1)
+    } finally {
+      JSON.parse = parse
+    }
+  })
+
+  it('fails on a malformed expression when built', () => {
+    assert.throws(
+      () => createRouteSelector('$request.body.', new Set(['$default'])),
+      (err) => isGatehouseError(err, 'ERR_INVALID_OPTION'),
+    )
   })
 })

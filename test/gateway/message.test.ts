@@ -142,3 +142,44 @@ test('invalid UTF-8 in a text frame closes with 1007 and reaches no integration'
   assert.equal(d.disconnectStatusCode, 1007)
   assert.equal(app.events.filter((e) => e.eventType === 'MESSAGE').length, 0)
 })
+
+test('with $default the only message route, a message is routed without being JSON-parsed', async (t) => {
+  const app = recorder((e) => ({ status: 200, body: e.body ?? '' }))
+  const g = await startGateway({
+    routes: { $default: { type: 'in-process', handler: app, twoWay: true } },
+  })
+  t.after(() => g.close())
+  const c = await connectClient(g.url)
+  const body = '{"action":"never-parsed-marker"}'
+  const parse = JSON.parse
+  let parsed = 0
+  JSON.parse = ((text: string, reviver?: Parameters<typeof parse>[1]) => {
+    if (text === body) parsed++
+    return parse(text, reviver)
+  }) as typeof JSON.parse
+  t.after(() => {
+    JSON.parse = parse
+  })
+  c.ws.send(body)
+  assert.equal(await c.next(), body)
+  JSON.parse = parse
+  assert.equal(parsed, 0)
+  const event = app.events.find((e) => e.eventType === 'MESSAGE')
+  assert.equal(event?.routeKey, '$default')
+})
+
+test('with other message routes, selection still reads the body', async (t) => {
+  const app = recorder((e) => ({ status: 200, body: e.routeKey }))
+  const g = await startGateway({
+    routes: {
+      $default: { type: 'in-process', handler: app, twoWay: true },
+      chat: { type: 'in-process', handler: app, twoWay: true },
+    },
+  })
+  t.after(() => g.close())
+  const c = await connectClient(g.url)
+  c.ws.send('{"action":"chat"}')
+  assert.equal(await c.next(), 'chat')
+  c.ws.send('{"action":"other"}')
+  assert.equal(await c.next(), '$default')
+})
