@@ -56,5 +56,12 @@ export function latency(): Latency {
   }
 }
 
-/** Milliseconds since process start, sub-millisecond resolution. */
+/**
+ * Milliseconds since process start, sub-millisecond resolution.
+ *
+ * @example
+ * ```ts
+ * const t0 = now(); await work(); const ms = now() - t0
+ * ```
+ */
 export const now = (): number => performance.now()

@@ -70,7 +70,14 @@ export interface RunningServer {
   stop(graceMs?: number): Promise<void>
 }
 
-/** A server that reported it cannot run (e.g. a Gatehouse part is missing). */
+/**
+ * A server that reported it cannot run (it printed `{"unavailable": reason}`).
+ *
+ * @example
+ * ```ts
+ * try { await startServer('gatehouse', {}) } catch (e) { if (e instanceof Unavailable) skip() }
+ * ```
+ */
 export class Unavailable extends Error {}
 
 /**

@@ -29,7 +29,14 @@ export interface Profile {
   readonly sourceAddresses: number
 }
 
-/** Every mode by name. */
+/**
+ * Every mode by name.
+ *
+ * @example
+ * ```ts
+ * const { crowd } = PROFILES.quick // 2 000 sockets, 20 broadcasts
+ * ```
+ */
 export const PROFILES: Readonly<Record<Profile['name'], Profile>> = {
   smoke: {
     name: 'smoke',

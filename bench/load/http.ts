@@ -9,7 +9,14 @@ import type { CpuSample, MemorySample } from '../lib/protocol.ts'
 const MAX_RESPONSE_BYTES = 64 * 1024
 const TIMEOUT_MS = 15_000
 
-/** Keep-alive agent for token issue; sized by the caller's concurrency. */
+/**
+ * Keep-alive agent for token issue; sized by the caller's concurrency.
+ *
+ * @example
+ * ```ts
+ * const agent = tokenAgent(32)
+ * ```
+ */
 export function tokenAgent(maxSockets: number): Agent {
   return new Agent({ keepAlive: true, maxSockets })
 }
@@ -158,6 +165,11 @@ export async function profiled<T>(
 
 /**
  * Close idle keep-alive sockets so the process can exit.
+ *
+ * @example
+ * ```ts
+ * closeAgents(agent)
+ * ```
  */
 export function closeAgents(...agents: Agent[]): void {
   for (const a of [controlAgent, ...agents]) a.destroy()
