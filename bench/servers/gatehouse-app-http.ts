@@ -13,7 +13,7 @@ import type { Connections } from '../../src/index.ts'
 import { createManagementApiConnections } from '../../src/push/management-api.ts'
 import { announce, startControl } from '../lib/control.ts'
 import { createBenchApp } from './gatehouse-app.ts'
-import { BENCH_GATEWAY_SECRET } from './gatehouse-config.ts'
+import { BENCH_GATEWAY_SECRET, BENCH_MANAGEMENT_CREDENTIALS } from './gatehouse-config.ts'
 
 const TOKEN_PATH = '/api/ws-token/'
 
@@ -57,7 +57,11 @@ process.stdin.on('data', (chunk: Buffer) => {
     pending = pending.slice(nl + 1)
     const { managementUrl } = JSON.parse(line) as { managementUrl?: string }
     if (managementUrl) {
-      target = createManagementApiConnections({ endpoint: managementUrl, useFanout: true })
+      target = createManagementApiConnections({
+        endpoint: managementUrl,
+        useFanout: true,
+        credentials: BENCH_MANAGEMENT_CREDENTIALS,
+      })
     }
   }
 })

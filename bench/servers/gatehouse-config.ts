@@ -32,5 +32,14 @@ export const BENCH_ORIGIN = 'http://127.0.0.1:8000'
 /** The HMAC secret the gateway signs integration calls with (bench only). */
 export const BENCH_GATEWAY_SECRET = 'bench-gateway-secret-0123456789abcdef'
 
+/**
+ * The SigV4 key pair the app signs its `@connections` calls with, and the gateway's
+ * management API requires (bench only; a deployment reads its own from the environment).
+ */
+export const BENCH_MANAGEMENT_CREDENTIALS = Object.freeze({
+  accessKeyId: 'AKIDBENCHGATEHOUSE01',
+  secretAccessKey: 'bench-management-secret-0123456789abcdef',
+})
+
 /** App rate limits: high enough that no bench run reaches them; the counters still run. */
 export const BENCH_RATE_LIMIT = 1_000_000_000

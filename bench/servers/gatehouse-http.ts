@@ -11,7 +11,12 @@ import { createGateway } from '../../src/gateway/index.ts'
 import { createManagementServer } from '../../src/gateway/management/server.ts'
 import { announce, startControl } from '../lib/control.ts'
 import type { CpuSample, MemorySample, ReadyLine } from '../lib/protocol.ts'
-import { BENCH_GATEWAY_LIMITS, BENCH_GATEWAY_SECRET, BENCH_ORIGIN } from './gatehouse-config.ts'
+import {
+  BENCH_GATEWAY_LIMITS,
+  BENCH_GATEWAY_SECRET,
+  BENCH_MANAGEMENT_CREDENTIALS,
+  BENCH_ORIGIN,
+} from './gatehouse-config.ts'
 
 const APP_READY_TIMEOUT_MS = 30_000
 
@@ -49,9 +54,11 @@ const gateway = createGateway({
     $default: { type: 'http', url: `${base}default`, secret: BENCH_GATEWAY_SECRET, twoWay: true },
   },
 })
+// SigV4 on every push, as a deployment outside one machine needs it.
 const management = createManagementServer({
   connections: gateway.connections,
   stage: gateway.stage,
+  credentials: [BENCH_MANAGEMENT_CREDENTIALS],
 })
 const { url } = await gateway.listen()
 const { url: managementUrl } = await management.listen()
