@@ -7,7 +7,7 @@
  */
 import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
-import type { Handshake } from './handshake.ts'
+import type { ConnectionIdentity } from './handshake.ts'
 import type { TokenBucket } from './token-bucket.ts'
 
 /**
@@ -21,7 +21,8 @@ import type { TokenBucket } from './token-bucket.ts'
  */
 export interface Connection {
   readonly id: string
-  readonly handshake: Handshake
+  /** Only the identity: the handshake's headers and query are dropped after `$connect`. */
+  readonly identity: ConnectionIdentity
   readonly ws: WebSocket
   /** The raw socket under `ws`: pushes write pre-framed buffers to it. */
   readonly socket: Duplex

@@ -10,27 +10,74 @@ import { isGatewayOwnedHeader } from '../events/headers.ts'
 import { randomRequestId } from '../events/ids.ts'
 
 /**
- * The handshake facts one connection's events are built from.
+ * What a connection keeps for its whole life: the facts every event carries. Small on
+ * purpose — an open connection lives for up to 2 h, and the client-controlled handshake
+ * (headers, query) is only read by `$connect`.
+ *
+ * @example
+ * ```ts
+ * const event = messageEvent(conn.identity, api, '$default', body, clock.now())
+ * ```
+ */
+export interface ConnectionIdentity {
+  readonly connectionId: string
+  readonly connectedAt: number
+  readonly sourceIp: string
+  readonly userAgent: string | undefined
+  readonly domainName: string
+  /** The port the client connected to (`X-Forwarded-Port` of HTTP integration calls). */
+  readonly localPort: number
+}
+
+/**
+ * Everything the gateway reads from a client's upgrade request: the identity plus the
+ * handshake headers and query, which only `$connect` carries and which are dropped once it
+ * has run ({@link identityOf}).
  *
  * @example
  * ```ts
  * const event = connectEvent(handshake, api, clock.now())
  * ```
  */
-export interface Handshake {
-  readonly connectionId: string
-  readonly connectedAt: number
+export interface Handshake extends ConnectionIdentity {
   /** Lower-case names; a header sent twice keeps both values joined by `", "`. */
   readonly headers: Readonly<Record<string, string>>
   /** Node's `req.rawHeaders`: the client's casing and order, for the HTTP and Lambda codecs. */
   readonly rawHeaders: readonly string[]
   readonly query: Readonly<Record<string, string>>
   readonly rawQuery: string
-  readonly sourceIp: string
-  readonly userAgent: string | undefined
-  readonly domainName: string
-  /** The port the client connected to (`X-Forwarded-Port` of HTTP integration calls). */
-  readonly localPort: number
+}
+
+/**
+ * What an integration call is made for: a connection's identity and, on `$connect` only, the
+ * client's raw handshake headers (their casing and order, for the HTTP and Lambda codecs).
+ * A {@link Handshake} is one; so is a {@link ConnectionIdentity}.
+ *
+ * @example
+ * ```ts
+ * const facts: ConnectionFacts = event.eventType === 'CONNECT' ? handshake : conn.identity
+ * ```
+ */
+export type ConnectionFacts = ConnectionIdentity & { readonly rawHeaders?: readonly string[] }
+
+/**
+ * A connection's identity alone, as a new object: nothing of the handshake's headers or
+ * query stays reachable from it.
+ *
+ * @example
+ * ```ts
+ * const conn = { id, identity: identityOf(handshake), ... }
+ * ```
+ */
+export function identityOf(h: ConnectionIdentity): ConnectionIdentity {
+  return {
+    connectionId: h.connectionId,
+    connectedAt: h.connectedAt,
+    sourceIp: h.sourceIp,
+    userAgent: h.userAgent,
+    domainName: h.domainName,
+    localPort: h.localPort,
+  }
 }
 
 /**
@@ -156,7 +203,7 @@ export function readHandshake(
 }
 
 function base(
-  h: Handshake,
+  h: ConnectionIdentity,
   api: ApiContext,
   now: number,
 ): Omit<GatewayEvent, 'eventType' | 'routeKey' | 'headers' | 'query' | 'rawQuery' | 'body'> {
@@ -199,11 +246,11 @@ export function connectEvent(h: Handshake, api: ApiContext, now: number): Gatewa
  *
  * @example
  * ```ts
- * const event = messageEvent(handshake, api, '$default', '{"action":"ping"}', clock.now())
+ * const event = messageEvent(conn.identity, api, '$default', '{"action":"ping"}', clock.now())
  * ```
  */
 export function messageEvent(
-  h: Handshake,
+  h: ConnectionIdentity,
   api: ApiContext,
   routeKey: string,
   body: string,
@@ -226,11 +273,11 @@ export function messageEvent(
  *
  * @example
  * ```ts
- * const event = disconnectEvent(handshake, api, 1000, 'Connection Closed Normally', clock.now())
+ * const event = disconnectEvent(conn.identity, api, 1000, 'Connection Closed Normally', clock.now())
  * ```
  */
 export function disconnectEvent(
-  h: Handshake,
+  h: ConnectionIdentity,
   api: ApiContext,
   code: number,
   reason: string,

@@ -108,8 +108,8 @@ async function dispatch(rt: Runtime, conn: Connection, body: string): Promise<vo
     sendError(rt, conn, ERROR_MESSAGES.forbidden, randomRequestId())
     return
   }
-  const event = messageEvent(conn.handshake, rt.api, routeKey, body, options.clock.now())
-  const outcome = await callRoute(rt, routeKey, event, conn.handshake)
+  const event = messageEvent(conn.identity, rt.api, routeKey, body, options.clock.now())
+  const outcome = await callRoute(rt, routeKey, event, conn.identity)
   // Closed while the call ran: the reply has nowhere to go.
   if (conn.state !== 'open') return
   if (outcome.kind === 'timeout') {

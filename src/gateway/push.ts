@@ -86,10 +86,10 @@ export function createConnectionsPort(rt: Runtime): Connections {
       const conn = table.get(connectionId)
       if (!conn || !isOpen(conn)) return null
       return {
-        connectedAt: conn.handshake.connectedAt,
+        connectedAt: conn.identity.connectedAt,
         lastActiveAt: conn.lastActiveAt,
-        sourceIp: conn.handshake.sourceIp,
-        userAgent: conn.handshake.userAgent ?? '',
+        sourceIp: conn.identity.sourceIp,
+        userAgent: conn.identity.userAgent ?? '',
       }
     },
   }

@@ -12,7 +12,12 @@ import type { Connection } from './connection-table.ts'
 import { ConnectionTable } from './connection-table.ts'
 import type { EncodedFrame } from './frame.ts'
 import { encodeFrame, TEXT } from './frame.ts'
-import { type ApiContext, disconnectEvent, type Handshake } from './handshake.ts'
+import {
+  type ApiContext,
+  type ConnectionFacts,
+  type ConnectionIdentity,
+  disconnectEvent,
+} from './handshake.ts'
 import type { IntegrationOutcome } from './integration.ts'
 import { type InvokeContext, invoke } from './integrations/invoke.ts'
 import type { ResolvedGatewayOptions } from './options.ts'
@@ -99,7 +104,7 @@ export function createRuntime(options: ResolvedGatewayOptions): Runtime {
  *
  * @example
  * ```ts
- * track(rt, fireDisconnect(rt, handshake, 1000, ''))
+ * track(rt, callRoute(rt, '$disconnect', event, conn.identity))
  * ```
  */
 export function track(rt: Runtime, promise: Promise<unknown>): void {
@@ -116,18 +121,18 @@ export function track(rt: Runtime, promise: Promise<unknown>): void {
  *
  * @example
  * ```ts
- * const outcome = await callRoute(rt, '$connect', event, handshake)
+ * const outcome = await callRoute(rt, '$connect', event, facts)
  * ```
  */
 export function callRoute(
   rt: Runtime,
   routeKey: string,
   event: GatewayEvent,
-  handshake: Handshake,
+  facts: ConnectionFacts,
 ): Promise<IntegrationOutcome> {
   const integration = rt.options.routes.get(routeKey)
   if (!integration) return Promise.resolve({ kind: 'error', error: new Error('No such route') })
-  return invoke(integration, event, handshake, rt.invokeContext)
+  return invoke(integration, event, facts, rt.invokeContext)
 }
 
 /**
@@ -250,24 +255,24 @@ export function sendError(rt: Runtime, conn: Connection, message: string, reques
  *
  * @example
  * ```ts
- * fireDisconnect(rt, conn.handshake, 1000, 'Connection Closed Normally')
+ * fireDisconnect(rt, conn.identity, 1000, 'Connection Closed Normally')
  * ```
  */
 export function fireDisconnect(
   rt: Runtime,
-  handshake: Handshake,
+  identity: ConnectionIdentity,
   code: number,
   reason: string,
 ): void {
   if (!rt.options.routes.has('$disconnect')) return
   const { clock, logger } = rt.options
-  const event = disconnectEvent(handshake, rt.api, code, reason, clock.now())
-  const run = callRoute(rt, '$disconnect', event, handshake).then(
+  const event = disconnectEvent(identity, rt.api, code, reason, clock.now())
+  const run = callRoute(rt, '$disconnect', event, identity).then(
     (outcome) => {
       if (outcome.kind === 'response') return
       logger.warn(
         {
-          connectionId: handshake.connectionId,
+          connectionId: identity.connectionId,
           requestId: event.requestId,
           outcome: outcome.kind,
           ...(outcome.kind === 'error' ? { err: logSafe(errorText(outcome.error)) } : {}),
@@ -299,7 +304,7 @@ export function connectionClosed(
   conn.state = 'closed'
   conn.queue.length = 0
   rt.table.remove(conn)
-  fireDisconnect(rt, conn.handshake, conn.closeCode ?? code, conn.closeReason ?? reason)
+  fireDisconnect(rt, conn.identity, conn.closeCode ?? code, conn.closeReason ?? reason)
   rt.onConnectionRemoved?.()
 }
 

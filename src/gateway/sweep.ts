@@ -27,7 +27,7 @@ export function sweep(rt: Runtime, now: number): void {
   const o = rt.options
   for (const conn of rt.table.values()) {
     if (!isOpen(conn)) continue
-    if (now - conn.handshake.connectedAt >= o.maxConnectionMs) {
+    if (now - conn.identity.connectedAt >= o.maxConnectionMs) {
       closeConnection(conn, CLOSE.goingAway.code, CLOSE.goingAway.reason)
       continue
     }

@@ -21,7 +21,13 @@ import { logSafe } from '../logger.ts'
 import { newId } from './connection-id.ts'
 import type { Connection } from './connection-table.ts'
 import { createFrameInspector } from './frame-inspector.ts'
-import { connectEvent, type Handshake, localDomainName, readHandshake } from './handshake.ts'
+import {
+  connectEvent,
+  type Handshake,
+  identityOf,
+  localDomainName,
+  readHandshake,
+} from './handshake.ts'
 import { handleMessage } from './message.ts'
 import { writeRawResponse } from './raw-response.ts'
 import {
@@ -137,7 +143,8 @@ export function createUpgradeHandler(
     const now = clock.now()
     const conn: Connection = {
       id: handshake.connectionId,
-      handshake,
+      // Headers and query were for $connect only; a connection lives for hours.
+      identity: identityOf(handshake),
       ws,
       socket,
       ipKey,

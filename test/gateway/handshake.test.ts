@@ -4,6 +4,7 @@ import {
   connectEvent,
   disconnectEvent,
   type Handshake,
+  identityOf,
   lowerCaseHeaders,
   messageEvent,
   parseQuery,
@@ -89,4 +90,27 @@ test('event headers drop what the gateway owns and carry the resolved client add
     '127.0.0.1',
   )
   assert.deepEqual(headers, { host: 'h', cookie: 'c', 'x-forwarded-for': '127.0.0.1' })
+})
+
+test('identityOf keeps exactly the six facts every later event needs, nothing of the handshake', () => {
+  const identity = identityOf(handshake)
+  assert.deepEqual(Object.keys(identity).sort(), [
+    'connectedAt',
+    'connectionId',
+    'domainName',
+    'localPort',
+    'sourceIp',
+    'userAgent',
+  ])
+  assert.deepEqual(identity, {
+    connectionId: 'R1kmxc2VNjMCFIA=',
+    connectedAt: 1_000,
+    sourceIp: '127.0.0.1',
+    userAgent: 'UA',
+    domainName: '127.0.0.1:3001',
+    localPort: 3001,
+  })
+  const m = messageEvent(identity, api, '$default', 'x', 2_000)
+  assert.equal(m.userAgent, 'UA')
+  assert.deepEqual(m.headers, {})
 })

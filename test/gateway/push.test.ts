@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import { manualClock } from '../../src/clock.ts'
 import { isGatehouseError } from '../../src/errors.ts'
 import type { Connection } from '../../src/gateway/connection-table.ts'
-import type { Handshake } from '../../src/gateway/handshake.ts'
+import type { ConnectionIdentity } from '../../src/gateway/handshake.ts'
 import { resolveGatewayOptions } from '../../src/gateway/options.ts'
 import { createConnectionsPort, encodeOutbound } from '../../src/gateway/push.ts'
 import { createRuntime } from '../../src/gateway/runtime.ts'
@@ -21,7 +21,7 @@ function fakeRuntime(count: number, buffered = 0) {
     writes.set(id, [])
     const conn: Connection = {
       id,
-      handshake: { connectedAt: 0, sourceIp: '127.0.0.1', userAgent: 'UA' } as Handshake,
+      identity: { connectedAt: 0, sourceIp: '127.0.0.1', userAgent: 'UA' } as ConnectionIdentity,
       ws: { readyState: 1, bufferedAmount: buffered, close() {} } as unknown as Connection['ws'],
       socket: {
         cork() {},

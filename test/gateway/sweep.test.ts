@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { manualClock } from '../../src/clock.ts'
 import type { Connection } from '../../src/gateway/connection-table.ts'
-import type { Handshake } from '../../src/gateway/handshake.ts'
+import type { ConnectionIdentity } from '../../src/gateway/handshake.ts'
 import { resolveGatewayOptions } from '../../src/gateway/options.ts'
 import { createRuntime } from '../../src/gateway/runtime.ts'
 import { sweep } from '../../src/gateway/sweep.ts'
@@ -29,7 +29,7 @@ function setup() {
     }
     const conn: Connection = {
       id,
-      handshake: { connectedAt: clock.now() } as Handshake,
+      identity: { connectedAt: clock.now() } as ConnectionIdentity,
       ws: ws as unknown as Connection['ws'],
       socket: {} as Connection['socket'],
       ipKey: '127.0.0.1',

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import type { GatewayEvent } from '../../src/events/event.ts'
 import {
   connectClient,
   recorder,
@@ -226,4 +229,62 @@ test('permessage-deflate is never negotiated', async (t) => {
   })
   assert.equal(answer.status, 101)
   assert.equal(answer.headers['sec-websocket-extensions'], undefined)
+})
+
+/** A `gc()` for this test file (the flag must be set before the context is created). */
+function collector(): () => void {
+  setFlagsFromString('--expose-gc')
+  return runInNewContext('gc') as () => void
+}
+
+test('an open connection keeps no handshake headers or query once $connect has run', async (t) => {
+  const gc = collector()
+  const refs: Array<WeakRef<object>> = []
+  const seen: GatewayEvent[] = []
+  const g = await startGateway({
+    routes: {
+      $connect: {
+        type: 'in-process',
+        handler: {
+          async handle(event) {
+            // Keep only weak references: only the gateway could keep these objects alive.
+            refs.push(new WeakRef(event.headers), new WeakRef(event.query))
+            return { status: 200 }
+          },
+        },
+      },
+      $default: {
+        type: 'in-process',
+        handler: {
+          async handle(event) {
+            seen.push(event)
+            return { status: 200, body: 'ok' }
+          },
+        },
+        twoWay: true,
+      },
+    },
+  })
+  t.after(() => g.close())
+  const big = 'x'.repeat(8_000)
+  const c = await connectClient(`${g.url}?channel=${'c'.repeat(4_000)}`, {
+    headers: { 'X-Big': big, 'User-Agent': 'probe/1' },
+  })
+  assert.equal(refs.length, 2)
+  let alive = refs.length
+  for (let round = 0; round < 20 && alive > 0; round++) {
+    await new Promise((resolve) => setImmediate(resolve))
+    gc()
+    alive = refs.filter((r) => r.deref() !== undefined).length
+  }
+  assert.equal(alive, 0, 'the handshake headers and query are still reachable')
+  // The connection still has what every later event needs.
+  c.ws.send('hi')
+  assert.equal(await c.next(), 'ok')
+  const message = seen[0]
+  assert.equal(message?.userAgent, 'probe/1')
+  assert.equal(message?.sourceIp, '127.0.0.1')
+  assert.equal(Object.keys(message?.headers ?? {}).length, 0)
+  assert.equal(g.gateway.stats().openConnections, 1)
+  c.ws.close()
 })

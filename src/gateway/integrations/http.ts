@@ -9,7 +9,7 @@ import { isGatehouseError } from '../../errors.ts'
 import type { GatewayEvent } from '../../events/event.ts'
 import { toIntegrationRequest } from '../../events/integration-request.ts'
 import { sendIntegrationRequest } from '../../events/integration-send.ts'
-import type { Handshake } from '../handshake.ts'
+import type { ConnectionFacts } from '../handshake.ts'
 import type { Integration, IntegrationOutcome } from '../integration.ts'
 import { checkResponse } from './outcome.ts'
 import { mapperFor } from './request-parameters.ts'
@@ -31,17 +31,17 @@ export interface HttpCallContext {
 
 /**
  * Send the AWS-shaped integration request for `event` and read the answer. On `$connect` the
- * client's handshake headers travel in their original casing (`handshake.rawHeaders`).
+ * client's handshake headers travel in their original casing (`facts.rawHeaders`).
  *
  * @example
  * ```ts
- * const outcome = await invokeHttp({ type: 'http', url: 'http://127.0.0.1:8000/ws/default' }, event, handshake, ctx)
+ * const outcome = await invokeHttp({ type: 'http', url: 'http://127.0.0.1:8000/ws/default' }, event, facts, ctx)
  * ```
  */
 export async function invokeHttp(
   integration: Extract<Integration, { type: 'http' }>,
   event: GatewayEvent,
-  handshake: Handshake,
+  facts: ConnectionFacts,
   ctx: HttpCallContext,
 ): Promise<IntegrationOutcome> {
   try {
@@ -53,16 +53,16 @@ export async function invokeHttp(
         clock: ctx.clock,
         // The bundled gateway speaks plain ws://; tell the backend what the client really used.
         forwardedProto: 'http',
-        forwardedPort: handshake.localPort,
+        forwardedPort: facts.localPort,
         ...(integration.method === undefined ? {} : { method: integration.method }),
         ...(integration.secret === undefined ? {} : { secret: integration.secret }),
         ...(integration.realIpHeader === undefined
           ? {}
           : { realIpHeader: integration.realIpHeader }),
       },
-      event.eventType === 'CONNECT' ? handshake.rawHeaders : undefined,
+      event.eventType === 'CONNECT' ? facts.rawHeaders : undefined,
     )
-    const request = mapperFor(integration, `routes.${event.routeKey}`)(built, event, handshake)
+    const request = mapperFor(integration, `routes.${event.routeKey}`)(built, event, facts)
     const answer = await sendIntegrationRequest(request, {
       timeoutMs: ctx.timeoutMs,
       maxResponseBytes: ctx.maxResponseBytes,

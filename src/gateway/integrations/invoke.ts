@@ -4,7 +4,7 @@
  */
 import type { Clock } from '../../clock.ts'
 import type { GatewayEvent } from '../../events/event.ts'
-import type { Handshake } from '../handshake.ts'
+import type { ConnectionFacts } from '../handshake.ts'
 import type { Integration, IntegrationOutcome } from '../integration.ts'
 import { invokeHttp } from './http.ts'
 import { invokeInProcess } from './in-process.ts'
@@ -32,14 +32,14 @@ export interface InvokeContext {
  *
  * @example
  * ```ts
- * const outcome = await invoke(routes.get('$connect')!, event, handshake, ctx)
+ * const outcome = await invoke(routes.get('$connect')!, event, facts, ctx)
  * if (outcome.kind === 'response' && outcome.response.status < 300) accept()
  * ```
  */
 export async function invoke(
   integration: Integration,
   event: GatewayEvent,
-  handshake: Handshake,
+  facts: ConnectionFacts,
   ctx: InvokeContext,
 ): Promise<IntegrationOutcome> {
   const timeoutMs = integration.timeoutMs ?? ctx.timeoutMs
@@ -48,14 +48,12 @@ export async function invoke(
       case 'in-process':
         return await invokeInProcess(integration.handler, event, timeoutMs)
       case 'lambda':
-        return await invokeLambda(
-          integration,
-          { ...event, transport: { via: 'lambda' } },
-          handshake,
-          { clock: ctx.clock, timeoutMs },
-        )
+        return await invokeLambda(integration, { ...event, transport: { via: 'lambda' } }, facts, {
+          clock: ctx.clock,
+          timeoutMs,
+        })
       case 'http':
-        return await invokeHttp(integration, event, handshake, {
+        return await invokeHttp(integration, event, facts, {
           apiId: ctx.apiId,
           clock: ctx.clock,
           timeoutMs,

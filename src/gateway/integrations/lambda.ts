@@ -7,7 +7,7 @@
 import type { Clock } from '../../clock.ts'
 import type { GatewayEvent } from '../../events/event.ts'
 import { fromLambdaResult, toLambdaEvent } from '../../events/lambda.ts'
-import type { Handshake } from '../handshake.ts'
+import type { ConnectionFacts } from '../handshake.ts'
 import type { Integration, IntegrationOutcome, LambdaContext } from '../integration.ts'
 import { withTimeout } from './outcome.ts'
 
@@ -53,20 +53,20 @@ export function lambdaContext(requestId: string, timeoutMs: number, clock: Clock
  *
  * @example
  * ```ts
- * const outcome = await invokeLambda({ type: 'lambda', handler: async () => ({ statusCode: 200 }) }, event, handshake, ctx)
+ * const outcome = await invokeLambda({ type: 'lambda', handler: async () => ({ statusCode: 200 }) }, event, facts, ctx)
  * ```
  */
 export function invokeLambda(
   integration: Extract<Integration, { type: 'lambda' }>,
   event: GatewayEvent,
-  handshake: Handshake,
+  facts: ConnectionFacts,
   ctx: LambdaCallContext,
 ): Promise<IntegrationOutcome> {
   return withTimeout(async () => {
     const lambdaEvent = toLambdaEvent(event, {
-      ...(event.eventType === 'CONNECT' ? { rawHeaders: handshake.rawHeaders } : {}),
+      ...(event.eventType === 'CONNECT' ? { rawHeaders: facts.rawHeaders ?? [] } : {}),
       forwardedProto: 'http',
-      forwardedPort: handshake.localPort,
+      forwardedPort: facts.localPort,
     })
     const result = await integration.handler(
       lambdaEvent,

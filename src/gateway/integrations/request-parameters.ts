@@ -18,13 +18,13 @@ import { isHeaderValue } from '../../events/headers.ts'
 import type { IntegrationRequest } from '../../events/integration-request.ts'
 import { compileRouteExpression } from '../../events/route-selection.ts'
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER } from '../../events/signing.ts'
-import type { Handshake } from '../handshake.ts'
+import type { ConnectionFacts } from '../handshake.ts'
 
 /** One compiled mapping. */
 interface Mapping {
   readonly target: 'header' | 'querystring'
   readonly name: string
-  readonly value: (event: GatewayEvent, handshake: Handshake) => string | undefined
+  readonly value: (event: GatewayEvent, facts: ConnectionFacts) => string | undefined
 }
 
 /**
@@ -32,13 +32,13 @@ interface Mapping {
  *
  * @example
  * ```ts
- * const request = mapper(built, event, handshake)
+ * const request = mapper(built, event, facts)
  * ```
  */
 export type RequestParameterMapper = (
   request: IntegrationRequest,
   event: GatewayEvent,
-  handshake: Handshake,
+  facts: ConnectionFacts,
 ) => IntegrationRequest
 
 const PARAM_NAME = /^[a-zA-Z0-9._$-]+$/
@@ -73,9 +73,9 @@ function invalid(where: string, why: string): never {
 }
 
 /** Every value of a repeated handshake header, in order (from the raw list). */
-function headerValues(handshake: Handshake, lowerName: string): string[] {
+function headerValues(facts: ConnectionFacts, lowerName: string): string[] {
   const out: string[] = []
-  const raw = handshake.rawHeaders
+  const raw = facts.rawHeaders ?? []
   for (let i = 0; i + 1 < raw.length; i += 2) {
     if ((raw[i] ?? '').toLowerCase() === lowerName) out.push(raw[i + 1] ?? '')
   }
@@ -100,12 +100,12 @@ function compileSource(where: string, source: string): Mapping['value'] {
     const kind = route[1]
     const name = route[2] ?? ''
     const lower = name.toLowerCase()
-    return (event, handshake) => {
+    return (event, facts) => {
       if (event.eventType !== 'CONNECT') return undefined
       if (kind === 'header')
         return Object.hasOwn(event.headers, lower) ? event.headers[lower] : undefined
       if (kind === 'multivalueheader') {
-        const values = headerValues(handshake, lower)
+        const values = headerValues(facts, lower)
         return values.length === 0 ? undefined : values.join(',')
       }
       const all = new URLSearchParams(event.rawQuery).getAll(name)
@@ -160,12 +160,12 @@ export function compileRequestParameters(
     }
     mappings.push({ target: kind, name, value: compileSource(at, source) })
   }
-  return (request, event, handshake) => {
+  return (request, event, facts) => {
     if (mappings.length === 0) return request
     let headers = [...request.headers]
     const query: string[] = []
     for (const mapping of mappings) {
-      const value = mapping.value(event, handshake)
+      const value = mapping.value(event, facts)
       if (value === undefined) continue
       if (mapping.target === 'querystring') {
         query.push(`${encodeURIComponent(mapping.name)}=${encodeURIComponent(value)}`)
@@ -195,7 +195,7 @@ const compiled = new WeakMap<object, RequestParameterMapper>()
  * @example
  * ```ts
  * const mapper = mapperFor(integration, 'routes.$connect')
- * const request = mapper(toIntegrationRequest(event, target), event, handshake)
+ * const request = mapper(toIntegrationRequest(event, target), event, facts)
  * ```
  */
 export function mapperFor(
