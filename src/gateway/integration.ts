@@ -109,5 +109,14 @@ export type Integration =
  */
 export type IntegrationOutcome =
   | { readonly kind: 'response'; readonly response: GatewayResponse }
-  | { readonly kind: 'timeout' }
+  | {
+      readonly kind: 'timeout'
+      /**
+       * The call the gateway stopped waiting for, when it is still running: what it
+       * finally gave. An in-process or Lambda handler cannot be cancelled; an HTTP `$connect`
+       * is awaited for one more timeout. The gateway uses it to release a `$connect` the app
+       * accepted after the client was already told 504.
+       */
+      readonly late?: Promise<IntegrationOutcome>
+    }
   | { readonly kind: 'error'; readonly error: unknown }

@@ -40,6 +40,8 @@ export const CLOSE = Object.freeze({
   rate: { code: 1008, reason: 'Rate limit exceeded' },
   slow: { code: 1008, reason: 'Slow consumer' },
   pongTimeout: { code: 1006, reason: 'Pong timeout' },
+  /** What `$disconnect` reports for a `$connect` the app accepted after the client got 504. */
+  connectTimedOut: { code: 1006, reason: 'Connect timed out' },
 })
 
 /**

@@ -6,7 +6,8 @@
  * gateway closing (503) → URL length (414) → path `/` or `/{stage}` (403) → WebSocket
  * handshake headers (405/400) → pending-handshake and connection caps (503/429 with
  * `Retry-After`) → `$connect` integration (none configured: accepted) → 2xx completes the
- * upgrade, any other status is what the client gets, a failure is 502, a timeout 504.
+ * upgrade, any other status is what the client gets, a failure is 502, a timeout 504 (and
+ * should the app accept after all, `$disconnect` 1006 `Connect timed out` releases it).
  *
  * No frame is exchanged before `$connect` returns: the 101 is written only then, and bytes a
  * client sends early wait in the socket. The connection enters the table (and `@connections`
@@ -22,12 +23,14 @@ import { newId } from './connection-id.ts'
 import type { Connection } from './connection-table.ts'
 import { createFrameInspector } from './frame-inspector.ts'
 import {
+  type ConnectionIdentity,
   connectEvent,
   type Handshake,
   identityOf,
   localDomainName,
   readHandshake,
 } from './handshake.ts'
+import type { IntegrationOutcome } from './integration.ts'
 import { handleMessage } from './message.ts'
 import { writeRawResponse } from './raw-response.ts'
 import {
@@ -38,6 +41,7 @@ import {
   errorText,
   fireDisconnect,
   type Runtime,
+  track,
 } from './runtime.ts'
 import { createTokenBucket } from './token-bucket.ts'
 
@@ -108,6 +112,38 @@ function pathAllowed(url: string, stage: string): boolean {
   const q = url.indexOf('?')
   const path = q === -1 ? url : url.slice(0, q)
   return path === '/' || path === `/${stage}` || path === `/${stage}/`
+}
+
+/**
+ * The client was told 504, but the app's `$connect` is still running. Should the app accept
+ * it after all, it has recorded a session no socket will ever end: fire `$disconnect` (1006)
+ * for it. When even the late answer never comes (an HTTP `$connect` past its second
+ * deadline), whether the app recorded anything is unknown, so `$disconnect` fires too: for a
+ * session the app never recorded it is a no-op.
+ *
+ * @example
+ * ```ts
+ * if (outcome.kind === 'timeout' && outcome.late) releaseLateConnect(rt, identityOf(handshake), outcome.late)
+ * ```
+ */
+export function releaseLateConnect(
+  rt: Runtime,
+  identity: ConnectionIdentity,
+  late: Promise<IntegrationOutcome>,
+): void {
+  const release = late.then((outcome) => {
+    const accepted =
+      outcome.kind === 'response' &&
+      outcome.response.status >= 200 &&
+      outcome.response.status <= 299
+    if (!accepted && outcome.kind !== 'timeout') return
+    rt.options.logger.info(
+      { connectionId: identity.connectionId, outcome: outcome.kind },
+      '$connect answered after its timeout: firing $disconnect',
+    )
+    fireDisconnect(rt, identity, CLOSE.connectTimedOut.code, CLOSE.connectTimedOut.reason)
+  })
+  track(rt, release)
 }
 
 /**
@@ -221,6 +257,7 @@ export function createUpgradeHandler(
         const outcome = await callRoute(rt, '$connect', event, handshake)
         if (outcome.kind === 'timeout') {
           logger.warn({ connectionId: id, requestId: event.requestId }, '$connect timed out')
+          if (outcome.late) releaseLateConnect(rt, identityOf(handshake), outcome.late)
           return refuse(socket, 504, 'connect_timeout', sourceIp)
         }
         if (outcome.kind === 'error') {

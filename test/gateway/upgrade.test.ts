@@ -205,6 +205,111 @@ test('the app accepted but the client left during $connect: the app still hears 
   assert.equal(g.gateway.stats().pendingHandshakes, 0)
 })
 
+/** A promise and the function that resolves it. */
+function gate<T = void>(): { promise: Promise<T>; open: (value: T) => void } {
+  let open: (value: T) => void = () => {}
+  const promise = new Promise<T>((r) => {
+    open = r
+  })
+  return { promise, open }
+}
+
+test('a $connect that times out (504) but is accepted later is released with $disconnect 1006', async (t) => {
+  const answer = gate<number>()
+  const app = recorder(async (e) => {
+    if (e.eventType === 'CONNECT') return { status: await answer.promise }
+    return { status: 200 }
+  })
+  const g = await startGateway({
+    routes: {
+      $connect: { type: 'in-process', handler: app },
+      $disconnect: { type: 'in-process', handler: app },
+    },
+    integrationTimeoutMs: 50,
+  })
+  t.after(() => g.close())
+  assert.equal((await status(g.port, {})).status, 504)
+  const connect = await app.waitFor((e) => e.eventType === 'CONNECT')
+  assert.equal(app.events.filter((e) => e.eventType === 'DISCONNECT').length, 0)
+  // The app accepts after the client was told 504: its session must be released.
+  answer.open(200)
+  const d = await app.waitFor((e) => e.eventType === 'DISCONNECT')
+  assert.equal(d.connectionId, connect.connectionId)
+  assert.equal(d.disconnectStatusCode, 1006)
+  assert.equal(d.disconnectReason, 'Connect timed out')
+  assert.equal(g.gateway.stats().openConnections, 0)
+})
+
+test('a timed-out $connect that is refused later fires no $disconnect', async () => {
+  const answer = gate<number>()
+  const app = recorder(async (e) => {
+    if (e.eventType === 'CONNECT') return { status: await answer.promise }
+    return { status: 200 }
+  })
+  const g = await startGateway({
+    routes: {
+      $connect: { type: 'in-process', handler: app },
+      $disconnect: { type: 'in-process', handler: app },
+    },
+    integrationTimeoutMs: 50,
+  })
+  assert.equal((await status(g.port, {})).status, 504)
+  answer.open(403)
+  // close() waits for the late answer (a background task) before it resolves.
+  await g.gateway.close({ drainMs: 2_000 })
+  assert.equal(g.gateway.stats().backgroundTasks, 0)
+  assert.equal(app.events.filter((e) => e.eventType === 'DISCONNECT').length, 0)
+})
+
+test('an HTTP $connect that times out but is accepted later is released with $disconnect 1006', async (t) => {
+  const { createServer } = await import('node:http')
+  const answer = gate()
+  const seen: Array<{ url: string; headers: Record<string, unknown> }> = []
+  const connectSeen = gate()
+  const disconnectSeen = gate()
+  const backend = createServer((req, res) => {
+    seen.push({ url: req.url ?? '', headers: req.headers })
+    req.resume()
+    req.on('end', async () => {
+      if ((req.url ?? '').endsWith('/connect')) {
+        connectSeen.open()
+        await answer.promise
+      }
+      if ((req.url ?? '').endsWith('/disconnect')) disconnectSeen.open()
+      res.writeHead(200)
+      res.end()
+    })
+  })
+  backend.listen(0, '127.0.0.1')
+  await new Promise((r) => backend.once('listening', r))
+  const port = (backend.address() as { port: number }).port
+  t.after(() => {
+    backend.closeAllConnections()
+    backend.close()
+  })
+  const base = `http://127.0.0.1:${port}/ws`
+  const g = await startGateway({
+    routes: {
+      $connect: { type: 'http', url: `${base}/connect` },
+      $disconnect: { type: 'http', url: `${base}/disconnect` },
+    },
+    integrationTimeoutMs: 100,
+  })
+  t.after(() => g.close())
+  const refused = status(g.port, {})
+  await connectSeen.promise
+  assert.equal((await refused).status, 504)
+  answer.open()
+  await Promise.race([
+    disconnectSeen.promise,
+    sleep(3_000).then(() => assert.fail('no $disconnect reached the backend')),
+  ])
+  const connect = seen.find((r) => r.url.endsWith('/connect'))
+  const disconnect = seen.find((r) => r.url.endsWith('/disconnect'))
+  assert.equal(disconnect?.headers.connectionid, connect?.headers.connectionid)
+  assert.equal(disconnect?.headers['x-gatehouse-disconnect-status-code'], '1006')
+})
+
 test('a 1xx from $connect is never written raw: 502', async (t) => {
   const app = recorder(() => ({ status: 101 }))
   const g = await startGateway({ routes: { $connect: { type: 'in-process', handler: app } } })

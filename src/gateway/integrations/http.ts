@@ -7,11 +7,11 @@
 import type { Clock } from '../../clock.ts'
 import { isGatehouseError } from '../../errors.ts'
 import type { GatewayEvent } from '../../events/event.ts'
-import { toIntegrationRequest } from '../../events/integration-request.ts'
+import { type IntegrationRequest, toIntegrationRequest } from '../../events/integration-request.ts'
 import { sendIntegrationRequest } from '../../events/integration-send.ts'
 import type { ConnectionFacts } from '../handshake.ts'
 import type { Integration, IntegrationOutcome } from '../integration.ts'
-import { checkResponse } from './outcome.ts'
+import { checkResponse, withDeadline } from './outcome.ts'
 import { mapperFor } from './request-parameters.ts'
 
 /**
@@ -33,17 +33,22 @@ export interface HttpCallContext {
  * Send the AWS-shaped integration request for `event` and read the answer. On `$connect` the
  * client's handshake headers travel in their original casing (`facts.rawHeaders`).
  *
+ * A `$connect` past its deadline is answered `timeout` at once (the client gets 504) but
+ * the call is kept for one more `timeoutMs`: the app may still accept it, and the gateway
+ * must then release that session (`late`). Other routes are cut off at the deadline.
+ *
  * @example
  * ```ts
  * const outcome = await invokeHttp({ type: 'http', url: 'http://127.0.0.1:8000/ws/default' }, event, facts, ctx)
  * ```
  */
-export async function invokeHttp(
+export function invokeHttp(
   integration: Extract<Integration, { type: 'http' }>,
   event: GatewayEvent,
   facts: ConnectionFacts,
   ctx: HttpCallContext,
 ): Promise<IntegrationOutcome> {
+  let request: IntegrationRequest
   try {
     const built = toIntegrationRequest(
       event,
@@ -62,11 +67,22 @@ export async function invokeHttp(
       },
       event.eventType === 'CONNECT' ? facts.rawHeaders : undefined,
     )
-    const request = mapperFor(integration, `routes.${event.routeKey}`)(built, event, facts)
-    const answer = await sendIntegrationRequest(request, {
-      timeoutMs: ctx.timeoutMs,
-      maxResponseBytes: ctx.maxResponseBytes,
-    })
+    request = mapperFor(integration, `routes.${event.routeKey}`)(built, event, facts)
+  } catch (error) {
+    return Promise.resolve({ kind: 'error', error })
+  }
+  if (event.eventType !== 'CONNECT') return send(request, ctx.timeoutMs, ctx.maxResponseBytes)
+  return withDeadline(send(request, ctx.timeoutMs * 2, ctx.maxResponseBytes), ctx.timeoutMs)
+}
+
+/** One call as an outcome; never rejects. */
+async function send(
+  request: IntegrationRequest,
+  timeoutMs: number,
+  maxResponseBytes: number,
+): Promise<IntegrationOutcome> {
+  try {
+    const answer = await sendIntegrationRequest(request, { timeoutMs, maxResponseBytes })
     return checkResponse({ status: answer.status, headers: answer.headers, body: answer.body })
   } catch (error) {
     if (isGatehouseError(error, 'ERR_INTEGRATION_TIMEOUT')) return { kind: 'timeout' }

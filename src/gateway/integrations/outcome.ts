@@ -9,7 +9,8 @@ import type { IntegrationOutcome } from '../integration.ts'
 
 /**
  * Run `call` with a deadline. The call itself cannot be cancelled (an in-process handler
- * keeps running); its late result is ignored.
+ * keeps running): past the deadline the outcome is a `timeout` whose `late` promise gives
+ * what the call finally returned.
  *
  * @example
  * ```ts
@@ -21,32 +22,44 @@ export function withTimeout(
   call: () => Promise<GatewayResponse>,
   timeoutMs: number,
 ): Promise<IntegrationOutcome> {
+  let pending: Promise<GatewayResponse>
+  try {
+    pending = Promise.resolve(call())
+  } catch (error) {
+    pending = Promise.reject(error)
+  }
+  return withDeadline(
+    pending.then(checkResponse, (error: unknown) => ({ kind: 'error', error })),
+    timeoutMs,
+  )
+}
+
+/**
+ * Wait for `outcome` at most `timeoutMs`. Past the deadline the answer is a `timeout` that
+ * carries the still-running outcome as `late`. `outcome` must never reject.
+ *
+ * @example
+ * ```ts
+ * const outcome = await withDeadline(sendAndCheck(request), 29_000)
+ * if (outcome.kind === 'timeout') outcome.late?.then(release)
+ * ```
+ */
+export function withDeadline(
+  outcome: Promise<IntegrationOutcome>,
+  timeoutMs: number,
+): Promise<IntegrationOutcome> {
   return new Promise<IntegrationOutcome>((resolve) => {
     let settled = false
     const timer = setTimeout(() => {
       settled = true
-      resolve({ kind: 'timeout' })
+      resolve({ kind: 'timeout', late: outcome })
     }, timeoutMs)
-    let pending: Promise<GatewayResponse>
-    try {
-      pending = Promise.resolve(call())
-    } catch (error) {
-      pending = Promise.reject(error)
-    }
-    pending.then(
-      (response) => {
-        if (settled) return
-        settled = true
-        clearTimeout(timer)
-        resolve(checkResponse(response))
-      },
-      (error: unknown) => {
-        if (settled) return
-        settled = true
-        clearTimeout(timer)
-        resolve({ kind: 'error', error })
-      },
-    )
+    void outcome.then((value) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      resolve(value)
+    })
   })
 }
 

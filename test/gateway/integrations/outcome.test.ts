@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { GatewayResponse } from '../../../src/events/event.ts'
-import { checkResponse, withTimeout } from '../../../src/gateway/integrations/outcome.ts'
+import {
+  checkResponse,
+  withDeadline,
+  withTimeout,
+} from '../../../src/gateway/integrations/outcome.ts'
 
 test('a well-formed response passes with lower-cased header names', () => {
   assert.deepEqual(
@@ -37,5 +41,34 @@ test('withTimeout: a response, a rejection, a synchronous throw, a timeout', asy
   }) as unknown as () => Promise<GatewayResponse>
   assert.equal((await withTimeout(sync, 1_000)).kind, 'error')
   const never = () => new Promise<GatewayResponse>(() => {})
-  assert.deepEqual(await withTimeout(never, 20), { kind: 'timeout' })
+  const timedOut = await withTimeout(never, 20)
+  assert.equal(timedOut.kind, 'timeout')
+})
+
+test('withTimeout: past the deadline, late gives what the call finally returned', async () => {
+  let finish: (r: GatewayResponse) => void = () => {}
+  const slow = () =>
+    new Promise<GatewayResponse>((r) => {
+      finish = r
+    })
+  const outcome = await withTimeout(slow, 20)
+  assert.equal(outcome.kind, 'timeout')
+  assert.ok(outcome.kind === 'timeout' && outcome.late)
+  finish({ status: 201 })
+  assert.deepEqual(await outcome.late, { kind: 'response', response: { status: 201 } })
+
+  let fail: (e: Error) => void = () => {}
+  const failing = () =>
+    new Promise<GatewayResponse>((_, reject) => {
+      fail = reject
+    })
+  const second = await withTimeout(failing, 20)
+  assert.ok(second.kind === 'timeout' && second.late)
+  fail(new Error('late'))
+  assert.equal((await second.late).kind, 'error')
+})
+
+test('withDeadline: an outcome in time passes as is', async () => {
+  const outcome = { kind: 'response', response: { status: 200 } } as const
+  assert.deepEqual(await withDeadline(Promise.resolve(outcome), 1_000), outcome)
 })
