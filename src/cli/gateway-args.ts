@@ -19,13 +19,17 @@ Options:
   --route <key>=<url>            a custom route and its URL (repeatable), e.g. chat=http://…/ws/chat
   --port <n>                     WebSocket port (default 3001; 0 picks a free port)
   --management-port <n>          @connections API port on 127.0.0.1 (default 3002; 0 = free port)
+  --allow-host <name>            a Host name the @connections API accepts besides localhost,
+                                 127.0.0.1 and [::1] (repeatable), e.g. behind a local TLS proxy
   --host <address>               WebSocket listen address (default 127.0.0.1)
   --stage <name>                 stage in ws://host:port/<stage> and /<stage>/@connections (default production)
   --api-id <id>                  API id sent as X-Amzn-Apigateway-Api-Id (default: random, like AWS)
   --secret <hmac-secret>         sign every integration request (HMAC, at least 16 characters);
                                  or set GATEHOUSE_SECRET
   --aws-access-key-id <id>       require SigV4 on the @connections API with this key pair;
-  --aws-secret-access-key <key>  or set GATEHOUSE_AWS_ACCESS_KEY_ID / GATEHOUSE_AWS_SECRET_ACCESS_KEY
+  --aws-secret-access-key <key>  or set GATEHOUSE_AWS_ACCESS_KEY_ID / GATEHOUSE_AWS_SECRET_ACCESS_KEY.
+                                 Without a key pair the API is unsigned and answers only callers
+                                 on this machine that address it as localhost or 127.0.0.1
   --two-way                      message routes send the backend's response body back to the client
   -h, --help                     show this help
 
@@ -42,6 +46,8 @@ export interface GatewayCliConfig {
   readonly apiId: string | undefined
   readonly routes: Readonly<Record<string, Integration>>
   readonly credentials: readonly SigV4Credentials[] | undefined
+  /** `Host` names the management API accepts: the loopback names, then each `--allow-host`. */
+  readonly allowedHosts: readonly string[]
 }
 
 /** The parse result: run, show help, or a usage error. */
@@ -93,6 +99,7 @@ export function parseGatewayArgs(
     route?: string[] | undefined
     port?: string | undefined
     'management-port'?: string | undefined
+    'allow-host'?: string[] | undefined
     host?: string | undefined
     stage?: string | undefined
     'api-id'?: string | undefined
@@ -112,6 +119,7 @@ export function parseGatewayArgs(
         route: { type: 'string', multiple: true },
         port: { type: 'string' },
         'management-port': { type: 'string' },
+        'allow-host': { type: 'string', multiple: true },
         host: { type: 'string' },
         stage: { type: 'string' },
         'api-id': { type: 'string' },
@@ -193,6 +201,9 @@ export function parseGatewayArgs(
         accessKeyId !== undefined && secretAccessKey !== undefined
           ? [{ accessKeyId, secretAccessKey }]
           : undefined,
+      // The API listens on 127.0.0.1 only, so these are the default names plus the extra ones;
+      // createManagementServer refuses a malformed name (exit 2).
+      allowedHosts: ['localhost', '127.0.0.1', '::1', ...(values['allow-host'] ?? [])],
     },
   }
 }

@@ -90,8 +90,12 @@ export async function runGatewayCli(argv: readonly string[], io: CliIo): Promise
       stage: config.stage,
       host: MANAGEMENT_HOST,
       port: config.managementPort,
+      allowedHosts: config.allowedHosts,
       logger,
-      ...(config.credentials !== undefined ? { credentials: config.credentials } : {}),
+      // Without key pairs the API is unsigned: said explicitly, and served to loopback only.
+      ...(config.credentials !== undefined
+        ? { credentials: config.credentials }
+        : { allowUnauthenticated: true }),
     })
   } catch (err) {
     if (

@@ -24,6 +24,18 @@ describe('parseGatewayArgs', () => {
     assert.equal(config.stage, 'production')
     assert.equal(config.apiId, undefined)
     assert.equal(config.credentials, undefined)
+    assert.deepEqual(config.allowedHosts, ['localhost', '127.0.0.1', '::1'])
+  })
+
+  it('--allow-host adds Host names to the loopback ones', () => {
+    const config = run([...BASE, '--allow-host', 'a.example', '--allow-host', 'b.example'])
+    assert.deepEqual(config.allowedHosts, [
+      'localhost',
+      '127.0.0.1',
+      '::1',
+      'a.example',
+      'b.example',
+    ])
   })
 
   it('a base without a trailing slash means the same folder', () => {

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test'
 import WebSocket from 'ws'
 import { main } from '../../src/cli/main.ts'
 import { runGatewayCli } from '../../src/gateway/cli.ts'
+import { send } from '../gateway/management/helpers.ts'
 
 const NODE = process.execPath
 const BIN = new URL('../../bin/gatehouse.ts', import.meta.url).pathname
@@ -191,6 +192,29 @@ describe('gatehouse gateway (spawned) in front of an AWS-shaped backend', () => 
   })
 })
 
+/** The URLs an in-process run prints once listening; fails if it stops or takes 10 s first. */
+async function started(
+  b: ReturnType<typeof bufferIo>,
+  run: Promise<number>,
+): Promise<{ ws: string; management: string }> {
+  let ended = false
+  run.then(
+    () => {
+      ended = true
+    },
+    () => {
+      ended = true
+    },
+  )
+  for (let i = 0; i < 1_000 && !ended; i++) {
+    const ws = /^websocket: (\S+)$/m.exec(b.out())?.[1]
+    const management = /^management: (\S+)$/m.exec(b.out())?.[1]
+    if (ws && management) return { ws, management }
+    await new Promise((r) => setTimeout(r, 10))
+  }
+  throw new Error(`the gateway did not start: ${b.err()}`)
+}
+
 describe('gatehouse gateway usage errors', () => {
   it('an unknown flag is a clear error with exit status 2 (spawned)', async () => {
     const child = spawn(
@@ -218,6 +242,7 @@ describe('gatehouse gateway usage errors', () => {
       '--route',
       '--port',
       '--management-port',
+      '--allow-host',
       '--host',
       '--stage',
       '--api-id',
@@ -253,6 +278,7 @@ describe('gatehouse gateway usage errors', () => {
       [['--integration', 'http://127.0.0.1/ws/', '--aws-access-key-id', 'AK'], /go together/],
       [['--integration', 'http://127.0.0.1/ws/', '--secret', 'short'], /secret/],
       [['--integration', 'http://127.0.0.1/ws/', '--stage', 'a/b'], /stage/],
+      [['--integration', 'http://127.0.0.1/ws/', '--allow-host', 'gw.local:80'], /allowedHosts/],
       [['--integration', 'http://127.0.0.1/ws/', 'positional'], /positional|Unexpected argument/i],
     ]
     for (const [argv, pattern] of cases) {
@@ -299,8 +325,7 @@ describe('gatehouse gateway options in process', () => {
       b.io,
     )
     try {
-      while (!/^management: /m.test(b.out())) await new Promise((r) => setTimeout(r, 10))
-      const wsUrl = /^websocket: (\S+)$/m.exec(b.out())?.[1] as string
+      const { ws: wsUrl } = await started(b, run)
       const ws = await open(wsUrl)
       const first = nextMessage(ws)
       ws.send('plain')
@@ -338,11 +363,69 @@ describe('gatehouse gateway options in process', () => {
       b.io,
     )
     try {
-      while (!/^management: /m.test(b.out())) await new Promise((r) => setTimeout(r, 10))
-      const management = /^management: (\S+)$/m.exec(b.out())?.[1] as string
+      const { management } = await started(b, run)
       const r = await fetch(`${management}/@connections/abc%3D`, { method: 'POST', body: 'x' })
       assert.equal(r.status, 403)
       assert.equal(r.headers.get('x-amzn-errortype'), 'ForbiddenException')
+    } finally {
+      stop.abort()
+      assert.equal(await run, 0)
+    }
+  })
+
+  it('without key pairs the management API is unsigned for loopback callers only, and refuses a foreign Host', {
+    timeout: 15_000,
+  }, async () => {
+    const stop = new AbortController()
+    const b = bufferIo(stop.signal)
+    const run = runGatewayCli(
+      ['--integration', 'http://127.0.0.1:9/ws/', '--port', '0', '--management-port', '0'],
+      b.io,
+    )
+    try {
+      const { management } = await started(b, run)
+      const url = new URL(management)
+      const port = Number(url.port)
+      const path = `${url.pathname}/@connections/abc%3D`
+      // Unsigned and reachable from this machine: an unknown id is simply gone.
+      assert.equal((await send(port, 'POST', path, {}, 'x')).status, 410)
+      // A page whose DNS name was rebound to 127.0.0.1 still says its own name in Host.
+      const rebound = await send(port, 'POST', path, { host: `evil.example:${port}` }, 'x')
+      assert.equal(rebound.status, 403)
+      assert.equal(rebound.headers['x-amzn-errortype'], 'ForbiddenException')
+    } finally {
+      stop.abort()
+      assert.equal(await run, 0)
+    }
+  })
+
+  it('--allow-host lets the management API answer a Host name of your choice', {
+    timeout: 15_000,
+  }, async () => {
+    const stop = new AbortController()
+    const b = bufferIo(stop.signal)
+    const run = runGatewayCli(
+      [
+        '--integration',
+        'http://127.0.0.1:9/ws/',
+        '--port',
+        '0',
+        '--management-port',
+        '0',
+        '--allow-host',
+        'gw.local',
+      ],
+      b.io,
+    )
+    try {
+      const url = new URL((await started(b, run)).management)
+      const port = Number(url.port)
+      const path = `${url.pathname}/@connections/abc%3D`
+      const named = await send(port, 'POST', path, { host: `gw.local:${port}` }, 'x')
+      assert.equal(named.status, 410)
+      assert.equal((await send(port, 'POST', path, {}, 'x')).status, 410, '127.0.0.1 still')
+      const other = await send(port, 'POST', path, { host: `gw.other:${port}` }, 'x')
+      assert.equal(other.status, 403)
     } finally {
       stop.abort()
       assert.equal(await run, 0)

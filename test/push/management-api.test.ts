@@ -221,6 +221,7 @@ describe('fan-out through a real gateway', () => {
     const management = createManagementServer({
       connections: gateway.connections,
       stage: gateway.stage,
+      allowUnauthenticated: true,
     })
     const { url: wsUrl } = await gateway.listen()
     const { url } = await management.listen()

@@ -6,7 +6,8 @@
  * fan-out: `POST /{stage}/@connections` with `x-gatehouse-fanout: 1` pushes one message to many
  * connections in one call (see `push/fanout-wire.ts` and docs/gateway.md).
  *
- * Order of work per request, cheapest refusal first: path and method (403) → SigV4 headers
+ * Order of work per request, cheapest refusal first: peer address (unauthenticated mode:
+ * loopback only) and `Host` allow-list (403) → path and method (403) → SigV4 headers
  * (403) → signature over a signed payload hash, before reading the body (403) → body within
  * its limit (413, the rest is never read) → body hash, or the signature over it (403) → the
  * call. The throttle (429) charges only authenticated calls, as soon as the caller is known:
@@ -37,6 +38,7 @@ import {
 import type { SigV4Credentials } from '../../push/sigv4.ts'
 import { positiveInt } from '../../util/options.ts'
 import { createTokenBucket, type TokenBucket } from '../token-bucket.ts'
+import { createHostCheck, isLoopbackAddress } from './access.ts'
 import { readBodyLimited } from './body.ts'
 import { replyEmpty, replyError, replyJson } from './replies.ts'
 import { parseManagementPath, splitTarget } from './route.ts'
@@ -56,12 +58,28 @@ export interface ManagementServerOptions {
   readonly connections: Connections
   /** The stage in the path, `/{stage}/@connections/…`. */
   readonly stage: string
-  /** Listen address. Default `127.0.0.1`; any other address requires `credentials`. */
+  /** Listen address. Default `127.0.0.1`; a non-loopback address requires `credentials`. */
   readonly host?: string
   /** Listen port; 0 picks a free one. Default 0. */
   readonly port?: number
-  /** Require SigV4 signed by one of these key pairs. Unsigned calls are accepted when absent. */
+  /**
+   * Require SigV4 signed by one of these key pairs. Required unless `allowUnauthenticated`
+   * is set: the API can push to, read and close every connection.
+   */
   readonly credentials?: readonly SigV4Credentials[]
+  /**
+   * Serve unsigned calls, from loopback peers only (127.0.0.0/8, ::1, ::ffff:127.x): others
+   * get 403 whatever socket the handler is mounted on. Must be said explicitly; conflicts
+   * with `credentials`. Behind a proxy on the same machine every peer is loopback: use
+   * `credentials` there.
+   */
+  readonly allowUnauthenticated?: boolean
+  /**
+   * `Host` header names accepted (names or address literals, no port), against DNS
+   * rebinding; any other `Host` gets 403. Default: `localhost`, loopback addresses and the
+   * address the request arrived on. List your DNS name here to call the API by name.
+   */
+  readonly allowedHosts?: readonly string[]
   /** The region signatures must be scoped to; any region when absent. */
   readonly region?: string
   /** Accepted distance of `x-amz-date` from now. Default 300 000 (5 min, as AWS). */
@@ -88,18 +106,18 @@ export interface ManagementServer {
   readonly server: Server
 }
 
-const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/
 const STAGE = /^[A-Za-z0-9_-]{1,128}$/
 
 /**
  * The request listener of the management API, for mounting on a server of your own.
  * `ready` resolves once the SigV4 signer is loaded (immediately without credentials).
+ * Needs `credentials`, or `allowUnauthenticated: true` to serve loopback peers unsigned.
  *
  * @example
  * ```ts
- * const { listener, ready } = createManagementHandler({ connections, stage: 'production' })
+ * const { listener, ready } = createManagementHandler({ connections, stage: 'production', credentials })
  * await ready
- * http.createServer(listener).listen(3002, '127.0.0.1')
+ * gateway.mount((req) => req.url?.startsWith('/production/@connections') ?? false, listener)
  * ```
  */
 export function createManagementHandler(options: Omit<ManagementServerOptions, 'host' | 'port'>): {
@@ -110,6 +128,22 @@ export function createManagementHandler(options: Omit<ManagementServerOptions, '
   if (!STAGE.test(stage)) {
     throw new GatehouseError('ERR_INVALID_OPTION', 'stage must match ^[A-Za-z0-9_-]{1,128}$.')
   }
+  if (options.credentials !== undefined && options.allowUnauthenticated === true) {
+    throw new GatehouseError(
+      'ERR_OPTION_CONFLICT',
+      'Give the management API either credentials or allowUnauthenticated, not both.',
+    )
+  }
+  if (options.credentials === undefined && options.allowUnauthenticated !== true) {
+    // Push, inspect and close are capabilities over every user's socket: unsigned access is
+    // never a default.
+    throw new GatehouseError(
+      'ERR_INVALID_OPTION',
+      'The management API needs credentials, or allowUnauthenticated: true (loopback peers only).',
+    )
+  }
+  const loopbackOnly = options.credentials === undefined
+  const hostAllowed = createHostCheck(options.allowedHosts)
   const clock = options.clock ?? systemClock
   const logger = options.logger ?? silentLogger
   const maxPayloadBytes = positiveInt(
@@ -135,15 +169,20 @@ export function createManagementHandler(options: Omit<ManagementServerOptions, '
     res.setHeader('x-amzn-RequestId', requestId)
     const [rawPath, rawQuery] = splitTarget(req.url ?? '/')
     const method = req.method ?? ''
+    const forbidden = (reason: string): void => {
+      logger.info({ event: 'management_forbidden', reason, method, requestId }, 'forbidden')
+      replyError(req, res, 403, 'ForbiddenException', 'Forbidden')
+    }
+
+    // Who may talk to the API at all comes first, before any other answer.
+    if (loopbackOnly && !isLoopbackAddress(req.socket.remoteAddress)) {
+      return forbidden('remote_address')
+    }
+    if (!hostAllowed(req)) return forbidden('host')
 
     if (rawPath === '/healthz' && (method === 'GET' || method === 'HEAD')) {
       replyJson(req, res, 200, { status: 'ok' })
       return
-    }
-
-    const forbidden = (reason: string): void => {
-      logger.info({ event: 'management_forbidden', reason, method, requestId }, 'forbidden')
-      replyError(req, res, 403, 'ForbiddenException', 'Forbidden')
     }
     const route = parseManagementPath(rawPath, stage)
     if (route.kind === 'forbidden') return forbidden('path')
@@ -297,11 +336,17 @@ function tooLarge(max: number): string {
 }
 
 /**
- * Create the `@connections` management API server (not yet listening).
+ * Create the `@connections` management API server (not yet listening). Without
+ * `credentials` it must be told `allowUnauthenticated: true` and stay on a loopback `host`.
  *
  * @example
  * ```ts
- * const management = createManagementServer({ connections: gateway.connections, stage: 'production', port: 3002 })
+ * const management = createManagementServer({
+ *   connections: gateway.connections,
+ *   stage: 'production',
+ *   port: 3002,
+ *   allowUnauthenticated: true, // loopback only; pass credentials to require SigV4 instead
+ * })
  * const { url } = await management.listen() // 'http://127.0.0.1:3002/production'
  * // later
  * await management.close()
@@ -313,7 +358,7 @@ export function createManagementServer(options: ManagementServerOptions): Manage
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new GatehouseError('ERR_INVALID_OPTION', 'port must be an integer from 0 to 65535.')
   }
-  if (!LOOPBACK.test(host) && !options.credentials) {
+  if (host !== 'localhost' && !isLoopbackAddress(host) && !options.credentials) {
     // Push, inspect and close are capabilities over every user's socket: never unauthenticated
     // beyond this machine.
     throw new GatehouseError(

@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict'
-import { connect } from 'node:net'
+import { createServer, type RequestListener } from 'node:http'
+import { type AddressInfo, connect } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { SignatureV4 } from '@smithy/signature-v4'
 import fc from 'fast-check'
 import { manualClock } from '../../../src/clock.ts'
 import { isGatehouseError } from '../../../src/errors.ts'
-import { createManagementServer } from '../../../src/gateway/management/server.ts'
+import {
+  createManagementHandler,
+  createManagementServer,
+} from '../../../src/gateway/management/server.ts'
 import type { Connections } from '../../../src/push/connections.ts'
 import { recordingConnections, send, signedHeaders } from './helpers.ts'
 
@@ -15,7 +19,8 @@ const ENC_ID = 'R1kmxc2VNjMCFIA%3D'
 
 async function start(options: Partial<Parameters<typeof createManagementServer>[0]> = {}) {
   const connections = recordingConnections()
-  const server = createManagementServer({ connections, stage: STAGE, ...options })
+  const auth = options.credentials ? {} : { allowUnauthenticated: true }
+  const server = createManagementServer({ connections, stage: STAGE, ...auth, ...options })
   const { port, url } = await server.listen()
   return { connections, server, port, url }
 }
@@ -164,7 +169,7 @@ describe('management API without auth', () => {
     ctx.connections.open('huge=')
     const reply = await rawExchange(
       ctx.port,
-      `POST /${STAGE}/@connections/huge%3D HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\n`,
+      `POST /${STAGE}/@connections/huge%3D HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000000000\r\n\r\n`,
     )
     assert.match(reply.head, /^HTTP\/1\.1 413 /)
     assert.match(reply.head, /x-amzn-ErrorType: PayloadTooLargeException/i)
@@ -181,7 +186,7 @@ describe('management API without auth', () => {
     // Two chunks pass the limit; the body never ends, so only stopping early can answer.
     const reply = await rawExchange(
       ctx.port,
-      `POST /${STAGE}/@connections/chunk%3D HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${chunk}${chunk}`,
+      `POST /${STAGE}/@connections/chunk%3D HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n${chunk}${chunk}`,
     )
     assert.match(reply.head, /^HTTP\/1\.1 413 /)
     assert.equal(reply.closedByServer, true)
@@ -243,7 +248,11 @@ describe('management API errors from the port', () => {
       delete: async () => false,
       get: async () => null,
     }
-    const server = createManagementServer({ connections: failing, stage: STAGE })
+    const server = createManagementServer({
+      connections: failing,
+      stage: STAGE,
+      allowUnauthenticated: true,
+    })
     const { port } = await server.listen()
     try {
       const r = await send(port, 'POST', `/${STAGE}/@connections/a%3D`, {}, 'x')
@@ -286,7 +295,12 @@ describe('management API options', () => {
       { stage: STAGE, credentials: [] },
     ]) {
       assert.throws(
-        () => createManagementServer({ connections, ...bad }),
+        () =>
+          createManagementServer({
+            connections,
+            ...('credentials' in bad ? {} : { allowUnauthenticated: true }),
+            ...bad,
+          }),
         (err) => isGatehouseError(err, 'ERR_INVALID_OPTION'),
         JSON.stringify(bad),
       )
@@ -580,5 +594,193 @@ describe('fan-out extension', () => {
     assert.equal(many.status, 413)
     const exact = await send(ctx.port, 'POST', path, H, `a=\n${'x'.repeat(131_072)}`)
     assert.equal(exact.status, 200)
+  })
+})
+
+/** A real loopback server whose requests claim to come from `peer` (no foreign traffic). */
+async function mountAs(
+  listener: RequestListener,
+  peer: () => string,
+): Promise<{ port: number; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    Object.defineProperty(req.socket, 'remoteAddress', { value: peer(), configurable: true })
+    listener(req, res)
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r())
+        server.closeAllConnections()
+      }),
+  }
+}
+
+describe('who may call the management API', () => {
+  it('the handler needs credentials or an explicit allowUnauthenticated, not both', () => {
+    const connections = recordingConnections()
+    const creds = [{ accessKeyId: 'AK', secretAccessKey: 'SK' }]
+    const cases: Array<[object, string]> = [
+      [{}, 'ERR_INVALID_OPTION'],
+      [{ allowUnauthenticated: false }, 'ERR_INVALID_OPTION'],
+      [{ credentials: creds, allowUnauthenticated: true }, 'ERR_OPTION_CONFLICT'],
+    ]
+    for (const [extra, code] of cases) {
+      for (const create of [createManagementHandler, createManagementServer]) {
+        assert.throws(
+          () => create({ connections, stage: STAGE, ...extra }),
+          (err) => isGatehouseError(err, code as 'ERR_INVALID_OPTION'),
+          `${create.name} ${JSON.stringify(extra)}`,
+        )
+      }
+    }
+    assert.doesNotThrow(() =>
+      createManagementHandler({ connections, stage: STAGE, credentials: creds }),
+    )
+  })
+
+  it('unauthenticated, it answers loopback peers only, on whatever socket it is mounted', async () => {
+    const connections = recordingConnections()
+    connections.open(ID)
+    const { listener } = createManagementHandler({
+      connections,
+      stage: STAGE,
+      allowUnauthenticated: true,
+    })
+    let peer = '127.0.0.1'
+    const mounted = await mountAs(listener, () => peer)
+    try {
+      const path = `/${STAGE}/@connections/${ENC_ID}`
+      for (peer of ['203.0.113.9', '::ffff:198.51.100.4', '10.0.0.1', '128.0.0.1', '::2']) {
+        for (const [method, target] of [
+          ['POST', path],
+          ['GET', path],
+          ['DELETE', path],
+          ['POST', `/${STAGE}/@connections`],
+          ['GET', '/healthz'],
+        ] as const) {
+          const headers = target.endsWith('@connections') ? { 'x-gatehouse-fanout': '1' } : {}
+          const body = method === 'POST' ? `${ID}\nx` : undefined
+          const r = await send(mounted.port, method, target, headers, body)
+          assert.equal(r.status, 403, `${peer} ${method} ${target}`)
+          assert.equal(r.headers['x-amzn-errortype'], 'ForbiddenException')
+        }
+      }
+      assert.deepEqual(connections.calls, [], 'the port was never reached')
+      assert.equal(connections.isOpen(ID), true)
+      for (peer of ['127.0.0.1', '127.9.8.7', '::1', '::ffff:127.0.0.1']) {
+        assert.equal((await send(mounted.port, 'POST', path, {}, 'hi')).status, 200, peer)
+      }
+      assert.equal(connections.received(ID).length, 4)
+    } finally {
+      await mounted.close()
+    }
+  })
+
+  it('with credentials, a signed call from any peer address is served', async () => {
+    const clock = manualClock(Date.UTC(2024, 0, 20, 11, 55, 0))
+    const connections = recordingConnections()
+    connections.open(ID)
+    const { listener, ready } = createManagementHandler({
+      connections,
+      stage: STAGE,
+      clock,
+      credentials: [{ accessKeyId: 'AKTEST', secretAccessKey: 'secret-test' }],
+    })
+    await ready
+    const mounted = await mountAs(listener, () => '203.0.113.9')
+    try {
+      const path = `/${STAGE}/@connections/${ENC_ID}`
+      const h = await signedHeaders({
+        method: 'POST',
+        port: mounted.port,
+        path,
+        body: 'hi',
+        date: new Date(clock.now()),
+      })
+      assert.equal((await send(mounted.port, 'POST', path, h, 'hi')).status, 200)
+      assert.equal((await send(mounted.port, 'POST', path, {}, 'hi')).status, 403)
+    } finally {
+      await mounted.close()
+    }
+  })
+
+  it('a Host that is not allowed gets 403 (DNS rebinding), signed or not', async () => {
+    const ctx = await start()
+    const clock = manualClock(Date.UTC(2024, 0, 20, 11, 55, 0))
+    const signedCtx = await start({
+      clock,
+      credentials: [{ accessKeyId: 'AKTEST', secretAccessKey: 'secret-test' }],
+    })
+    try {
+      ctx.connections.open(ID)
+      const path = `/${STAGE}/@connections/${ENC_ID}`
+      for (const host of [
+        'evil.example',
+        `evil.example:${ctx.port}`,
+        `127.0.0.1.nip.io:${ctx.port}`,
+      ]) {
+        for (const [method, target] of [
+          ['POST', path],
+          ['GET', '/healthz'],
+        ] as const) {
+          const r = await send(
+            ctx.port,
+            method,
+            target,
+            { host },
+            method === 'POST' ? 'x' : undefined,
+          )
+          assert.equal(r.status, 403, `${host} ${method} ${target}`)
+          assert.equal(r.headers['x-amzn-errortype'], 'ForbiddenException')
+        }
+      }
+      assert.deepEqual(ctx.connections.received(ID), [])
+      for (const host of [`localhost:${ctx.port}`, `[::1]:${ctx.port}`, '127.0.0.1']) {
+        assert.equal((await send(ctx.port, 'POST', path, { host }, 'x')).status, 200, host)
+      }
+      // No Host at all (HTTP/1.0) is refused too.
+      const bare = await rawExchange(ctx.port, `GET /healthz HTTP/1.0\r\n\r\n`)
+      assert.match(bare.head, /^HTTP\/1\.1 403 /)
+
+      signedCtx.connections.open(ID)
+      const evil = await signedHeaders({
+        method: 'POST',
+        port: signedCtx.port,
+        path,
+        body: 'x',
+        date: new Date(clock.now()),
+        headers: { host: `evil.example:${signedCtx.port}` },
+      })
+      assert.equal((await send(signedCtx.port, 'POST', path, evil, 'x')).status, 403)
+      assert.deepEqual(signedCtx.connections.received(ID), [])
+    } finally {
+      await ctx.server.close()
+      await signedCtx.server.close()
+    }
+  })
+
+  it('allowedHosts lets a named host in and keeps the defaults out', async () => {
+    const ctx = await start({ allowedHosts: ['gateway.internal'] })
+    try {
+      ctx.connections.open(ID)
+      const path = `/${STAGE}/@connections/${ENC_ID}`
+      const named = await send(
+        ctx.port,
+        'POST',
+        path,
+        { host: `gateway.internal:${ctx.port}` },
+        'x',
+      )
+      assert.equal(named.status, 200)
+      assert.equal(
+        (await send(ctx.port, 'POST', path, {}, 'x')).status,
+        403,
+        '127.0.0.1 not listed',
+      )
+    } finally {
+      await ctx.server.close()
+    }
   })
 })
