@@ -103,6 +103,8 @@ export function createGatewayHost(options: GatewayHostOptions): GatewayHost {
         connections,
         stage: gateway!.stage,
         host: options.host,
+        // Loopback only, no credentials: what `npm start` needs on a laptop (documented).
+        allowUnauthenticated: true,
         port: options.mgmtPort,
         logger: options.logger,
       })

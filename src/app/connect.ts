@@ -15,7 +15,7 @@ import type { GatewayEvent, GatewayResponse } from '../events/event.ts'
 import { connectIpKey, connectUserKey } from '../limits/keys.ts'
 import type { RateKey, SessionGuard, SessionRecord, Store } from '../store/store.ts'
 import type { TokenService } from '../tokens/service.ts'
-import { hashSessionId, hashToken } from '../tokens/token.ts'
+import { hashSessionId } from '../tokens/token.ts'
 import type { AuthenticityCheck } from './authenticity.ts'
 import { isValidChannel } from './checks/channel.ts'
 import { createRequiredHeadersCheck } from './checks/headers.ts'
@@ -162,8 +162,7 @@ export function createConnectPipeline(
             return reject(401, 'token_invalid')
           }
           s.userId = consumed.userId
-          // Consumed, so the token is well formed; hashed here only on success.
-          s.guard = { tokenHash: hashToken(token as string) }
+          s.guard = { tokenHash: consumed.tokenHash }
           return undefined
         },
       },

@@ -32,6 +32,11 @@ export type IssueResult =
   | { readonly ok: false; readonly reason: 'rate'; readonly retryAfterSec: number }
 
 /** Issues, uses and revokes tokens. Store failures surface as `ERR_STORE_UNAVAILABLE` throws. */
+/** A consumed token's owner, and the token's hash (what guards the session it opens). */
+export interface UsedToken extends ConsumedToken {
+  readonly tokenHash: string
+}
+
 export interface TokenService {
   /** A new token for `userId` bound to `sessionId`, unless the user's issue rate is spent. */
   issue(userId: string, sessionId: string): Promise<IssueResult>
@@ -40,10 +45,10 @@ export interface TokenService {
    * issued to that session; `null` for every failure alike. A malformed token or a missing
    * session returns `null` without touching the store.
    */
-  consume(token: unknown, sessionId: string | null): Promise<ConsumedToken | null>
-  /** Delete the unused tokens of a user; returns how many. */
+  consume(token: unknown, sessionId: string | null): Promise<UsedToken | null>
+  /** Delete every token of a user (an in-flight `$connect` guarded by one then fails); returns how many rows went. */
   revokeUser(userId: string): Promise<number>
-  /** Delete the unused tokens issued to an HTTP session; returns how many. */
+  /** Delete every token issued to an HTTP session; returns how many rows went. */
   revokeSession(sessionId: string): Promise<number>
 }
 
@@ -120,17 +125,15 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
         logger.info({ reason: 'token_no_session' }, 'token rejected')
         return null
       }
-      const owner = await store.consumeToken(
-        hashToken(token),
-        hashSessionId(sessionId),
-        clock.now(),
-      )
+      const tokenHash = hashToken(token)
+      const owner = await store.consumeToken(tokenHash, hashSessionId(sessionId), clock.now())
       if (owner === null) {
         // Unknown, used, expired and other-session are one reason: the store cannot tell
         // them apart without a second query, and the client must not learn which.
         logger.info({ reason: 'token_invalid' }, 'token rejected')
+        return null
       }
-      return owner
+      return { ...owner, tokenHash }
     },
 
     async revokeUser(userId) {

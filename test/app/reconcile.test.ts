@@ -29,7 +29,10 @@ describe('reconcile', () => {
     const seen: string[] = []
     const connections = {
       ...f.connections,
-      get: async (id: string) => (seen.push(id), f.connections.get(id)),
+      get: async (id: string) => {
+        seen.push(id)
+        return f.connections.get(id)
+      },
     }
     await reconcileSessions({ store: f.store, connections, limit: 2, random: () => 0.9 })
     await reconcileSessions({ store: f.store, connections, limit: 2, random: () => 0 })

@@ -51,6 +51,7 @@ describe('token service', () => {
     assert.deepEqual(await tokens.consume(token, 's1'), {
       userId: 'alice',
       sessionHash: hashSessionId('s1'),
+      tokenHash: hashToken(token),
     })
     assert.equal(await tokens.consume(token, 's1'), null)
   })
