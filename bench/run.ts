@@ -111,6 +111,7 @@ function jobs(ready: ReadyLine, system = ''): Array<{ covers: Scenario[]; job: L
   const common = {
     ready,
     system,
+    warmupConnections: sizes.warmupConnections,
     localAddresses,
     sessions: sizes.sessions,
     ...(cpuProf === 'phase' ? { profileDir } : {}),

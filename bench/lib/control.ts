@@ -20,7 +20,7 @@ export interface ControlHooks {
   /** Open client connections right now. */
   connections(): number
   /** Memory of another process of the same system, added to this one's. */
-  extraMemory?: () => Promise<MemorySample>
+  extraMemory?: (mode: 'idle' | 'regular') => Promise<MemorySample>
   /** CPU time of another process of the same system, added to this one's. */
   extraCpu?: () => Promise<CpuSample>
 }
@@ -55,16 +55,20 @@ const profiler = {
 const PAD = 'x'.repeat(64)
 
 /**
- * Memory after two full collections (the server runs with `--expose-gc`).
+ * Memory after V8's last-resort full collection (the server runs with `--expose-gc`).
+ * A burst of connects leaves the heap committed well above what it holds; an idle server
+ * gives that back over time (V8's memory reducer). The last-resort collection does it now,
+ * so the reading is what the idle connections need, not slack from the burst.
  *
  * @example
  * ```ts
  * const { rss } = collectMemory()
  * ```
  */
-export function collectMemory(): MemorySample {
-  const gc = (globalThis as { gc?: () => void }).gc
+export function collectMemory(mode: 'idle' | 'regular' = 'idle'): MemorySample {
+  const gc = (globalThis as { gc?: (options?: object) => void }).gc
   if (gc) {
+    if (mode === 'idle') gc({ type: 'major', execution: 'sync', flavor: 'last-resort' })
     gc()
     gc()
   }
@@ -135,8 +139,9 @@ export async function startControl(hooks: ControlHooks): Promise<{ url: string; 
     try {
       const path = (req.url ?? '/').split('?')[0]
       if (req.method === 'GET' && path === '/memory') {
-        const own = collectMemory()
-        const extra = await hooks.extraMemory?.()
+        const mode = (req.url ?? '').includes('mode=regular') ? 'regular' : 'idle'
+        const own = collectMemory(mode)
+        const extra = await hooks.extraMemory?.(mode)
         return json(res, 200, {
           memory: extra ? addMemory(own, extra) : own,
           connections: hooks.connections(),

@@ -23,6 +23,8 @@ export interface Profile {
   }
   readonly roundtrip: { connections: number; messages: number; deadlineMs: number }
   readonly messages: { connections: number; window: number; messages: number; deadlineMs: number }
+  /** Clients opened and closed before each connect or crowd job, unmeasured. */
+  readonly warmupConnections: number
   /** Sessions tokens are spread over (systems with sessions). */
   readonly sessions: number
   /** Distinct 127.0.0.x source addresses for client sockets. */
@@ -53,6 +55,7 @@ export const PROFILES: Readonly<Record<Profile['name'], Profile>> = {
     },
     roundtrip: { connections: 4, messages: 100, deadlineMs: 15_000 },
     messages: { connections: 4, window: 4, messages: 200, deadlineMs: 15_000 },
+    warmupConnections: 4,
     sessions: 2,
     sourceAddresses: 2,
   },
@@ -71,6 +74,7 @@ export const PROFILES: Readonly<Record<Profile['name'], Profile>> = {
     },
     roundtrip: { connections: 32, messages: 3000, deadlineMs: 15_000 },
     messages: { connections: 32, window: 8, messages: 10_000, deadlineMs: 15_000 },
+    warmupConnections: 100,
     sessions: 16,
     sourceAddresses: 8,
   },
@@ -89,6 +93,7 @@ export const PROFILES: Readonly<Record<Profile['name'], Profile>> = {
     },
     roundtrip: { connections: 64, messages: 20_000, deadlineMs: 45_000 },
     messages: { connections: 64, window: 16, messages: 40_000, deadlineMs: 60_000 },
+    warmupConnections: 200,
     sessions: 64,
     sourceAddresses: 16,
   },

@@ -68,6 +68,8 @@ export interface LoadJob {
   readonly sessions: number
   /** Connections to open. */
   readonly connections: number
+  /** Clients to open and close first, unmeasured (compilation, pools). */
+  readonly warmupConnections?: number
   /** Connects (or token issues) in flight at once. */
   readonly concurrency: number
   /** crowd: measure memory before and after connecting. */

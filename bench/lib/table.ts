@@ -21,6 +21,7 @@ const ROWS: ReadonlyArray<readonly [string, Scenario, string, number]> = [
   ['(c) round trip p99 ms', 'roundtrip', 'latencyMs.p99', 1],
   ['(d) RSS KiB/idle conn', 'memory', 'rssPerConnBytes', 1024],
   ['(d) heap KiB/idle conn', 'memory', 'heapPerConnBytes', 1024],
+  ['(d) RSS KiB/conn, before shrink', 'memory', 'rssPerConnWithSlackBytes', 1024],
   ['(e) messages/s', 'messages', 'messagesPerSec', 1],
   ['(e) messages p99 ms', 'messages', 'latencyMs.p99', 1],
 ]

@@ -5,7 +5,7 @@
  */
 import { now } from '../lib/hist.ts'
 import type { LoadJob } from '../lib/protocol.ts'
-import { closeAll, openClients } from './open.ts'
+import { closeAll, openClients, warmUp } from './open.ts'
 
 /**
  * Run the connect scenario.
@@ -17,6 +17,7 @@ import { closeAll, openClients } from './open.ts'
  */
 export async function runConnect(job: LoadJob): Promise<Record<string, unknown>> {
   const deadline = now() + job.deadlineMs
+  await warmUp(job, job.warmupConnections ?? 0, deadline)
   const opened = await openClients(job, job.connections, deadline)
   await closeAll(opened.clients)
   return {

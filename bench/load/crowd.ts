@@ -10,7 +10,7 @@ import { sleep } from '../lib/pool.ts'
 import type { LoadJob, MemorySample } from '../lib/protocol.ts'
 import { CHANNEL, type Client } from './clients.ts'
 import { broadcast, heapSnapshot, profiled, readCpu, readMemory } from './http.ts'
-import { closeAll, openClients } from './open.ts'
+import { closeAll, openClients, warmUp } from './open.ts'
 
 const WARMUP_BROADCASTS = 2
 
@@ -30,6 +30,9 @@ export async function runCrowd(job: LoadJob): Promise<Record<string, unknown>> {
   const deadline = now() + job.deadlineMs
   const control = job.ready.controlUrl
   const out: Record<string, unknown> = {}
+  // The baseline is read after a warm-up, so per-connection memory is what connections add,
+  // not the one-off cost of compiling and pooling on first use.
+  await warmUp(job, job.warmupConnections ?? 0, deadline)
   const before = job.memory ? await readMemory(control) : null
   const opened = await openClients(job, job.connections, deadline)
   const clients = opened.clients
@@ -37,6 +40,9 @@ export async function runCrowd(job: LoadJob): Promise<Record<string, unknown>> {
   try {
     if (before) {
       await sleep(job.settleMs ?? 1000)
+      // Regular collections first (heap slack from the connect burst still committed), then
+      // the idle reading (slack given back, as an idle server's memory reducer would).
+      const burst = await readMemory(control, 'regular')
       const after = await readMemory(control)
       const n = after.connections - before.connections
       out.memory = {
@@ -44,7 +50,10 @@ export async function runCrowd(job: LoadJob): Promise<Record<string, unknown>> {
         rssPerConnBytes: perConn(before.memory, after.memory, n, 'rss'),
         heapPerConnBytes: perConn(before.memory, after.memory, n, 'heapUsed'),
         externalPerConnBytes: perConn(before.memory, after.memory, n, 'external'),
+        rssPerConnWithSlackBytes: perConn(before.memory, burst.memory, n, 'rss'),
+        heapTotalPerConnWithSlackBytes: perConn(before.memory, burst.memory, n, 'heapTotal'),
         before: before.memory,
+        afterBurst: burst.memory,
         after: after.memory,
         ...(job.heapSnapshotDir
           ? { heapSnapshot: await heapSnapshot(control, job.heapSnapshotDir) }

@@ -83,7 +83,8 @@ async function control<T>(method: string, url: string, body = ''): Promise<T> {
 }
 
 /**
- * Server memory after GC, and its open connection count.
+ * Server memory after GC, and its open connection count. `idle` (the default) runs V8's
+ * last-resort collection first, which also gives back heap slack; `regular` does not.
  *
  * @example
  * ```ts
@@ -92,8 +93,9 @@ async function control<T>(method: string, url: string, body = ''): Promise<T> {
  */
 export function readMemory(
   controlUrl: string,
+  mode: 'idle' | 'regular' = 'idle',
 ): Promise<{ memory: MemorySample; connections: number }> {
-  return control('GET', `${controlUrl}/memory`)
+  return control('GET', `${controlUrl}/memory?mode=${mode}`)
 }
 
 /**

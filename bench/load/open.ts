@@ -121,6 +121,22 @@ export async function openClients(job: LoadJob, count: number, deadline: number)
 }
 
 /**
+ * Warm the server up: issue, connect and close `count` clients, unmeasured and unprofiled,
+ * so that what follows does not pay for first-call compilation and pool growth.
+ *
+ * @example
+ * ```ts
+ * await warmUp(job, 100, now() + 10_000)
+ * ```
+ */
+export async function warmUp(job: LoadJob, count: number, deadline: number): Promise<void> {
+  if (count <= 0) return
+  const { profileDir: _unprofiled, ...quiet } = job
+  const opened = await openClients(quiet, count, deadline)
+  await closeAll(opened.clients)
+}
+
+/**
  * Close every client and give the server a moment to see the closes (bounded).
  *
  * @example

@@ -80,7 +80,8 @@ const control = await startControl({
         body: JSON.stringify({ channel, seq }),
       })
     ).sent,
-  extraMemory: async () => (await appControl<{ memory: MemorySample }>('/memory')).memory,
+  extraMemory: async (mode) =>
+    (await appControl<{ memory: MemorySample }>(`/memory?mode=${mode}`)).memory,
   extraCpu: async () => (await appControl<{ cpu: CpuSample }>('/cpu')).cpu,
 })
 announce({
