@@ -26,7 +26,36 @@ export type EventTransport =
       readonly timestamp?: string
       /** `x-gatehouse-secret`: the static secret header an AWS request parameter mapping sets. */
       readonly staticSecret?: string
+      /**
+       * What the signature covers of the HTTP request itself, as the app received it. Set
+       * by `decodeHttpEvent` when the call carries a signature; a verifier refuses a signed
+       * event without it.
+       */
+      readonly request?: SignedRequest
     }
+
+/**
+ * The parts of a received HTTP integration request the gateway's signature covers beyond the
+ * event's own fields (see `events/signing.ts`).
+ *
+ * @example
+ * ```ts
+ * const request: SignedRequest = {
+ *   method: 'POST', path: '/ws/connect', rawQuery: 'channel=lobby&ws_token=t',
+ *   headersHash: hashSignedHeaders(fetchRequest.headers),
+ * }
+ * ```
+ */
+export interface SignedRequest {
+  /** The request method as received. */
+  readonly method: string
+  /** The URL path as received (`URL.pathname`). */
+  readonly path: string
+  /** The URL query as received, without `?` (`URL.search`); on every route, not only `$connect`. */
+  readonly rawQuery: string
+  /** Hex SHA-256 of the canonical list of every header received (`hashSignedHeaders`). */
+  readonly headersHash: string
+}
 
 /**
  * The neutral event. Header names are lower-case; a header sent twice keeps both values

@@ -138,6 +138,50 @@ export function forwardableClientHeaders(
   return out
 }
 
+/**
+ * Join two values of a repeated header the way Fetch `Headers` does: `Cookie` with `"; "`
+ * (RFC 6265 allows one cookie line), every other name with `", "` (RFC 9110 §5.3).
+ *
+ * @example
+ * ```ts
+ * joinHeaderValues('cookie', 'a=1', 'b=2') // 'a=1; b=2'
+ * joinHeaderValues('accept', 'text/html', 'application/json') // 'text/html, application/json'
+ * ```
+ */
+export function joinHeaderValues(lowerName: string, first: string, second: string): string {
+  return `${first}${lowerName === 'cookie' ? '; ' : ', '}${second}`
+}
+
+/**
+ * Fold repeated headers into one line each, at the first one's place and casing, joined as
+ * {@link joinHeaderValues} does. What travels is then what any Fetch implementation shows
+ * the app, whatever its own rule for repeats — which the request signature relies on.
+ *
+ * @example
+ * ```ts
+ * joinRepeatedHeaders([['Cookie', 'a=1'], ['Origin', 'o'], ['cookie', 'b=2']])
+ * // [['Cookie', 'a=1; b=2'], ['Origin', 'o']]
+ * ```
+ */
+export function joinRepeatedHeaders(
+  pairs: ReadonlyArray<readonly [string, string]>,
+): Array<[string, string]> {
+  const out: Array<[string, string]> = []
+  const at = new Map<string, number>()
+  for (const [name, value] of pairs) {
+    const lower = name.toLowerCase()
+    const index = at.get(lower)
+    const entry = index === undefined ? undefined : out[index]
+    if (entry === undefined) {
+      at.set(lower, out.length)
+      out.push([name, value])
+    } else {
+      entry[1] = joinHeaderValues(lower, entry[1], value)
+    }
+  }
+  return out
+}
+
 function toPairs(
   source: readonly string[] | Readonly<Record<string, string>>,
 ): Array<[string, string]> {

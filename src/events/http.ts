@@ -23,10 +23,12 @@ import {
   eventTypeOf,
   type GatewayEvent,
   type GatewayResponse,
+  type SignedRequest,
 } from './event.ts'
 import { isHeaderName, isHeaderValue, nullRecord } from './headers.ts'
 import { randomRequestId } from './ids.ts'
 import {
+  hashSignedHeaders,
   REQUEST_ID_PATTERN,
   SIGNATURE_HEADER,
   STATIC_SECRET_HEADER,
@@ -56,7 +58,10 @@ export interface DecodeHttpOptions {
  * Turn an HTTP integration request into a {@link GatewayEvent}.
  *
  * Header names are lower-cased and duplicates joined with `", "` (Fetch `Headers`); the
- * `x-gatehouse-*` headers are read into their fields and removed from `headers`. The body
+ * `x-gatehouse-*` headers are read into their fields and removed from `headers`, and so are
+ * the call's own `Connection`, `Keep-Alive` and `Transfer-Encoding`. A signed call also
+ * gets `transport.request`: its method, path, query and a hash of every header received,
+ * which the signature verifier checks. The body
  * is read only on message routes and only up to `maxBodyBytes`. Query parameters are kept
  * only on `$connect` (the only call AWS appends the client's query string to).
  *
@@ -87,6 +92,8 @@ export async function decodeHttpEvent(
   const gatehouse = nullRecord<string>()
   for (const [name, value] of request.headers) {
     if (name.startsWith('x-gatehouse-')) gatehouse[name] = value
+    // The gateway → app hop's own framing: never the client's, and not signed.
+    else if (HOP_HEADERS.has(name)) continue
     else headers[name] = value
   }
 
@@ -124,11 +131,14 @@ export async function decodeHttpEvent(
       ? requestIdHeader
       : randomRequestId()
 
+  const signature = gatehouse[SIGNATURE_HEADER]
   const transport: EventTransport = {
     via: 'http',
-    ...optional('signature', gatehouse[SIGNATURE_HEADER]),
+    ...optional('signature', signature),
     ...optional('timestamp', gatehouse[TIMESTAMP_HEADER]),
     ...optional('staticSecret', gatehouse[STATIC_SECRET_HEADER]),
+    // What the signature covers of the request itself, read only when there is one to check.
+    ...optional('request', signature === undefined ? undefined : signedRequestOf(request, url)),
   }
 
   const event: GatewayEvent = {
@@ -230,6 +240,19 @@ function looksLikeJson(body: string): boolean {
     return true
   } catch {
     return false
+  }
+}
+
+/** Hop-by-hop headers of the call itself, left out of the event (AWS leaves them out too). */
+const HOP_HEADERS: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'transfer-encoding'])
+
+/** The request facts a v2 signature covers, as received. */
+function signedRequestOf(request: Request, url: URL): SignedRequest {
+  return {
+    method: request.method,
+    path: url.pathname,
+    rawQuery: url.search.slice(1),
+    headersHash: hashSignedHeaders(request.headers),
   }
 }
 

@@ -16,6 +16,7 @@ export type {
   EventType,
   GatewayEvent,
   GatewayResponse,
+  SignedRequest,
 } from './event.ts'
 export { eventTypeOf } from './event.ts'
 export {
@@ -37,6 +38,7 @@ export {
   type IntegrationTarget,
   integrationHeadersAreSafe,
   integrationUrlFor,
+  signIntegrationRequest,
   toIntegrationRequest,
 } from './integration-request.ts'
 export {
@@ -64,6 +66,8 @@ export {
 export {
   createSignatureVerifier,
   type EventSignature,
+  hashSignedHeaders,
+  isUnsignedHeader,
   SIGNATURE_HEADER,
   type SignatureVerdict,
   type SignatureVerifier,

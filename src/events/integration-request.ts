@@ -13,9 +13,20 @@ import { DEFAULTS } from '../defaults.ts'
 import { GatehouseError } from '../errors.ts'
 import { CONTEXT_HEADERS, CONTEXT_NAME_PATTERN } from './context-headers.ts'
 import type { GatewayEvent } from './event.ts'
-import { forwardableClientHeaders, isHeaderName, isHeaderValue } from './headers.ts'
+import {
+  forwardableClientHeaders,
+  isHeaderName,
+  isHeaderValue,
+  joinRepeatedHeaders,
+} from './headers.ts'
 import { traceId } from './ids.ts'
-import { REQUEST_ID_PATTERN, SIGNATURE_HEADER, signEvent, TIMESTAMP_HEADER } from './signing.ts'
+import {
+  hashSignedHeaders,
+  REQUEST_ID_PATTERN,
+  SIGNATURE_HEADER,
+  signEvent,
+  TIMESTAMP_HEADER,
+} from './signing.ts'
 
 /** Where and how to call the app. */
 export interface IntegrationTarget {
@@ -56,15 +67,17 @@ const API_ID = /^[A-Za-z0-9_-]{1,128}$/
  *   string is appended (characters that cannot appear in a request line are percent-encoded);
  * - `Host` = the integration URL's host[:port], never the gateway's;
  * - on `$connect` the client's handshake headers in their casing (`rawHeaders`, Node's
- *   `req.rawHeaders`; else the event's lower-cased headers), minus hop-by-hop headers and
+ *   `req.rawHeaders`; else the event's lower-cased headers), a repeated one folded into one
+ *   line (`Cookie` joined with `; `, others with `, `, as Fetch does), minus hop-by-hop headers and
  *   every header the gateway owns (`X-Forwarded-*`, `X-Real-Ip`, `connectionId`, `X-Amzn-*`,
  *   `x-gatehouse-*`, `Forwarded`, `Via`), and minus any name or value that could inject;
  * - on other routes `User-Agent: AmazonAPIGateway_<apiId>` and no client headers;
  * - `connectionId`, `X-Amzn-Apigateway-Api-Id`, `X-Amzn-Trace-Id`, `X-Forwarded-For`
  *   (the client IP, replacing anything the client sent), `X-Forwarded-Port`,
  *   `X-Forwarded-Proto`, optionally `X-Real-Ip`;
- * - the `x-gatehouse-*` context headers (`./context-headers.ts`) and, with a secret, the
- *   signature; `Content-Length` always (0 without a body).
+ * - the `x-gatehouse-*` context headers (`./context-headers.ts`), `Content-Length` always
+ *   (0 without a body) and, with a secret, the signature over all of it
+ *   ({@link signIntegrationRequest}).
  *
  * @throws GatehouseError `ERR_INVALID_OPTION` for a bad target, `ERR_INVALID_EVENT` for an
  *   event whose connection id or request id the gateway should never have produced.
@@ -100,7 +113,10 @@ export function toIntegrationRequest(
   const body = isMessage ? (event.body ?? '') : ''
 
   const headers: Array<[string, string]> = [['Host', url.host]]
-  if (isConnect) headers.push(...forwardableClientHeaders(rawHeaders ?? event.headers))
+  // Repeats are folded into one line: the app sees the same value whatever its Fetch
+  // implementation's rule for repeats, so the signed header hash holds.
+  if (isConnect)
+    headers.push(...joinRepeatedHeaders(forwardableClientHeaders(rawHeaders ?? event.headers)))
   else headers.push(['User-Agent', `AmazonAPIGateway_${target.apiId}`])
   headers.push(['connectionId', event.connectionId])
   headers.push(['X-Amzn-Apigateway-Api-Id', target.apiId])
@@ -134,26 +150,72 @@ export function toIntegrationRequest(
       headers.push([CONTEXT_HEADERS.disconnectReason, percentEncode(event.disconnectReason)])
     }
   }
-  if (target.secret !== undefined) {
-    const signed = signEvent(
-      {
-        timestamp: now,
-        requestId: event.requestId,
-        connectionId: event.connectionId,
-        routeKey: event.routeKey,
-        body: isMessage ? body : undefined,
-      },
-      target.secret,
-    )
-    headers.push([TIMESTAMP_HEADER, signed.timestamp])
-    headers.push([SIGNATURE_HEADER, signed.signature])
-  }
   headers.push(['Content-Length', String(Buffer.byteLength(body, 'utf8'))])
 
   const query = isConnect && event.rawQuery !== '' ? safeQuery(event.rawQuery) : ''
   const fullUrl =
     query === '' ? target.url : `${target.url}${url.search === '' ? '?' : '&'}${query}`
-  return { method, url: fullUrl, headers, body }
+  const request: IntegrationRequest = { method, url: fullUrl, headers, body }
+  return target.secret === undefined
+    ? request
+    : signIntegrationRequest(request, event, target.secret, now)
+}
+
+/**
+ * Sign a finished integration request (`./signing.ts`, v2): its method, URL path and query,
+ * every header it carries, its body, and the event's request id, connection id, route key
+ * and client IP. Returns a copy with `x-gatehouse-timestamp` and `x-gatehouse-signature`
+ * appended (any earlier pair is replaced). Sign last: a header, query parameter or byte of
+ * body added afterwards makes the app refuse the call.
+ *
+ * @throws GatehouseError `ERR_INVALID_OPTION` for a short secret, `ERR_INVALID_EVENT` for an
+ *   event or request that cannot be signed.
+ * @example
+ * ```ts
+ * const mapped = mapper(toIntegrationRequest(event, target), event, handshake)
+ * const request = signIntegrationRequest(mapped, event, secret)
+ * await sendIntegrationRequest(request)
+ * ```
+ */
+export function signIntegrationRequest(
+  request: IntegrationRequest,
+  event: GatewayEvent,
+  secret: string,
+  timestamp?: number,
+): IntegrationRequest {
+  let url: URL
+  try {
+    url = new URL(request.url)
+  } catch {
+    throw new GatehouseError('ERR_INVALID_EVENT', 'Cannot sign a request without a valid URL')
+  }
+  const headers = request.headers.filter(([name]) => {
+    const lower = name.toLowerCase()
+    return lower !== SIGNATURE_HEADER && lower !== TIMESTAMP_HEADER
+  })
+  const signed = signEvent(
+    {
+      ...(timestamp === undefined ? {} : { timestamp }),
+      requestId: event.requestId,
+      connectionId: event.connectionId,
+      routeKey: event.routeKey,
+      sourceIp: isIP(event.sourceIp) === 0 ? '' : event.sourceIp,
+      method: request.method,
+      path: url.pathname,
+      rawQuery: url.search.slice(1),
+      headersHash: hashSignedHeaders(headers),
+      body: request.body,
+    },
+    secret,
+  )
+  return {
+    ...request,
+    headers: [
+      ...headers,
+      [TIMESTAMP_HEADER, signed.timestamp],
+      [SIGNATURE_HEADER, signed.signature],
+    ],
+  }
 }
 
 /**

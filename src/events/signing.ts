@@ -2,25 +2,46 @@
  * @module events/signing
  * The signature the bundled gateway puts on every HTTP integration call, and its check in the
  * app. API-Gateway-shaped headers prove nothing, so the link between gateway and app is
- * authenticated with an HMAC-SHA256 over
+ * authenticated with an HMAC-SHA256 over the whole request, one field per line:
  *
  * ```
- * v1:<timestamp>:<requestId>:<connectionId>:<routeKey>:<hex sha256 of the body>
+ * v2
+ * <timestamp>
+ * <requestId>
+ * <connectionId>
+ * <routeKey>
+ * <sourceIp>                      the client IP the call reports ('' when none)
+ * <METHOD>
+ * <path>                          URL.pathname as sent
+ * <rawQuery>                      URL.search as sent, without '?' (ws_token, channel, …)
+ * <hex sha256 of the headers>     hashSignedHeaders: every header the request carries
+ * <hex sha256 of the body>
  * ```
+ *
+ * What authenticates a `$connect` is all in there: the query, the forwarded client headers
+ * (Cookie, Origin, Host, Sec-WebSocket-Protocol, …), `X-Forwarded-For` and the gateway's
+ * context headers, so a captured call cannot be replayed with any of them rewritten. The
+ * header hash leaves out only the two signature headers and the framing an HTTP stack sets
+ * on its own hop (`Connection`, `Keep-Alive`, `Transfer-Encoding`, `Content-Length` — the
+ * body has its own hash). A proxy between gateway and app must therefore pass every other
+ * header, the path and the query through unchanged.
  *
  * `timestamp` is epoch milliseconds and must lie within ±`windowMs` of the app's clock.
  * `requestId` is a per-call nonce: without it two identical frames sent in the same
  * millisecond would sign identically and the second would look like a replay. The app keeps
- * the signatures it accepted for the length of the window and refuses a second use.
- * Neither the request id nor the connection id may contain `:`, so the fields cannot be
+ * the signatures it accepted for the length of the window and refuses a second use (per
+ * process; the request binding above is what keeps a replay to another process from
+ * carrying different credentials). No field may contain a line break, so fields cannot be
  * shifted into one another.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
+import { isIP } from 'node:net'
 import { type Clock, systemClock } from '../clock.ts'
 import { DEFAULTS } from '../defaults.ts'
 import { GatehouseError } from '../errors.ts'
 import { positiveInt } from '../util/options.ts'
 import type { GatewayEvent } from './event.ts'
+import { joinHeaderValues } from './headers.ts'
 
 /** Header carrying the signature (lower-case hex). */
 export const SIGNATURE_HEADER = 'x-gatehouse-signature'
@@ -46,6 +67,16 @@ export interface SignedParts {
   readonly requestId: string
   readonly connectionId: string
   readonly routeKey: string
+  /** The client IP the call reports in `X-Forwarded-For`; `''` when it reports none. */
+  readonly sourceIp: string
+  /** The request method. */
+  readonly method: string
+  /** The URL path as sent (`URL.pathname`). */
+  readonly path: string
+  /** The URL query as sent, without `?` (`URL.search`). */
+  readonly rawQuery: string
+  /** {@link hashSignedHeaders} over every header the request carries. */
+  readonly headersHash: string
   /** The raw body; `undefined` signs as the empty string. */
   readonly body: string | undefined
 }
@@ -57,14 +88,20 @@ export interface EventSignature {
 }
 
 /**
- * Sign one integration call.
+ * Sign one integration call. Callers building a request use `signIntegrationRequest`
+ * (`./integration-request.ts`), which fills these parts from the request itself.
  *
  * @throws GatehouseError `ERR_INVALID_OPTION` for a short secret, `ERR_INVALID_EVENT` for a
- *   connection id or request id that does not match its pattern.
+ *   connection id or request id that does not match its pattern, or a field that could shift
+ *   into another (a line break, a malformed method, IP or hash).
  * @example
  * ```ts
  * const { timestamp, signature } = signEvent(
- *   { requestId: 'R1knPH17NjMFftw=', connectionId: 'R1kmxc2VNjMCFIA=', routeKey: '$default', body: '{"action":"ping"}' },
+ *   {
+ *     requestId: 'R1knPH17NjMFftw=', connectionId: 'R1kmxc2VNjMCFIA=', routeKey: '$default',
+ *     sourceIp: '203.0.113.7', method: 'POST', path: '/ws/default', rawQuery: '',
+ *     headersHash: hashSignedHeaders(headers), body: '{"action":"ping"}',
+ *   },
  *   process.env.GATEHOUSE_SECRET!,
  * )
  * // send them as x-gatehouse-timestamp and x-gatehouse-signature
@@ -82,8 +119,71 @@ export function signEvent(parts: SignedParts, secret: string): EventSignature {
   if (!REQUEST_ID_PATTERN.test(parts.requestId)) {
     throw new GatehouseError('ERR_INVALID_EVENT', 'Cannot sign an invalid request id')
   }
+  if (!signable(parts)) {
+    throw new GatehouseError('ERR_INVALID_EVENT', 'Cannot sign a field that holds a line break')
+  }
   const ts = String(timestamp)
   return { timestamp: ts, signature: hmacHex(secret, canonical(ts, parts)) }
+}
+
+/**
+ * Headers the signature does not cover: its own two, and the framing an HTTP stack writes or
+ * rewrites on its own hop. `Content-Length` is bound by the body hash.
+ */
+const UNSIGNED_HEADERS: ReadonlySet<string> = new Set([
+  SIGNATURE_HEADER,
+  TIMESTAMP_HEADER,
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'content-length',
+])
+
+/**
+ * True for a header the signature leaves out (lower-case name): `x-gatehouse-signature`,
+ * `x-gatehouse-timestamp`, `Connection`, `Keep-Alive`, `Transfer-Encoding`, `Content-Length`.
+ *
+ * @example
+ * ```ts
+ * isUnsignedHeader('connection') // true
+ * isUnsignedHeader('cookie') // false
+ * ```
+ */
+export function isUnsignedHeader(lowerName: string): boolean {
+  return UNSIGNED_HEADERS.has(lowerName)
+}
+
+/**
+ * The hex SHA-256 of the canonical header list the signature covers: every header but the
+ * {@link isUnsignedHeader} ones, names lower-cased, values trimmed of surrounding whitespace
+ * (as HTTP parsers and Fetch do), repeated headers joined in order as Fetch `Headers` joins
+ * them (`joinHeaderValues`), sorted by name, one `name:value` line each. The gateway hashes
+ * the pairs it writes (with repeats already folded, `joinRepeatedHeaders`), the app the
+ * `Headers` it received, and both get the same text.
+ *
+ * @example
+ * ```ts
+ * hashSignedHeaders([['Host', 'app:8000'], ['Cookie', 'a=1'], ['Cookie', 'b=2']])
+ * // sha256("cookie:a=1; b=2\nhost:app:8000\n") in hex
+ * hashSignedHeaders(request.headers) // a Fetch Headers object works as is
+ * ```
+ */
+export function hashSignedHeaders(headers: Iterable<readonly [string, string]>): string {
+  const grouped = new Map<string, string>()
+  for (const [name, value] of headers) {
+    const lower = name.toLowerCase()
+    if (UNSIGNED_HEADERS.has(lower)) continue
+    const trimmed = value.replace(OUTER_WHITESPACE, '')
+    const seen = grouped.get(lower)
+    grouped.set(lower, seen === undefined ? trimmed : joinHeaderValues(lower, seen, trimmed))
+  }
+  let text = ''
+  for (const name of [...grouped.keys()].sort()) {
+    // Trimmed again once joined: Fetch shows `"; "` for two empty cookies, and the app side
+    // trims what it is shown.
+    text += `${name}:${(grouped.get(name) ?? '').replace(OUTER_WHITESPACE, '')}\n`
+  }
+  return sha256Hex(text)
 }
 
 /** The verdict on one call. `overloaded`: the replay cache is full, so the call is refused. */
@@ -115,9 +215,13 @@ export interface SignatureVerifier {
 /**
  * Build the app-side check of signed gateway calls.
  *
- * A signature is only remembered after it has been verified, so forged calls cannot fill the
- * cache. The replay cache is per process: several app processes behind one gateway each keep
- * their own, so a call replayed to a different process inside the window is not caught there.
+ * The event must come from `decodeHttpEvent`, which puts the request facts the signature
+ * covers (method, path, query, header hash) on `transport.request`; a signed event without
+ * them is `bad`. A signature is only remembered after it has been verified, so forged calls
+ * cannot fill the cache. The replay cache is per process: several app processes behind one
+ * gateway each keep their own, so a call replayed unchanged to a different process inside
+ * the window is not caught there — but since every header, the query and the client IP are
+ * signed, such a replay carries exactly the credentials and identity of the original.
  *
  * @throws GatehouseError `ERR_INVALID_OPTION` for a short secret or a bad window or size.
  * @example
@@ -161,7 +265,22 @@ export function createSignatureVerifier(options: SignatureVerifierOptions): Sign
       if (Math.abs(now - ts) > windowMs) return 'stale'
       if (!DEFAULTS.connectionIdPattern.test(event.connectionId)) return 'bad'
       if (!REQUEST_ID_PATTERN.test(event.requestId)) return 'bad'
-      const expected = Buffer.from(hmacHex(secret, canonical(timestamp, event)), 'hex')
+      // A signed call decoded without its request facts cannot be checked: refuse it.
+      const request = transport.request
+      if (request === undefined) return 'bad'
+      const parts: SignedParts = {
+        requestId: event.requestId,
+        connectionId: event.connectionId,
+        routeKey: event.routeKey,
+        sourceIp: event.sourceIp,
+        method: request.method,
+        path: request.path,
+        rawQuery: request.rawQuery,
+        headersHash: request.headersHash,
+        body: event.body,
+      }
+      if (!signable(parts)) return 'bad'
+      const expected = Buffer.from(hmacHex(secret, canonical(timestamp, parts)), 'hex')
       const presented = Buffer.from(signature, 'hex')
       // Both are 32 bytes once the pattern matched; the length check keeps timingSafeEqual
       // from ever throwing should that change.
@@ -193,14 +312,43 @@ export function verifyStaticSecret(presented: string | undefined, expected: stri
   return timingSafeEqual(a, b)
 }
 
-function canonical(
-  timestamp: string,
-  parts: { requestId: string; connectionId: string; routeKey: string; body: string | undefined },
-): string {
-  const bodyHash = createHash('sha256')
-    .update(parts.body ?? '', 'utf8')
-    .digest('hex')
-  return `v1:${timestamp}:${parts.requestId}:${parts.connectionId}:${parts.routeKey}:${bodyHash}`
+/** Characters a canonical field may never hold: a line break would let fields shift. */
+const LINE_BREAK = /[\r\n]/
+const METHOD_PATTERN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}$/
+const HASH_PATTERN = /^[0-9a-f]{64}$/
+/** Leading and trailing HTTP whitespace, which parsers and Fetch strip from values. */
+const OUTER_WHITESPACE = /^[\t\n\r ]+|[\t\n\r ]+$/g
+
+/** True when every free-form field is safe to put on its own line. */
+function signable(parts: SignedParts): boolean {
+  return (
+    METHOD_PATTERN.test(parts.method) &&
+    HASH_PATTERN.test(parts.headersHash) &&
+    (parts.sourceIp === '' || isIP(parts.sourceIp) !== 0) &&
+    !LINE_BREAK.test(parts.routeKey) &&
+    !LINE_BREAK.test(parts.path) &&
+    !LINE_BREAK.test(parts.rawQuery)
+  )
+}
+
+function canonical(timestamp: string, parts: SignedParts): string {
+  return [
+    'v2',
+    timestamp,
+    parts.requestId,
+    parts.connectionId,
+    parts.routeKey,
+    parts.sourceIp,
+    parts.method,
+    parts.path,
+    parts.rawQuery,
+    parts.headersHash,
+    sha256Hex(parts.body ?? ''),
+  ].join('\n')
+}
+
+function sha256Hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex')
 }
 
 function hmacHex(secret: string, data: string): string {

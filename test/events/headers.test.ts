@@ -7,6 +7,8 @@ import {
   isHeaderName,
   isHeaderValue,
   isHttpToken,
+  joinHeaderValues,
+  joinRepeatedHeaders,
   nullRecord,
 } from '../../src/events/headers.ts'
 import * as events from '../../src/events/index.ts'
@@ -33,6 +35,36 @@ describe('header hygiene', () => {
     }
     assert.equal(events.HTTP_TOKEN, HTTP_TOKEN)
     assert.equal(events.isHttpToken, isHttpToken)
+  })
+
+  it('folds repeated headers as Fetch joins them: Cookie with "; ", others with ", "', () => {
+    assert.equal(joinHeaderValues('cookie', 'a=1', 'b=2'), 'a=1; b=2')
+    assert.equal(joinHeaderValues('accept', 'a', 'b'), 'a, b')
+    assert.deepEqual(
+      joinRepeatedHeaders([
+        ['Cookie', 'a=1'],
+        ['Origin', 'o'],
+        ['cookie', 'b=2'],
+        ['X-A', '1'],
+        ['x-a', '2'],
+      ]),
+      [
+        ['Cookie', 'a=1; b=2'],
+        ['Origin', 'o'],
+        ['X-A', '1, 2'],
+      ],
+    )
+    const headers = new Headers()
+    for (const [n, v] of [
+      ['Cookie', 'a=1'],
+      ['cookie', 'b=2'],
+      ['X-A', '1'],
+      ['x-a', '2'],
+    ]) {
+      headers.append(n as string, v as string)
+    }
+    assert.equal(headers.get('cookie'), 'a=1; b=2')
+    assert.equal(headers.get('x-a'), '1, 2')
   })
 
   it('knows the headers the gateway owns', () => {

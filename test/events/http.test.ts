@@ -3,6 +3,7 @@ import { describe, it } from 'node:test'
 import { manualClock } from '../../src/clock.ts'
 import { isGatehouseError } from '../../src/errors.ts'
 import { decodeHttpEvent, encodeHttpResponse, routeKeyFromPath } from '../../src/events/http.ts'
+import { hashSignedHeaders } from '../../src/events/signing.ts'
 import { T0 } from './fixtures.ts'
 
 const BASE = 'http://app.test:8000/ws'
@@ -276,11 +277,22 @@ describe('decodeHttpEvent', () => {
         '{}',
       ),
     )
+    const signedHeaders = gatewayHeaders([
+      ['x-gatehouse-secret', 's3cret'],
+      ['Content-Type', 'text/plain;charset=UTF-8'],
+    ])
     assert.deepEqual(event.transport, {
       via: 'http',
       signature: 'abc',
       timestamp: '123',
       staticSecret: 's3cret',
+      // What the signature covers of the request itself, read because it is signed.
+      request: {
+        method: 'POST',
+        path: '/ws/default',
+        rawQuery: '',
+        headersHash: hashSignedHeaders(signedHeaders),
+      },
     })
     assert.equal(
       Object.keys(event.headers).some((k) => k.startsWith('x-gatehouse-')),
@@ -288,6 +300,37 @@ describe('decodeHttpEvent', () => {
     )
     const unsigned = await decodeHttpEvent(request('default', gatewayHeaders(), '{}'))
     assert.deepEqual(unsigned.transport, { via: 'http' })
+  })
+
+  it('reads the method, path and query of a signed call on every route', async () => {
+    const event = await decodeHttpEvent(
+      request('default?stage=x&a=%20b', gatewayHeaders([['x-gatehouse-signature', 'abc']]), '{}', {
+        method: 'PUT',
+      }),
+    )
+    assert.equal(event.transport.via, 'http')
+    const signed = event.transport.via === 'http' ? event.transport.request : undefined
+    assert.equal(signed?.method, 'PUT')
+    assert.equal(signed?.path, '/ws/default')
+    assert.equal(signed?.rawQuery, 'stage=x&a=%20b')
+    // The event's own query stays $connect-only.
+    assert.deepEqual({ ...event.query }, {})
+  })
+
+  it('leaves the hop-by-hop headers of the call itself out of the event', async () => {
+    const event = await decodeHttpEvent(
+      request(
+        'connect',
+        gatewayHeaders([
+          ['Connection', 'keep-alive'],
+          ['Keep-Alive', 'timeout=5'],
+          ['Cookie', 'a=1'],
+        ]),
+      ),
+    )
+    assert.equal(event.headers.connection, undefined)
+    assert.equal(event.headers['keep-alive'], undefined)
+    assert.equal(event.headers.cookie, 'a=1')
   })
 })
 

@@ -9,6 +9,7 @@ import {
   type IntegrationTarget,
   integrationHeadersAreSafe,
   integrationUrlFor,
+  signIntegrationRequest,
   toIntegrationRequest,
 } from '../../src/events/integration-request.ts'
 import {
@@ -220,6 +221,29 @@ describe('toIntegrationRequest', () => {
     assert.equal(one(gone, 'x-gatehouse-disconnect-status-code'), '1001')
     assert.equal(one(gone, 'x-gatehouse-disconnect-reason'), 'bye%0D%0AX-Evil%3A%201%20%E2%98%83')
     assert.equal(one(gone, 'x-evil'), undefined)
+  })
+
+  it('folds a repeated client header into one line, as Fetch would show it', () => {
+    const raw = [...CONNECT_RAW_HEADERS, 'cookie', 'extra=1', 'X-Custom-Thing', 'Second Value']
+    const req = toIntegrationRequest(connectEvent(), target, raw)
+    assert.deepEqual(values(req, 'cookie'), ['sessionid=abc; csrftoken=def; extra=1'])
+    assert.deepEqual(values(req, 'x-custom-thing'), ['Custom Value, Second Value'])
+    // At the first one's place, in its casing.
+    assert.ok(req.headers.some(([n]) => n === 'Cookie'))
+  })
+
+  it('signs last: the signature headers close the list, and re-signing replaces them', () => {
+    const signed = toIntegrationRequest(
+      connectEvent(),
+      { ...target, secret: SECRET },
+      CONNECT_RAW_HEADERS,
+    )
+    const names = signed.headers.map(([n]) => n.toLowerCase())
+    assert.deepEqual(names.slice(-2), ['x-gatehouse-timestamp', 'x-gatehouse-signature'])
+    const again = signIntegrationRequest(signed, connectEvent(), SECRET, T0 + 1)
+    assert.equal(values(again, 'x-gatehouse-signature').length, 1)
+    assert.equal(one(again, 'x-gatehouse-timestamp'), String(T0 + 1))
+    assert.notEqual(one(again, 'x-gatehouse-signature'), one(signed, 'x-gatehouse-signature'))
   })
 
   it('signs only when a secret is given', () => {

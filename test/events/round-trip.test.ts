@@ -8,7 +8,11 @@ import { after, describe, it } from 'node:test'
 import { manualClock } from '../../src/clock.ts'
 import type { GatewayEvent } from '../../src/events/event.ts'
 import { decodeHttpEvent, encodeHttpResponse } from '../../src/events/http.ts'
-import { integrationUrlFor, toIntegrationRequest } from '../../src/events/integration-request.ts'
+import {
+  type IntegrationRequest,
+  integrationUrlFor,
+  toIntegrationRequest,
+} from '../../src/events/integration-request.ts'
 import { sendIntegrationRequest } from '../../src/events/integration-send.ts'
 import { createSignatureVerifier } from '../../src/events/signing.ts'
 import {
@@ -89,7 +93,8 @@ describe('HTTP integration round trip', () => {
     assert.equal(event.headers.cookie, 'sessionid=abc; csrftoken=def')
     assert.equal(event.headers.origin, 'https://app.example.test')
     assert.equal(event.headers['sec-websocket-protocol'], 'gatehouse.v1')
-    assert.equal(event.headers.connection, 'keep-alive') // the gateway's hop, not the client's Upgrade
+    // Neither the client's Connection: Upgrade nor the gateway hop's own keep-alive.
+    assert.equal(event.headers.connection, undefined)
     assert.equal(event.headers.upgrade, undefined)
     assert.equal(event.transport.via, 'http')
   })
@@ -135,5 +140,154 @@ describe('HTTP integration round trip', () => {
     assert.equal(event.connectionId, 'R1kmxc2VNjMCFIA=')
     assert.equal(event.requestId, 'R1knPH17NjMFftw=')
     assert.equal(event.stage, 'prod')
+  })
+})
+
+/**
+ * A captured signed call, replayed within the window to another app process (a fresh
+ * verifier, so the per-process replay cache cannot be what stops it) with one thing changed.
+ */
+describe('a signed call replayed with anything rewritten is refused', () => {
+  const clock = manualClock(T0 + 1_000)
+  let port = 0
+  const server = http.createServer(async (req, res) => {
+    let verdict: string
+    try {
+      const event = await decodeHttpEvent(toFetchRequest(req), { clock })
+      // Another process: its own, empty replay cache.
+      verdict = createSignatureVerifier({ secret: SECRET, clock }).verify(event)
+    } catch {
+      verdict = 'undecodable'
+    }
+    res.writeHead(200, { 'content-type': 'text/plain' })
+    res.end(verdict)
+  })
+  const ready = new Promise<void>((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      port = (server.address() as { port: number }).port
+      resolve()
+    }),
+  )
+  after(async () => {
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  })
+
+  async function capture(sent: GatewayEvent, raw?: readonly string[]): Promise<IntegrationRequest> {
+    await ready
+    return toIntegrationRequest(
+      sent,
+      {
+        url: integrationUrlFor(`http://127.0.0.1:${port}/ws/`, sent.routeKey),
+        apiId: sent.apiId,
+        secret: SECRET,
+        clock: manualClock(T0),
+      },
+      raw,
+    )
+  }
+
+  async function replay(request: IntegrationRequest): Promise<string> {
+    return (await sendIntegrationRequest(request, { agent })).body
+  }
+
+  function withHeaders(
+    request: IntegrationRequest,
+    edit: (headers: Array<[string, string]>) => Array<[string, string]>,
+  ): IntegrationRequest {
+    return { ...request, headers: edit(request.headers.map(([n, v]) => [n, v])) }
+  }
+
+  /** A different but still well-formed value for a header. */
+  function rewritten(name: string, value: string): string {
+    switch (name.toLowerCase()) {
+      case 'host':
+        return 'evil.example.test:8000'
+      case 'x-forwarded-for':
+        return '198.51.100.9'
+      case 'x-forwarded-port':
+        return '8443'
+      case 'connectionid':
+        return 'R1kmxc2VNjMCFIB='
+      case 'x-gatehouse-request-id':
+        return 'R1knPH17NjMFftX='
+      case 'x-gatehouse-connected-at':
+        return String(T0 - 1)
+      default:
+        return `${value}x`
+    }
+  }
+
+  /** Headers whose change the hop itself forbids or that the body hash binds. */
+  const FRAMING = new Set(['content-length', 'x-gatehouse-signature', 'x-gatehouse-timestamp'])
+
+  it('$connect: any header value, an added or removed header, the query, path or method', async () => {
+    const signed = await capture(connectEvent(), CONNECT_RAW_HEADERS)
+    // As captured, it verifies in another process: the per-process cache cannot stop that.
+    assert.equal(await replay(signed), 'ok')
+
+    const variants = new Map<string, IntegrationRequest>()
+    for (const [name] of signed.headers) {
+      if (FRAMING.has(name.toLowerCase())) continue
+      variants.set(
+        `header ${name}`,
+        withHeaders(signed, (h) => h.map(([n, v]) => (n === name ? [n, rewritten(n, v)] : [n, v]))),
+      )
+    }
+    for (const name of ['Cookie', 'Origin', 'Sec-WebSocket-Protocol', 'User-Agent']) {
+      variants.set(
+        `without ${name}`,
+        withHeaders(signed, (h) => h.filter(([n]) => n !== name)),
+      )
+    }
+    for (const [name, value] of [
+      ['Sec-WebSocket-Protocol', 'other.v1'],
+      ['Origin', 'https://evil.example.test'],
+      ['Cookie', 'sessionid=victim'],
+      ['X-Extra', '1'],
+    ] as const) {
+      variants.set(
+        `added ${name}`,
+        withHeaders(signed, (h) => [...h.slice(0, 2), [name, value], ...h.slice(2)]),
+      )
+    }
+    const url = signed.url
+    assert.match(url, /\/ws\/connect\?ws_token=tok&channel=room1$/)
+    variants.set('ws_token', { ...signed, url: url.replace('ws_token=tok', 'ws_token=stolen') })
+    variants.set('channel', { ...signed, url: url.replace('channel=room1', 'channel=admin') })
+    variants.set('query added', { ...signed, url: `${url}&channel=admin` })
+    variants.set('query removed', { ...signed, url: url.slice(0, url.indexOf('?')) })
+    variants.set('path', { ...signed, url: url.replace('/ws/connect', '/other/connect') })
+    variants.set('method', { ...signed, method: 'PUT' })
+
+    assert.ok(variants.size >= 30, `only ${variants.size} variants`)
+    for (const [what, variant] of variants) {
+      assert.equal(await replay(variant), 'bad', what)
+    }
+  })
+
+  it('a message: its body, route path or client IP', async () => {
+    const signed = await capture(messageEvent({ routeKey: 'sendmessage', body: '{"a":1}' }))
+    assert.equal(await replay(signed), 'ok')
+    const body = '{"a":2}'
+    const variants: Array<[string, IntegrationRequest]> = [
+      [
+        'body',
+        {
+          ...withHeaders(signed, (h) =>
+            h.map(([n, v]) => (n === 'Content-Length' ? [n, String(body.length)] : [n, v])),
+          ),
+          body,
+        },
+      ],
+      ['route', { ...signed, url: signed.url.replace('/ws/sendmessage', '/ws/default') }],
+      [
+        'client IP',
+        withHeaders(signed, (h) =>
+          h.map(([n, v]) => (n === 'X-Forwarded-For' ? [n, '198.51.100.9'] : [n, v])),
+        ),
+      ],
+    ]
+    for (const [what, variant] of variants) assert.equal(await replay(variant), 'bad', what)
   })
 })

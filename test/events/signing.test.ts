@@ -3,26 +3,76 @@ import { describe, it } from 'node:test'
 import fc from 'fast-check'
 import { manualClock } from '../../src/clock.ts'
 import { isGatehouseError } from '../../src/errors.ts'
-import type { GatewayEvent } from '../../src/events/event.ts'
-import { createSignatureVerifier, signEvent, verifyStaticSecret } from '../../src/events/signing.ts'
-import { messageEvent, SECRET, T0 } from './fixtures.ts'
+import type { GatewayEvent, SignedRequest } from '../../src/events/event.ts'
+import {
+  createSignatureVerifier,
+  hashSignedHeaders,
+  isUnsignedHeader,
+  type SignedParts,
+  signEvent,
+  verifyStaticSecret,
+} from '../../src/events/signing.ts'
+import { connectEvent, messageEvent, SECRET, T0 } from './fixtures.ts'
+
+const HEADERS: ReadonlyArray<readonly [string, string]> = [
+  ['Host', 'app.example.test'],
+  ['Cookie', 'sessionid=abc'],
+  ['X-Forwarded-For', '203.0.113.7'],
+]
+
+/** What the app decodes of the HTTP request: method, path, query, header hash. */
+function requestOf(overrides: Partial<SignedRequest> = {}): SignedRequest {
+  return {
+    method: 'POST',
+    path: '/ws/default',
+    rawQuery: '',
+    headersHash: hashSignedHeaders(HEADERS),
+    ...overrides,
+  }
+}
 
 /** The event as the app decodes it from a call the gateway signed at `at`. */
-function signed(event: GatewayEvent, at: number, secret = SECRET): GatewayEvent {
+function signed(
+  event: GatewayEvent,
+  at: number,
+  secret = SECRET,
+  request: SignedRequest = requestOf(),
+): GatewayEvent {
   const { timestamp, signature } = signEvent(
     {
       timestamp: at,
       requestId: event.requestId,
       connectionId: event.connectionId,
       routeKey: event.routeKey,
+      sourceIp: event.sourceIp,
+      ...request,
       body: event.body,
     },
     secret,
   )
-  return { ...event, transport: { via: 'http', signature, timestamp } }
+  return { ...event, transport: { via: 'http', signature, timestamp, request } }
 }
 
-function withTransport(event: GatewayEvent, patch: { signature?: string; timestamp?: string }) {
+/** Parts for signEvent with one field changed. */
+function parts(overrides: Partial<SignedParts> = {}): SignedParts {
+  return {
+    requestId: 'r',
+    connectionId: 'c=',
+    routeKey: '$default',
+    sourceIp: '',
+    method: 'POST',
+    path: '/ws/default',
+    rawQuery: '',
+    headersHash: hashSignedHeaders([]),
+    body: '',
+    ...overrides,
+  }
+}
+
+function withTransport(
+  event: GatewayEvent,
+  patch: { signature?: string; timestamp?: string; request?: SignedRequest | undefined },
+) {
   const t = event.transport.via === 'http' ? event.transport : { via: 'http' as const }
   return { ...event, transport: { ...t, ...patch } } as GatewayEvent
 }
@@ -37,10 +87,7 @@ describe('signEvent / createSignatureVerifier', () => {
   })
 
   it('signs with lower-case hex and a decimal ms timestamp', () => {
-    const sig = signEvent(
-      { timestamp: T0, requestId: 'r1', connectionId: 'c1=', routeKey: '$default', body: 'x' },
-      SECRET,
-    )
+    const sig = signEvent(parts({ timestamp: T0, requestId: 'r1', connectionId: 'c1=' }), SECRET)
     assert.equal(sig.timestamp, String(T0))
     assert.match(sig.signature, /^[0-9a-f]{64}$/)
   })
@@ -55,7 +102,7 @@ describe('signEvent / createSignatureVerifier', () => {
     assert.equal(verifier.verify(messageEvent({ transport: { via: 'lambda' } })), 'missing')
   })
 
-  it('reports a tampered timestamp, connection id, route, body or request id as bad', () => {
+  it('reports a tampered timestamp, connection id, route, body, request id or source IP as bad', () => {
     const base = signed(messageEvent(), T0)
     const cases: GatewayEvent[] = [
       withTransport(base, { timestamp: String(T0 + 1) }),
@@ -64,6 +111,8 @@ describe('signEvent / createSignatureVerifier', () => {
       { ...base, body: '{"action":"ping","n":2}' },
       { ...base, body: undefined },
       { ...base, requestId: 'other-request-id' },
+      { ...base, sourceIp: '203.0.113.8' },
+      { ...base, sourceIp: '' },
     ]
     for (const event of cases) {
       const verifier = createSignatureVerifier({ secret: SECRET, clock: manualClock(T0) })
@@ -71,20 +120,51 @@ describe('signEvent / createSignatureVerifier', () => {
     }
   })
 
+  it('reports a changed method, path, query or header set as bad', () => {
+    const base = signed(connectEvent(), T0, SECRET, requestOf({ rawQuery: 'ws_token=t&channel=a' }))
+    const request = base.transport.via === 'http' ? base.transport.request : undefined
+    assert.ok(request)
+    const cases: Array<SignedRequest | undefined> = [
+      { ...request, method: 'PUT' },
+      { ...request, path: '/other/default' },
+      { ...request, rawQuery: 'ws_token=t&channel=b' },
+      { ...request, rawQuery: 'ws_token=u&channel=a' },
+      { ...request, rawQuery: '' },
+      { ...request, headersHash: hashSignedHeaders([...HEADERS, ['Origin', 'https://evil']]) },
+      { ...request, headersHash: hashSignedHeaders(HEADERS.slice(1)) },
+      // A signed event decoded without its request facts cannot be checked.
+      undefined,
+    ]
+    const verifier = createSignatureVerifier({ secret: SECRET, clock: manualClock(T0) })
+    for (const changed of cases) {
+      assert.equal(verifier.verify(withTransport(base, { request: changed })), 'bad')
+    }
+    assert.equal(verifier.verify(base), 'ok')
+  })
+
   it('rejects any single-field tampering (property)', () => {
     fc.assert(
       fc.property(
         fc.string({ maxLength: 200 }),
         fc.string({ maxLength: 200 }),
-        fc.constantFrom('body', 'routeKey', 'timestamp'),
+        fc.constantFrom('body', 'routeKey', 'timestamp', 'query', 'path'),
         (body, other, field) => {
           fc.pre(body !== other)
-          const base = signed(messageEvent({ body }), T0)
+          const query = new URLSearchParams({ ws_token: body }).toString()
+          const base = signed(messageEvent({ body }), T0, SECRET, requestOf({ rawQuery: query }))
+          const request = requestOf({ rawQuery: query })
           const verifier = createSignatureVerifier({ secret: SECRET, clock: manualClock(T0) })
           let event: GatewayEvent
           if (field === 'body') event = { ...base, body: other }
           else if (field === 'routeKey') event = { ...base, routeKey: `r${other}` }
-          else event = withTransport(base, { timestamp: String(T0 - 1 - (other.length % 1000)) })
+          else if (field === 'query') {
+            const changed = new URLSearchParams({ ws_token: other }).toString()
+            event = withTransport(base, { request: { ...request, rawQuery: changed } })
+          } else if (field === 'path') {
+            event = withTransport(base, {
+              request: { ...request, path: `/ws/${encodeURIComponent(other)}x` },
+            })
+          } else event = withTransport(base, { timestamp: String(T0 - 1 - (other.length % 1000)) })
           assert.equal(verifier.verify(event), 'bad')
         },
       ),
@@ -179,20 +259,91 @@ describe('signEvent / createSignatureVerifier', () => {
     invalid(() => createSignatureVerifier({ secret: 'short' }))
     invalid(() => createSignatureVerifier({ secret: SECRET, windowMs: 0 }))
     invalid(() => createSignatureVerifier({ secret: SECRET, replayCacheSize: -1 }))
-    invalid(() =>
-      signEvent({ requestId: 'r', connectionId: 'c=', routeKey: '$default', body: '' }, ''),
+    invalid(() => signEvent(parts(), ''))
+  })
+
+  it('refuses to sign fields that could shift into one another', () => {
+    const invalid = (fn: () => unknown) =>
+      assert.throws(fn, (err: unknown) => isGatehouseError(err, 'ERR_INVALID_EVENT'))
+    invalid(() => signEvent(parts({ requestId: 'a:b\nc' }), SECRET))
+    invalid(() => signEvent(parts({ connectionId: 'c:1' }), SECRET))
+    invalid(() => signEvent(parts({ routeKey: 'a\nb' }), SECRET))
+    invalid(() => signEvent(parts({ path: '/a\n/b' }), SECRET))
+    invalid(() => signEvent(parts({ rawQuery: 'a=1\r\nb=2' }), SECRET))
+    invalid(() => signEvent(parts({ method: 'PO ST' }), SECRET))
+    invalid(() => signEvent(parts({ sourceIp: 'not-an-ip' }), SECRET))
+    invalid(() => signEvent(parts({ headersHash: 'abc' }), SECRET))
+    assert.doesNotThrow(() => signEvent(parts({ sourceIp: '2001:db8::1' }), SECRET))
+  })
+})
+
+describe('hashSignedHeaders', () => {
+  it('is the same for a raw pair list and the Fetch Headers built from it', () => {
+    const raw: Array<[string, string]> = [
+      ['Host', 'app:8000'],
+      ['Cookie', 'a=1'],
+      ['cookie', 'b=2'],
+      ['X-Padded', '  value \t'],
+      ['Origin', 'https://app.example'],
+      ['X-Empty', ''],
+    ]
+    const headers = new Headers()
+    for (const [name, value] of raw) headers.append(name, value)
+    assert.equal(hashSignedHeaders(raw), hashSignedHeaders(headers))
+  })
+
+  it('matches Fetch Headers for any header list (property)', () => {
+    const name = fc.constantFrom('Cookie', 'cookie', 'Origin', 'X-A', 'x-b', 'Set-Cookie', 'Host')
+    const value = fc.stringMatching(/^[\t !-~]{0,20}$/)
+    fc.assert(
+      fc.property(fc.array(fc.tuple(name, value), { maxLength: 12 }), (raw) => {
+        const headers = new Headers()
+        for (const [n, v] of raw) headers.append(n, v)
+        assert.equal(hashSignedHeaders(raw), hashSignedHeaders(headers))
+      }),
+      { numRuns: 300 },
     )
   })
 
-  it('refuses to sign ids that could shift the signed fields', () => {
-    const invalid = (fn: () => unknown) =>
-      assert.throws(fn, (err: unknown) => isGatehouseError(err, 'ERR_INVALID_EVENT'))
-    invalid(() =>
-      signEvent({ requestId: 'a:b', connectionId: 'c=', routeKey: '$default', body: '' }, SECRET),
+  it('covers names, values, order of repeats and presence; leaves out only framing', () => {
+    const base: Array<[string, string]> = [
+      ['Cookie', 'a=1'],
+      ['Cookie', 'b=2'],
+    ]
+    const h = hashSignedHeaders(base)
+    assert.notEqual(
+      hashSignedHeaders([
+        ['Cookie', 'b=2'],
+        ['Cookie', 'a=1'],
+      ]),
+      h,
     )
-    invalid(() =>
-      signEvent({ requestId: 'r', connectionId: 'c:1', routeKey: '$default', body: '' }, SECRET),
+    assert.notEqual(hashSignedHeaders([...base, ['Origin', 'x']]), h)
+    assert.notEqual(hashSignedHeaders([['Cookie', 'a=1; b=3']]), h)
+    assert.notEqual(hashSignedHeaders([['Cookie2', 'a=1; b=2']]), h)
+    // Joined repeats are what Fetch shows the app: the same text either way.
+    assert.equal(hashSignedHeaders([['Cookie', 'a=1; b=2']]), h)
+    assert.equal(
+      hashSignedHeaders([
+        ['X-A', '1'],
+        ['x-a', '2'],
+      ]),
+      hashSignedHeaders([['X-A', '1, 2']]),
     )
+    for (const framing of [
+      'Connection',
+      'Keep-Alive',
+      'Transfer-Encoding',
+      'Content-Length',
+      'x-gatehouse-signature',
+      'X-Gatehouse-Timestamp',
+    ]) {
+      assert.equal(isUnsignedHeader(framing.toLowerCase()), true, framing)
+      assert.equal(hashSignedHeaders([...base, [framing, '1']]), h, framing)
+    }
+    for (const covered of ['cookie', 'host', 'x-forwarded-for', 'x-gatehouse-secret', 'upgrade']) {
+      assert.equal(isUnsignedHeader(covered), false, covered)
+    }
   })
 })
 

@@ -7,7 +7,11 @@
 import type { Clock } from '../../clock.ts'
 import { isGatehouseError } from '../../errors.ts'
 import type { GatewayEvent } from '../../events/event.ts'
-import { type IntegrationRequest, toIntegrationRequest } from '../../events/integration-request.ts'
+import {
+  type IntegrationRequest,
+  signIntegrationRequest,
+  toIntegrationRequest,
+} from '../../events/integration-request.ts'
 import { sendIntegrationRequest } from '../../events/integration-send.ts'
 import type { ConnectionFacts } from '../handshake.ts'
 import type { Integration, IntegrationOutcome } from '../integration.ts'
@@ -60,14 +64,18 @@ export function invokeHttp(
         forwardedProto: 'http',
         forwardedPort: facts.localPort,
         ...(integration.method === undefined ? {} : { method: integration.method }),
-        ...(integration.secret === undefined ? {} : { secret: integration.secret }),
         ...(integration.realIpHeader === undefined
           ? {}
           : { realIpHeader: integration.realIpHeader }),
       },
       event.eventType === 'CONNECT' ? facts.rawHeaders : undefined,
     )
-    request = mapperFor(integration, `routes.${event.routeKey}`)(built, event, facts)
+    const mapped = mapperFor(integration, `routes.${event.routeKey}`)(built, event, facts)
+    // Signed last, so the signature covers what the request parameters added too.
+    request =
+      integration.secret === undefined
+        ? mapped
+        : signIntegrationRequest(mapped, event, integration.secret, ctx.clock.now())
   } catch (error) {
     return Promise.resolve({ kind: 'error', error })
   }
