@@ -62,7 +62,8 @@ export interface Gateway {
   /**
    * Stop: refuse new upgrades, close every socket with 1001 (each fires its `$disconnect`),
    * wait up to `drainMs` (default 5000) for closes and running integration calls, then drop
-   * what is left and close the HTTP server.
+   * what is left and close the HTTP server. A `drainMs` that is not a non-negative number
+   * rejects with `ERR_INVALID_OPTION` and changes nothing (the gateway keeps running).
    */
   close(options?: { readonly drainMs?: number }): Promise<void>
   /** Push to, describe and close connections (the in-process `Connections` port). */
