@@ -33,7 +33,7 @@ import {
  * sendError(rt, conn, ERROR_MESSAGES.forbidden, requestId)
  * ```
  */
-export const ERROR_MESSAGES = Object.freeze({
+const ERROR_MESSAGES = Object.freeze({
   forbidden: 'Forbidden',
   internal: 'Internal server error',
   timeout: 'Endpoint request timed out',

@@ -64,7 +64,7 @@ const WS_ERROR_CLOSE: Readonly<Record<string, number>> = {
  * chosenProtocols.set(req, 'gatehouse.v1') // then wss.handleUpgrade(...)
  * ```
  */
-export const chosenProtocols = new WeakMap<IncomingMessage, string>()
+const chosenProtocols = new WeakMap<IncomingMessage, string>()
 
 /**
  * `ws`'s `handleProtocols`: echo only what `$connect` returned, and only when the client

@@ -3,14 +3,12 @@
  * A small, bounded `Cookie` header parser. The result is a `Map`, so names such as
  * `__proto__` or `constructor` are plain keys and can never touch a prototype.
  */
+import { HTTP_TOKEN } from '../events/headers.ts'
 
 /** Longer `Cookie` headers are refused outright (Node's whole-header limit is 16 KiB). */
 export const MAX_COOKIE_HEADER_LENGTH = 16_384
 /** Pairs read from one header; later pairs are ignored. */
 export const MAX_COOKIE_PAIRS = 128
-
-/** RFC 6265 cookie-name: an RFC 7230 token. */
-const COOKIE_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 
 /**
  * The cookies of a `Cookie` header, by name. Bounds: a header longer than
@@ -39,7 +37,7 @@ export function parseCookies(header: string | null | undefined): Map<string, str
     if (eq === -1) continue
     pairs++
     const name = pair.slice(0, eq).trim()
-    if (!COOKIE_NAME.test(name) || cookies.has(name)) continue
+    if (!HTTP_TOKEN.test(name) || cookies.has(name)) continue
     let value = pair.slice(eq + 1).trim()
     if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) {
       value = value.slice(1, -1)

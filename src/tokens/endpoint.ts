@@ -21,6 +21,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { createOriginCheck, type OriginCheck } from '../app/checks/origin.ts'
 import { DEFAULTS } from '../defaults.ts'
 import { GatehouseError, isGatehouseError } from '../errors.ts'
+import { HTTP_TOKEN } from '../events/headers.ts'
 import { type Logger, logSafe, silentLogger } from '../logger.ts'
 import { parseCookies } from './cookies.ts'
 import type { TokenService } from './service.ts'
@@ -49,8 +50,6 @@ export interface TokenEndpointOptions {
 
 /** The longest CSRF value compared; longer ones are refused. */
 const MAX_CSRF_LENGTH = 256
-/** RFC 7230 token, for cookie and header names. */
-const TOKEN_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 
 const STATUS_TEXT: Readonly<Record<number, string>> = {
   403: 'Forbidden',
@@ -100,7 +99,7 @@ function isIdentity(value: unknown): value is TokenRequestIdentity {
 }
 
 function checkName(option: string, value: string): string {
-  if (typeof value !== 'string' || !TOKEN_NAME.test(value)) {
+  if (typeof value !== 'string' || !HTTP_TOKEN.test(value)) {
     throw new GatehouseError('ERR_INVALID_OPTION', `${option} must be a cookie/header name`)
   }
   return value

@@ -4,12 +4,10 @@
  * as `constructor` is never satisfied by `Object.prototype`.
  */
 import { GatehouseError } from '../../errors.ts'
+import { HTTP_TOKEN } from '../../events/headers.ts'
 
 /** A compiled required-headers check: the first missing name, or `null` when all are there. */
 export type RequiredHeadersCheck = (headers: Readonly<Record<string, string>>) => string | null
-
-/** RFC 7230 token, lower case. */
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/
 
 /**
  * Compile a required-headers check. Names are lower-cased once (event headers are
@@ -29,7 +27,7 @@ export function createRequiredHeadersCheck(required: readonly string[]): Require
   }
   const names = required.map((entry) => {
     const name = typeof entry === 'string' ? entry.toLowerCase() : ''
-    if (!HEADER_NAME.test(name)) {
+    if (!HTTP_TOKEN.test(name)) {
       throw new GatehouseError(
         'ERR_INVALID_OPTION',
         `requiredHeaders: ${JSON.stringify(entry)} is not a header name`,
