@@ -192,24 +192,38 @@ function sqliteStore(db: DatabaseSync): Store {
     }
   }
 
+  // Prepared like the rest: `db.exec` would parse the SQL on every transaction.
+  const tx = { begin: q('BEGIN IMMEDIATE'), commit: q('COMMIT'), rollback: q('ROLLBACK') }
+
   // Several statements as one unit; BEGIN IMMEDIATE takes the write lock up front so a
   // competing writer makes us wait (busy timeout) at the start, never half-way through.
   function transaction<T>(body: () => T): T {
-    db.exec('BEGIN IMMEDIATE')
+    tx.begin.run()
     try {
       const out = body()
-      db.exec('COMMIT')
+      tx.commit.run()
       return out
     } catch (err) {
-      if (db.isOpen && db.isTransaction) db.exec('ROLLBACK')
+      if (db.isOpen && db.isTransaction) tx.rollback.run()
       throw err
     }
   }
 
+  // Listings return rows as arrays where node:sqlite can (Node >= 22.16): a fan-out to
+  // thousands of connections then allocates no object per row.
+  const listings = [st.listById, st.listByUser, st.listBySession, st.listByChannel, st.listAll]
+  const asArrays = typeof st.listAll.setReturnArrays === 'function'
+  if (asArrays) for (const stmt of listings) stmt.setReturnArrays(true)
+
   function ids(stmt: StatementSync, ...params: string[]): string[] {
-    return (stmt.all(...params) as unknown as { connection_id: string }[]).map(
-      (r) => r.connection_id,
-    )
+    const rows = stmt.all(...params) as unknown[]
+    const out = new Array<string>(rows.length)
+    for (let i = 0; i < rows.length; i++) {
+      out[i] = asArrays
+        ? (rows[i] as [string])[0]
+        : (rows[i] as { connection_id: string }).connection_id
+    }
+    return out
   }
 
   return {

@@ -97,6 +97,25 @@ describe('sqlite store', () => {
     }
   })
 
+  test('a channel listing reads only the covering index of connected sessions', async () => {
+    const path = freshPath()
+    await (await openSqliteStore({ path })).close()
+    const db = new DatabaseSync(path)
+    try {
+      const plan = db
+        .prepare(
+          'EXPLAIN QUERY PLAN SELECT connection_id FROM sessions WHERE channel = ? AND connected = 1',
+        )
+        .all('lobby')
+        .map((r) => String(r.detail))
+      assert.deepEqual(plan, [
+        'SEARCH sessions USING COVERING INDEX sessions_channel_ids (channel=?)',
+      ])
+    } finally {
+      db.close()
+    }
+  })
+
   test('refuses a database written by a newer schema version', async () => {
     const path = freshPath()
     await (await openSqliteStore({ path })).close()
