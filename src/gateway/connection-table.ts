@@ -7,19 +7,23 @@
  */
 import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
+import type { FrameState } from './frame-inspector.ts'
 import type { ConnectionIdentity } from './handshake.ts'
 import type { TokenBucket } from './token-bucket.ts'
 
 /**
- * One established connection and its bookkeeping (mutated by the gateway's parts).
+ * One established connection and its bookkeeping (mutated by the gateway's parts). A class,
+ * so every record has one shape: an idle connection lives for hours, and thousands of them
+ * share it. It also carries the frame inspector's state ({@link FrameState}).
  *
  * @example
  * ```ts
- * const conn = table.get(connectionId)
- * if (conn?.state === 'open') conn.lastActiveAt = clock.now()
+ * const conn = new Connection(identity, ws, socket, ipKey, clock.now())
+ * table.add(conn)
+ * if (conn.state === 'open') conn.lastActiveAt = clock.now()
  * ```
  */
-export interface Connection {
+export class Connection implements FrameState {
   readonly id: string
   /** Only the identity: the handshake's headers and query are dropped after `$connect`. */
   readonly identity: ConnectionIdentity
@@ -29,23 +33,75 @@ export interface Connection {
   /** The client address key the per-IP caps count under. */
   readonly ipKey: string
   /** `open` until a close starts; pushes and `@connections` calls see only `open`. */
-  state: 'open' | 'closing' | 'closed'
+  state: 'open' | 'closing' | 'closed' = 'open'
   /** Last data frame in either direction (epoch ms): the idle timer and `lastActiveAt`. */
   lastActiveAt: number
   /** When the outstanding ping was sent; 0 when none is outstanding. */
-  pingSentAt: number
+  pingSentAt = 0
   /** When the last ping was sent (or the connection opened). */
   lastPingAt: number
   /** Set when the gateway started the close: what `$disconnect` reports. */
-  closeCode: number | undefined
-  closeReason: string | undefined
+  closeCode: number | undefined = undefined
+  closeReason: string | undefined = undefined
   /** Messages refused in a row by the rate limit. */
-  strikes: number
+  strikes = 0
   /** Integration calls running for this connection. */
-  inFlight: number
+  inFlight = 0
   /** Messages waiting for an integration slot, in arrival order. */
-  readonly queue: string[]
+  readonly queue: string[] = []
   readonly bucket: TokenBucket
+  frameStep = 0
+  frameFill = 0
+  frameAcc = 0
+  frameHead = 0
+  frameRemaining = 0
+
+  constructor(
+    identity: ConnectionIdentity,
+    ws: WebSocket,
+    socket: Duplex,
+    ipKey: string,
+    now: number,
+    bucket: TokenBucket,
+  ) {
+    this.id = identity.connectionId
+    this.identity = identity
+    this.ws = ws
+    this.socket = socket
+    this.ipKey = ipKey
+    this.lastActiveAt = now
+    this.lastPingAt = now
+    this.bucket = bucket
+  }
+}
+
+/** Where a socket or a `WebSocket` keeps its connection record, for the shared listeners. */
+const CONNECTION = Symbol('gatehouse.connection')
+
+/**
+ * Hang `conn` off `target` (its raw socket, its `WebSocket`), so one listener function shared
+ * by every connection finds the record from `this` rather than a closure per connection.
+ *
+ * @example
+ * ```ts
+ * attachConnection(socket, conn)
+ * socket.prependListener('data', inspectData) // inspectData: connectionOf(this)
+ * ```
+ */
+export function attachConnection(target: object, conn: Connection): void {
+  ;(target as { [CONNECTION]?: Connection })[CONNECTION] = conn
+}
+
+/**
+ * The connection record {@link attachConnection} hung off `target`, if any.
+ *
+ * @example
+ * ```ts
+ * function onPong(this: WebSocket) { const conn = connectionOf(this); if (conn) conn.pingSentAt = 0 }
+ * ```
+ */
+export function connectionOf(target: object): Connection | undefined {
+  return (target as { [CONNECTION]?: Connection })[CONNECTION]
 }
 
 /**

@@ -25,16 +25,151 @@ export interface FrameViolation {
 
 const OPCODE_BINARY = 0x2
 
-/** Header parsing states. */
+/** Header parsing states; `DONE` once a violation was flagged. */
 const HEAD = 0
 const LENGTH_16 = 1
 const LENGTH_64 = 2
 const MASK = 3
 const PAYLOAD = 4
+const DONE = 5
+
+const TOO_LARGE: FrameViolation = Object.freeze({ code: 1009, reason: 'Frame too large' })
+const BINARY: FrameViolation = Object.freeze({
+  code: 1003,
+  reason: 'Binary frames are not supported',
+})
 
 /**
- * A `'data'` listener that calls `onViolation` for the first binary frame (1003) or the first
- * data frame longer than `maxFrameBytes` (1009).
+ * Where the inspection of one connection's byte stream stands: plain number fields, so they
+ * can live on the connection record itself (no buffer, no closure per connection).
+ *
+ * @example
+ * ```ts
+ * const state: FrameState = new FrameInspection()
+ * inspectFrames(state, chunk, 32_768)
+ * ```
+ */
+export interface FrameState {
+  /** HEAD, LENGTH_16, LENGTH_64, MASK, PAYLOAD or DONE. */
+  frameStep: number
+  /** Bytes of the current header field read so far. */
+  frameFill: number
+  /** The first header byte, then the extended length as it is read (big-endian). */
+  frameAcc: number
+  /** Opcode of the current frame, with bit 0x80 set when it is masked. */
+  frameHead: number
+  /** Payload bytes of the current frame still to skip. */
+  frameRemaining: number
+}
+
+/**
+ * A fresh {@link FrameState}, for a stream that starts at a frame boundary.
+ *
+ * @example
+ * ```ts
+ * const state = new FrameInspection()
+ * const violation = inspectFrames(state, chunk, 32_768)
+ * ```
+ */
+export class FrameInspection implements FrameState {
+  frameStep = HEAD
+  frameFill = 0
+  frameAcc = 0
+  frameHead = 0
+  frameRemaining = 0
+}
+
+/** A data frame's length is known: check it, and move on to the mask or the payload. */
+function lengthKnown(s: FrameState, length: number, maxFrameBytes: number): FrameViolation | null {
+  if ((s.frameHead & 0x0f) <= OPCODE_BINARY && length > maxFrameBytes) {
+    s.frameStep = DONE
+    return TOO_LARGE
+  }
+  s.frameRemaining = length
+  s.frameStep = (s.frameHead & 0x80) !== 0 ? MASK : PAYLOAD
+  s.frameFill = 0
+  return null
+}
+
+/**
+ * Walk the frame headers in `chunk`, continuing from `s`. Returns the first violation — the
+ * first binary frame (1003) or the first data frame longer than `maxFrameBytes` (1009) —
+ * once, then `null` for every later chunk.
+ *
+ * @example
+ * ```ts
+ * const violation = inspectFrames(conn, chunk, 32_768)
+ * if (violation) ws.close(violation.code, violation.reason)
+ * ```
+ */
+export function inspectFrames(
+  s: FrameState,
+  chunk: Buffer,
+  maxFrameBytes: number,
+): FrameViolation | null {
+  let i = 0
+  const n = chunk.length
+  while (i < n) {
+    switch (s.frameStep) {
+      case DONE:
+        return null
+      case HEAD: {
+        const byte = chunk[i++] ?? 0
+        if (s.frameFill === 0) {
+          s.frameAcc = byte
+          s.frameFill = 1
+          break
+        }
+        const opcode = s.frameAcc & 0x0f
+        const len7 = byte & 0x7f
+        s.frameHead = opcode | (byte & 0x80)
+        s.frameFill = 0
+        s.frameAcc = 0
+        // A continuation frame inherits its message's opcode; the first frame was already seen.
+        if (opcode === OPCODE_BINARY) {
+          s.frameStep = DONE
+          return BINARY
+        }
+        if (len7 === 126) s.frameStep = LENGTH_16
+        else if (len7 === 127) s.frameStep = LENGTH_64
+        else if (lengthKnown(s, len7, maxFrameBytes)) return TOO_LARGE
+        break
+      }
+      case LENGTH_16:
+      case LENGTH_64: {
+        // Past 2^53 the sum rounds, but stays far above any frame limit.
+        s.frameAcc = s.frameAcc * 256 + (chunk[i++] ?? 0)
+        s.frameFill += 1
+        if (s.frameFill === (s.frameStep === LENGTH_16 ? 2 : 8)) {
+          if (lengthKnown(s, s.frameAcc, maxFrameBytes)) return TOO_LARGE
+        }
+        break
+      }
+      case MASK: {
+        const take = Math.min(4 - s.frameFill, n - i)
+        s.frameFill += take
+        i += take
+        if (s.frameFill === 4) {
+          s.frameFill = 0
+          s.frameStep = PAYLOAD
+        }
+        break
+      }
+      case PAYLOAD: {
+        const take = Math.min(s.frameRemaining, n - i)
+        s.frameRemaining -= take
+        i += take
+        break
+      }
+    }
+    if (s.frameStep === PAYLOAD && s.frameRemaining === 0) s.frameStep = HEAD
+  }
+  return null
+}
+
+/**
+ * A standalone `'data'` listener over {@link inspectFrames} that calls `onViolation` once.
+ * The gateway itself keeps the state on the connection and shares one listener.
  *
  * @example
  * ```ts
@@ -45,85 +180,9 @@ export function createFrameInspector(
   maxFrameBytes: number,
   onViolation: (violation: FrameViolation) => void,
 ): (chunk: Buffer) => void {
-  let state = HEAD
-  let done = false
-  // Bytes of the current header field still expected, and what was read of it so far.
-  const header = Buffer.alloc(8)
-  let headerFill = 0
-  let opcode = 0
-  let masked = false
-  let remaining = 0
-
-  function flag(violation: FrameViolation): void {
-    done = true
-    onViolation(violation)
-  }
-
-  /** A data frame's length is known: check it. Returns false when inspection must stop. */
-  function checkLength(length: number): boolean {
-    if (opcode <= OPCODE_BINARY && length > maxFrameBytes) {
-      flag({ code: 1009, reason: 'Frame too large' })
-      return false
-    }
-    remaining = length
-    state = masked ? MASK : PAYLOAD
-    headerFill = 0
-    return true
-  }
-
+  const state = new FrameInspection()
   return (chunk: Buffer) => {
-    let i = 0
-    const n = chunk.length
-    while (!done && i < n) {
-      switch (state) {
-        case HEAD: {
-          header[headerFill++] = chunk[i++] ?? 0
-          if (headerFill < 2) break
-          const b0 = header[0] ?? 0
-          const b1 = header[1] ?? 0
-          opcode = b0 & 0x0f
-          masked = (b1 & 0x80) !== 0
-          const len7 = b1 & 0x7f
-          headerFill = 0
-          // A continuation frame inherits its message's opcode; the first frame was already seen.
-          if (opcode === OPCODE_BINARY) {
-            flag({ code: 1003, reason: 'Binary frames are not supported' })
-            break
-          }
-          if (len7 === 126) state = LENGTH_16
-          else if (len7 === 127) state = LENGTH_64
-          else checkLength(len7)
-          break
-        }
-        case LENGTH_16:
-          header[headerFill++] = chunk[i++] ?? 0
-          if (headerFill === 2) checkLength(header.readUInt16BE(0))
-          break
-        case LENGTH_64:
-          header[headerFill++] = chunk[i++] ?? 0
-          if (headerFill === 8) {
-            const length = header.readUInt32BE(0) * 2 ** 32 + header.readUInt32BE(4)
-            checkLength(length)
-          }
-          break
-        case MASK: {
-          const take = Math.min(4 - headerFill, n - i)
-          headerFill += take
-          i += take
-          if (headerFill === 4) {
-            headerFill = 0
-            state = PAYLOAD
-          }
-          break
-        }
-        case PAYLOAD: {
-          const take = Math.min(remaining, n - i)
-          remaining -= take
-          i += take
-          break
-        }
-      }
-      if (state === PAYLOAD && remaining === 0) state = HEAD
-    }
+    const violation = inspectFrames(state, chunk, maxFrameBytes)
+    if (violation) onViolation(violation)
   }
 }

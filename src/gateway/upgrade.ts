@@ -20,8 +20,8 @@ import { isHttpToken } from '../events/headers.ts'
 import { rateKeyForIp, resolveClientIp } from '../limits/client-ip.ts'
 import { logSafe } from '../logger.ts'
 import { newId } from './connection-id.ts'
-import type { Connection } from './connection-table.ts'
-import { createFrameInspector } from './frame-inspector.ts'
+import { attachConnection, Connection, connectionOf } from './connection-table.ts'
+import { inspectFrames } from './frame-inspector.ts'
 import {
   type ConnectionIdentity,
   connectEvent,
@@ -163,6 +163,16 @@ export function createUpgradeHandler(
   const { logger, clock } = o
   const retryAfter = { 'Retry-After': String(o.retryAfterSeconds) }
 
+  /** One `'data'` listener for every connection: its state hangs off the socket. */
+  function inspectData(this: Duplex, chunk: Buffer): void {
+    const conn = connectionOf(this)
+    if (conn === undefined) return
+    const violation = inspectFrames(conn, chunk, o.maxFrameBytes)
+    if (violation === null) return
+    logger.info({ connectionId: conn.id, code: violation.code }, violation.reason)
+    closeConnection(conn, violation.code, violation.reason)
+  }
+
   function refuse(
     socket: Duplex,
     status: number,
@@ -177,33 +187,19 @@ export function createUpgradeHandler(
 
   function open(handshake: Handshake, ipKey: string, ws: WebSocket, socket: Duplex): Connection {
     const now = clock.now()
-    const conn: Connection = {
-      id: handshake.connectionId,
-      // Headers and query were for $connect only; a connection lives for hours.
-      identity: identityOf(handshake),
+    // Headers and query were for $connect only; a connection lives for hours.
+    const conn = new Connection(
+      identityOf(handshake),
       ws,
       socket,
       ipKey,
-      state: 'open',
-      lastActiveAt: now,
-      pingSentAt: 0,
-      lastPingAt: now,
-      closeCode: undefined,
-      closeReason: undefined,
-      strikes: 0,
-      inFlight: 0,
-      queue: [],
-      bucket: createTokenBucket(o.messageBurst, o.messagesPerSecond, now),
-    }
-    rt.table.add(conn)
-    // Ahead of ws's own reader: frame limits are checked before ws assembles a message.
-    socket.prependListener(
-      'data',
-      createFrameInspector(o.maxFrameBytes, (v) => {
-        logger.info({ connectionId: conn.id, code: v.code }, v.reason)
-        closeConnection(conn, v.code, v.reason)
-      }),
+      now,
+      createTokenBucket(o.messageBurst, o.messagesPerSecond, now),
     )
+    rt.table.add(conn)
+    attachConnection(socket, conn)
+    // Ahead of ws's own reader: frame limits are checked before ws assembles a message.
+    socket.prependListener('data', inspectData)
     ws.on('message', (data, isBinary) => handleMessage(rt, conn, data as Buffer, isBinary))
     ws.on('pong', () => {
       conn.pingSentAt = 0

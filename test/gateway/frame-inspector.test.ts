@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import { createFrameInspector, type FrameViolation } from '../../src/gateway/frame-inspector.ts'
+import {
+  createFrameInspector,
+  FrameInspection,
+  type FrameViolation,
+  inspectFrames,
+} from '../../src/gateway/frame-inspector.ts'
 import { frame } from '../conformance/gateway/support/raw-socket.ts'
 
 function inspect(bytes: Buffer, max: number, cuts: number[] = []): FrameViolation[] {
@@ -86,4 +91,21 @@ test('property: chunk boundaries never change the verdict', () => {
     ),
     { numRuns: 200 },
   )
+})
+
+test('inspectFrames keeps its state in plain fields of any record, one byte at a time', () => {
+  const bytes = Buffer.concat([
+    frame({ opcode: 0x1, payload: Buffer.alloc(300) }),
+    frame({ opcode: 0x1, payload: Buffer.alloc(70_000) }),
+  ])
+  const record = { other: 'kept', ...new FrameInspection() }
+  const seen: FrameViolation[] = []
+  for (let i = 0; i < 400; i++) {
+    const v = inspectFrames(record, bytes.subarray(i, i + 1), 65_536)
+    if (v) seen.push(v)
+  }
+  // The 70 000-byte frame's 64-bit length header ends inside the first 400 bytes.
+  assert.deepEqual(seen, [{ code: 1009, reason: 'Frame too large' }])
+  assert.equal(inspectFrames(record, bytes.subarray(400), 65_536), null)
+  assert.equal(record.other, 'kept')
 })

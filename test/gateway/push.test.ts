@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { manualClock } from '../../src/clock.ts'
 import { isGatehouseError } from '../../src/errors.ts'
-import type { Connection } from '../../src/gateway/connection-table.ts'
+import { Connection } from '../../src/gateway/connection-table.ts'
 import type { ConnectionIdentity } from '../../src/gateway/handshake.ts'
 import { resolveGatewayOptions } from '../../src/gateway/options.ts'
 import { createConnectionsPort, encodeOutbound } from '../../src/gateway/push.ts'
@@ -19,11 +19,15 @@ function fakeRuntime(count: number, buffered = 0) {
   for (let i = 0; i < count; i++) {
     const id = `c${i}`
     writes.set(id, [])
-    const conn: Connection = {
-      id,
-      identity: { connectedAt: 0, sourceIp: '127.0.0.1', userAgent: 'UA' } as ConnectionIdentity,
-      ws: { readyState: 1, bufferedAmount: buffered, close() {} } as unknown as Connection['ws'],
-      socket: {
+    const conn = new Connection(
+      {
+        connectionId: id,
+        connectedAt: 0,
+        sourceIp: '127.0.0.1',
+        userAgent: 'UA',
+      } as ConnectionIdentity,
+      { readyState: 1, bufferedAmount: buffered, close() {} } as unknown as Connection['ws'],
+      {
         cork() {},
         uncork() {},
         write(b: Buffer) {
@@ -31,18 +35,10 @@ function fakeRuntime(count: number, buffered = 0) {
           return true
         },
       } as unknown as Connection['socket'],
-      ipKey: '127.0.0.1',
-      state: 'open',
-      lastActiveAt: 0,
-      pingSentAt: 0,
-      lastPingAt: 0,
-      closeCode: undefined,
-      closeReason: undefined,
-      strikes: 0,
-      inFlight: 0,
-      queue: [],
-      bucket: createTokenBucket(1, 1, 0),
-    }
+      '127.0.0.1',
+      0,
+      createTokenBucket(1, 1, 0),
+    )
     rt.table.add(conn)
   }
   return { rt, clock, writes }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { manualClock } from '../../src/clock.ts'
-import type { Connection } from '../../src/gateway/connection-table.ts'
+import { Connection } from '../../src/gateway/connection-table.ts'
 import type { ConnectionIdentity } from '../../src/gateway/handshake.ts'
 import { resolveGatewayOptions } from '../../src/gateway/options.ts'
 import { createRuntime } from '../../src/gateway/runtime.ts'
@@ -27,23 +27,14 @@ function setup() {
       terminate: () => calls.push(`${id}:terminate`),
       ping: () => calls.push(`${id}:ping`),
     }
-    const conn: Connection = {
-      id,
-      identity: { connectedAt: clock.now() } as ConnectionIdentity,
-      ws: ws as unknown as Connection['ws'],
-      socket: {} as Connection['socket'],
-      ipKey: '127.0.0.1',
-      state: 'open',
-      lastActiveAt: clock.now(),
-      pingSentAt: 0,
-      lastPingAt: clock.now(),
-      closeCode: undefined,
-      closeReason: undefined,
-      strikes: 0,
-      inFlight: 0,
-      queue: [],
-      bucket: createTokenBucket(1, 1, 0),
-    }
+    const conn = new Connection(
+      { connectionId: id, connectedAt: clock.now() } as ConnectionIdentity,
+      ws as unknown as Connection['ws'],
+      {} as Connection['socket'],
+      '127.0.0.1',
+      clock.now(),
+      createTokenBucket(1, 1, 0),
+    )
     rt.table.add(conn)
     return conn
   }
