@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
 import type { FrameState } from './frame-inspector.ts'
 import type { ConnectionIdentity } from './handshake.ts'
-import type { TokenBucket } from './token-bucket.ts'
+import type { TokenState } from './token-bucket.ts'
 
 /**
  * One established connection and its bookkeeping (mutated by the gateway's parts). A class,
@@ -18,12 +18,12 @@ import type { TokenBucket } from './token-bucket.ts'
  *
  * @example
  * ```ts
- * const conn = new Connection(identity, ws, socket, ipKey, clock.now())
+ * const conn = new Connection(identity, ws, socket, ipKey, clock.now(), options.messageBurst)
  * table.add(conn)
  * if (conn.state === 'open') conn.lastActiveAt = clock.now()
  * ```
  */
-export class Connection implements FrameState {
+export class Connection implements FrameState, TokenState {
   readonly id: string
   /** Only the identity: the handshake's headers and query are dropped after `$connect`. */
   readonly identity: ConnectionIdentity
@@ -49,7 +49,9 @@ export class Connection implements FrameState {
   inFlight = 0
   /** Messages waiting for an integration slot, in arrival order. */
   readonly queue: string[] = []
-  readonly bucket: TokenBucket
+  /** The inbound message rate's token bucket ({@link TokenState}): tokens left, last refill. */
+  tokens: number
+  tokensAt: number
   frameStep = 0
   frameFill = 0
   frameAcc = 0
@@ -62,7 +64,7 @@ export class Connection implements FrameState {
     socket: Duplex,
     ipKey: string,
     now: number,
-    bucket: TokenBucket,
+    tokens: number,
   ) {
     this.id = identity.connectionId
     this.identity = identity
@@ -71,7 +73,8 @@ export class Connection implements FrameState {
     this.ipKey = ipKey
     this.lastActiveAt = now
     this.lastPingAt = now
-    this.bucket = bucket
+    this.tokens = tokens
+    this.tokensAt = now
   }
 }
 

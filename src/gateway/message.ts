@@ -24,6 +24,7 @@ import {
   sendText,
   track,
 } from './runtime.ts'
+import { takeToken } from './token-bucket.ts'
 
 /**
  * Messages of the error frames, as AWS words them.
@@ -62,7 +63,11 @@ export function handleMessage(
   }
   const now = rt.options.clock.now()
   conn.lastActiveAt = now
-  if (conn.queue.length >= rt.options.maxQueuedMessagesPerConnection || !conn.bucket.take(now)) {
+  const o = rt.options
+  if (
+    conn.queue.length >= o.maxQueuedMessagesPerConnection ||
+    !takeToken(conn, o.messageBurst, o.messagesPerSecond, now)
+  ) {
     throttled(rt, conn)
     return
   }

@@ -1,8 +1,48 @@
 /**
  * @module gateway/token-bucket
  * The inbound message rate of one connection: a burst, refilled at a steady rate. Computed from
- * the clock on each message, so it needs no timer.
+ * the clock on each message, so it needs no timer. The state is two numbers, so a connection
+ * record can carry it in its own fields ({@link takeToken}); {@link createTokenBucket} wraps
+ * them in an object for callers that want one.
  */
+
+/**
+ * The two numbers a bucket is: tokens left and when they were last refilled (epoch ms).
+ *
+ * @example
+ * ```ts
+ * const state: TokenState = { tokens: 20, tokensAt: clock.now() }
+ * ```
+ */
+export interface TokenState {
+  tokens: number
+  tokensAt: number
+}
+
+/**
+ * Spend one token of `state` (refilled up to `burst` at `perSecond` since `tokensAt`), if
+ * there is one. One function for every connection: no closure per bucket.
+ *
+ * @example
+ * ```ts
+ * if (!takeToken(conn, o.messageBurst, o.messagesPerSecond, clock.now())) throttle()
+ * ```
+ */
+export function takeToken(
+  state: TokenState,
+  burst: number,
+  perSecond: number,
+  at: number,
+): boolean {
+  // A clock that steps back refills nothing rather than draining the bucket.
+  if (at > state.tokensAt) {
+    state.tokens = Math.min(burst, state.tokens + ((at - state.tokensAt) * perSecond) / 1000)
+    state.tokensAt = at
+  }
+  if (state.tokens < 1) return false
+  state.tokens -= 1
+  return true
+}
 
 /**
  * A token bucket: `take(now)` spends one token when there is one.
@@ -26,18 +66,6 @@ export interface TokenBucket {
  * ```
  */
 export function createTokenBucket(burst: number, perSecond: number, now: number): TokenBucket {
-  let tokens = burst
-  let last = now
-  return {
-    take(at: number): boolean {
-      // A clock that steps back refills nothing rather than draining the bucket.
-      if (at > last) {
-        tokens = Math.min(burst, tokens + ((at - last) * perSecond) / 1000)
-        last = at
-      }
-      if (tokens < 1) return false
-      tokens -= 1
-      return true
-    },
-  }
+  const state: TokenState = { tokens: burst, tokensAt: now }
+  return { take: (at: number) => takeToken(state, burst, perSecond, at) }
 }

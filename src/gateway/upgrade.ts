@@ -43,7 +43,6 @@ import {
   type Runtime,
   track,
 } from './runtime.ts'
-import { createTokenBucket } from './token-bucket.ts'
 
 /** RFC 6455 §4.1: a base64 16-byte nonce. */
 const KEY_PATTERN = /^[+/0-9A-Za-z]{22}==$/
@@ -188,14 +187,7 @@ export function createUpgradeHandler(
   function open(handshake: Handshake, ipKey: string, ws: WebSocket, socket: Duplex): Connection {
     const now = clock.now()
     // Headers and query were for $connect only; a connection lives for hours.
-    const conn = new Connection(
-      identityOf(handshake),
-      ws,
-      socket,
-      ipKey,
-      now,
-      createTokenBucket(o.messageBurst, o.messagesPerSecond, now),
-    )
+    const conn = new Connection(identityOf(handshake), ws, socket, ipKey, now, o.messageBurst)
     rt.table.add(conn)
     attachConnection(socket, conn)
     // Ahead of ws's own reader: frame limits are checked before ws assembles a message.

@@ -7,7 +7,6 @@ import type { ConnectionIdentity } from '../../src/gateway/handshake.ts'
 import { resolveGatewayOptions } from '../../src/gateway/options.ts'
 import { createConnectionsPort, encodeOutbound } from '../../src/gateway/push.ts'
 import { createRuntime } from '../../src/gateway/runtime.ts'
-import { createTokenBucket } from '../../src/gateway/token-bucket.ts'
 import { connectClient, recorder, startGateway } from '../conformance/gateway/support/harness.ts'
 import { rawUpgrade } from '../conformance/gateway/support/raw-socket.ts'
 
@@ -37,7 +36,7 @@ function fakeRuntime(count: number, buffered = 0) {
       } as unknown as Connection['socket'],
       '127.0.0.1',
       0,
-      createTokenBucket(1, 1, 0),
+      1,
     )
     rt.table.add(conn)
   }

@@ -6,7 +6,6 @@ import type { ConnectionIdentity } from '../../src/gateway/handshake.ts'
 import { resolveGatewayOptions } from '../../src/gateway/options.ts'
 import { createRuntime } from '../../src/gateway/runtime.ts'
 import { sweep } from '../../src/gateway/sweep.ts'
-import { createTokenBucket } from '../../src/gateway/token-bucket.ts'
 
 function setup() {
   const clock = manualClock(0)
@@ -33,7 +32,7 @@ function setup() {
       {} as Connection['socket'],
       '127.0.0.1',
       clock.now(),
-      createTokenBucket(1, 1, 0),
+      1,
     )
     rt.table.add(conn)
     return conn

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import { createTokenBucket } from '../../src/gateway/token-bucket.ts'
+import { createTokenBucket, takeToken } from '../../src/gateway/token-bucket.ts'
 
 test('a burst is allowed, then one message per refill interval', () => {
   const bucket = createTokenBucket(3, 10, 0)
@@ -44,4 +44,17 @@ test('property: never more than burst + rate × elapsed messages', () => {
       },
     ),
   )
+})
+
+test('takeToken spends and refills the two fields of any record, as the bucket does', () => {
+  const record = { id: 'c1', tokens: 2, tokensAt: 0 }
+  assert.deepEqual(
+    [0, 0, 0].map((at) => takeToken(record, 2, 10, at)),
+    [true, true, false],
+  )
+  assert.equal(takeToken(record, 2, 10, 100), true)
+  assert.deepEqual(record, { id: 'c1', tokens: 0, tokensAt: 100 })
+  // Never above the burst, however long the pause.
+  assert.equal(takeToken(record, 2, 10, 1_000_000), true)
+  assert.equal(record.tokens, 1)
 })
