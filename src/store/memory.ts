@@ -25,6 +25,7 @@ import type {
   SessionGuard,
   SessionRecord,
   Store,
+  TokenClaim,
   TokenRecord,
 } from './store.ts'
 
@@ -87,6 +88,21 @@ export function createMemoryStore(): Store {
     }
   }
 
+  // Replace any row of the id with a fresh connected session.
+  function writeSession(s: NewSession): void {
+    sessions.set(s.connectionId, {
+      connectionId: s.connectionId,
+      userId: s.userId,
+      sessionHash: s.sessionHash,
+      channel: s.channel,
+      connected: true,
+      requestCount: 0,
+      connectedAt: s.connectedAt,
+      lastSeenAt: s.connectedAt,
+      disconnectedAt: null,
+    })
+  }
+
   return {
     insertToken: (token: TokenRecord) =>
       run('insertToken', () => {
@@ -140,18 +156,19 @@ export function createMemoryStore(): Store {
     createSession: (s: NewSession, guard?: SessionGuard) =>
       run('createSession', () => {
         if (guard !== undefined && !tokens.has(guard.tokenHash)) return false
-        sessions.set(s.connectionId, {
-          connectionId: s.connectionId,
-          userId: s.userId,
-          sessionHash: s.sessionHash,
-          channel: s.channel,
-          connected: true,
-          requestCount: 0,
-          connectedAt: s.connectedAt,
-          lastSeenAt: s.connectedAt,
-          disconnectedAt: null,
-        })
+        writeSession(s)
         return true
+      }),
+
+    openSession: (claim: TokenClaim, s: NewSession, now: number) =>
+      run('openSession', (): ConsumedToken | null => {
+        const t = tokens.get(claim.hash)
+        if (t === undefined || t.sessionHash !== claim.sessionHash) return null
+        if (t.userId !== claim.userId) return null
+        if (t.usedAt !== null || !(t.expiresAt > now)) return null
+        t.usedAt = now
+        writeSession(s)
+        return { userId: t.userId, sessionHash: t.sessionHash }
       }),
 
     touchSession: (connectionId: string, now: number) =>

@@ -26,6 +26,7 @@ import type {
   SessionGuard,
   SessionRecord,
   Store,
+  TokenClaim,
   TokenRecord,
 } from './store.ts'
 import { storeUnavailable } from './unavailable.ts'
@@ -189,6 +190,24 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
         session_hash = excluded.session_hash, channel = excluded.channel, connected = true,
         request_count = 0, connected_at = excluded.connected_at,
         last_seen_at = excluded.last_seen_at, disconnected_at = NULL`,
+    // consumeToken (with the user bound too) and an unguarded createSession as one statement:
+    // the insert reads the CTE, so it writes only when the token was used, in one commit.
+    // Concurrent uses lock the token row; the loser re-checks used_at after the winner commits
+    // and updates nothing. A revocation's DELETE either runs first (no row to use) or waits for
+    // this commit (then finds the session).
+    openSession: `WITH t AS (
+        UPDATE ${s}.tokens SET used_at = $6::bigint
+        WHERE hash = $7::text AND session_hash = $8::text AND user_id = $9::text
+          AND used_at IS NULL AND expires_at > $6::bigint
+        RETURNING user_id, session_hash)
+      INSERT INTO ${s}.sessions (connection_id, user_id, session_hash, channel, connected,
+        request_count, connected_at, last_seen_at, disconnected_at)
+      SELECT $1::text, $2::text, $3::text, $4::text, true, 0, $5::bigint, $5::bigint, NULL FROM t
+      ON CONFLICT (connection_id) DO UPDATE SET user_id = excluded.user_id,
+        session_hash = excluded.session_hash, channel = excluded.channel, connected = true,
+        request_count = 0, connected_at = excluded.connected_at,
+        last_seen_at = excluded.last_seen_at, disconnected_at = NULL
+      RETURNING (SELECT user_id FROM t) AS user_id, (SELECT session_hash FROM t) AS token_session`,
     touchSession: `UPDATE ${s}.sessions SET request_count = request_count + 1, last_seen_at = $1
       WHERE connection_id = $2 AND connected RETURNING *`,
     getSession: `SELECT * FROM ${s}.sessions WHERE connection_id = $1`,
@@ -281,6 +300,25 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
           guard === undefined ? null : guard.tokenHash,
         ])
         return (res.rowCount ?? 0) > 0
+      }),
+
+    openSession: (t: TokenClaim, n: NewSession, now: number) =>
+      run('openSession', async () => {
+        const { rows } = await db.query(sql.openSession, [
+          n.connectionId,
+          n.userId,
+          n.sessionHash,
+          n.channel,
+          n.connectedAt,
+          now,
+          t.hash,
+          t.sessionHash,
+          t.userId,
+        ])
+        const row = rows[0]
+        return row === undefined
+          ? null
+          : { userId: String(row.user_id), sessionHash: String(row.token_session) }
       }),
 
     touchSession: (connectionId: string, now: number) =>

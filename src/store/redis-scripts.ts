@@ -42,6 +42,20 @@ const UNINDEX = `local function unindex(p, id, u, h, ch)
   redis.call('SREM', p .. 'sa', id)
 end\n`
 
+// Write a connected session, replacing any row of that id (createSession and openSession).
+const WRITE_SESSION = `local function write_session(p, id, u, h, ch, at)
+  local k = p .. 's:' .. id
+  local old = redis.call('HMGET', k, 'u', 'h', 'ch', 'con')
+  if old[4] == '1' then unindex(p, id, old[1], old[2], old[3]) end
+  redis.call('ZREM', p .. 'sd', id)
+  redis.call('DEL', k)
+  redis.call('HSET', k, 'con', 1, 'rc', 0, 'ca', at, 'ls', at)
+  if u then redis.call('HSET', k, 'u', u); redis.call('SADD', p .. 'su:' .. u, id) end
+  if h then redis.call('HSET', k, 'h', h); redis.call('SADD', p .. 'sh:' .. h, id) end
+  if ch then redis.call('HSET', k, 'ch', ch); redis.call('SADD', p .. 'sc:' .. ch, id) end
+  redis.call('SADD', p .. 'sa', id)
+end\n`
+
 /**
  * The scripts, by Store operation.
  *
@@ -117,21 +131,26 @@ return out`),
    * ARGV: id, user?, session hash?, channel?, connected at, guard token hash?. Replaces any
    * row of that id. With a guard, writes nothing and returns 0 unless that token row exists.
    */
-  createSession: script(`${OPT}${UNINDEX}local p, id = KEYS[1], ARGV[1]
+  createSession: script(`${OPT}${UNINDEX}${WRITE_SESSION}local p, id = KEYS[1], ARGV[1]
 local u, h, ch, at = opt(ARGV[2]), opt(ARGV[3]), opt(ARGV[4]), ARGV[5]
 local guard = opt(ARGV[6])
 if guard and redis.call('EXISTS', p .. 't:' .. guard) == 0 then return 0 end
-local k = p .. 's:' .. id
-local old = redis.call('HMGET', k, 'u', 'h', 'ch', 'con')
-if old[4] == '1' then unindex(p, id, old[1], old[2], old[3]) end
-redis.call('ZREM', p .. 'sd', id)
-redis.call('DEL', k)
-redis.call('HSET', k, 'con', 1, 'rc', 0, 'ca', at, 'ls', at)
-if u then redis.call('HSET', k, 'u', u); redis.call('SADD', p .. 'su:' .. u, id) end
-if h then redis.call('HSET', k, 'h', h); redis.call('SADD', p .. 'sh:' .. h, id) end
-if ch then redis.call('HSET', k, 'ch', ch); redis.call('SADD', p .. 'sc:' .. ch, id) end
-redis.call('SADD', p .. 'sa', id)
+write_session(p, id, u, h, ch, at)
 return 1`),
+
+  /**
+   * ARGV: token hash, session hash, user, now, then the session: id, user?, session hash?,
+   * channel?, connected at. Uses the token (unused, unexpired, issued to that session and
+   * user) and writes the session as createSession does, or does nothing and returns nil.
+   */
+  openSession: script(`${OPT}${UNINDEX}${WRITE_SESSION}local p = KEYS[1]
+local tk = p .. 't:' .. ARGV[1]
+local t = redis.call('HMGET', tk, 'u', 's', 'e', 'x')
+if not t[1] or t[2] ~= ARGV[2] or t[1] ~= ARGV[3] or t[4] then return false end
+if tonumber(t[3]) <= tonumber(ARGV[4]) then return false end
+redis.call('HSET', tk, 'x', ARGV[4])
+write_session(p, ARGV[5], opt(ARGV[6]), opt(ARGV[7]), opt(ARGV[8]), ARGV[9])
+return {t[1], t[2]}`),
 
   /** ARGV: id, now. The session's fields after the bump, or nil when not connected. */
   touchSession: script(`local k = KEYS[1] .. 's:' .. ARGV[1]

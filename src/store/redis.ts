@@ -24,6 +24,7 @@ import type {
   SessionGuard,
   SessionRecord,
   Store,
+  TokenClaim,
   TokenRecord,
 } from './store.ts'
 import { storeUnavailable } from './unavailable.ts'
@@ -206,6 +207,22 @@ function redisStore(redis: Redis | Cluster, p: string, owned: boolean): Store {
           opt(guard === undefined ? null : guard.tokenHash),
         ])
         return written === 1
+      }),
+
+    openSession: (t: TokenClaim, n: NewSession, now: number) =>
+      run('openSession', async () => {
+        const r = (await call(REDIS_SCRIPTS.openSession, [
+          t.hash,
+          t.sessionHash,
+          t.userId,
+          now,
+          n.connectionId,
+          opt(n.userId),
+          opt(n.sessionHash),
+          opt(n.channel),
+          n.connectedAt,
+        ])) as [string, string] | null
+        return r === null ? null : { userId: r[0], sessionHash: r[1] }
       }),
 
     touchSession: (connectionId: string, now: number) =>

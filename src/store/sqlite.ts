@@ -34,6 +34,7 @@ import type {
   SessionGuard,
   SessionRecord,
   Store,
+  TokenClaim,
   TokenRecord,
 } from './store.ts'
 import { storeUnavailable } from './unavailable.ts'
@@ -164,6 +165,11 @@ function sqliteStore(db: DatabaseSync): Store {
        SELECT ?1, ?2, ?3, ?4, 1, 0, ?5, ?5, NULL
        WHERE ?6 IS NULL OR EXISTS (SELECT 1 FROM tokens WHERE hash = ?6)`,
     ),
+    // consumeToken with the user bound too; openSession runs it and createSession (unguarded)
+    // in one transaction.
+    useClaim: q(
+      'UPDATE tokens SET used_at = ? WHERE hash = ? AND session_hash = ? AND user_id = ? AND used_at IS NULL AND expires_at > ? RETURNING user_id AS userId, session_hash AS sessionHash',
+    ),
     touchSession: q(
       'UPDATE sessions SET request_count = request_count + 1, last_seen_at = ? WHERE connection_id = ? AND connected = 1 RETURNING *',
     ),
@@ -273,6 +279,28 @@ function sqliteStore(db: DatabaseSync): Store {
         )
         return Number(res.changes) > 0
       }),
+
+    openSession: (t: TokenClaim, n: NewSession, now: number) =>
+      run('openSession', () =>
+        // One BEGIN IMMEDIATE … COMMIT: one WAL commit per connect. A revocation from another
+        // process waits for the write lock, so it runs wholly before (no token row: nothing
+        // written) or wholly after (it finds the session).
+        transaction((): ConsumedToken | null => {
+          const row = st.useClaim.get(now, t.hash, t.sessionHash, t.userId, now) as
+            | ConsumedToken
+            | undefined
+          if (row === undefined) return null
+          st.createSession.run(
+            n.connectionId,
+            n.userId,
+            n.sessionHash,
+            n.channel,
+            n.connectedAt,
+            null,
+          )
+          return { userId: row.userId, sessionHash: row.sessionHash }
+        }),
+      ),
 
     touchSession: (connectionId: string, now: number) =>
       run('touchSession', () => {

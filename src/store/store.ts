@@ -82,6 +82,24 @@ export interface SessionGuard {
   readonly tokenHash: string
 }
 
+/**
+ * The token a {@link Store.openSession} uses: its hash, and the HTTP session and user it
+ * must have been issued to.
+ *
+ * @example
+ * ```ts
+ * const claim: TokenClaim = { hash: hashToken(token), sessionHash, userId: 'alice' }
+ * ```
+ */
+export interface TokenClaim {
+  /** Hex SHA-256 of the raw token. */
+  readonly hash: string
+  /** Hex SHA-256 of the HTTP session id presenting the token. */
+  readonly sessionHash: string
+  /** The user the host already knows from the handshake (e.g. its session cookie). */
+  readonly userId: string
+}
+
 /** Which connected sessions a push or a revocation addresses. */
 export type Audience =
   | { readonly connectionId: string }
@@ -149,6 +167,23 @@ export interface Store {
    * Returns whether the row was written: always `true` without a guard.
    */
   createSession(session: NewSession, guard?: SessionGuard): Promise<boolean>
+  /**
+   * {@link Store.consumeToken} and {@link Store.createSession} as one atomic unit, for a
+   * `$connect` whose user is known before its token: use the token (it must exist, be
+   * unused, unexpired at `now`, and have been issued to `token.sessionHash` AND to
+   * `token.userId`) and, only if that succeeded, write `session` (replacing any row of the
+   * same connection id). Returns the token's owner, or `null` with nothing written (no burnt
+   * token, no session). Of any number of concurrent calls with one token, at most one
+   * succeeds. A {@link Store.revokeTokens} that runs first deletes the token, so this
+   * returns `null`; one that runs after finds the session. One commit on every backend.
+   *
+   * @example
+   * ```ts
+   * const owner = await store.openSession({ hash, sessionHash, userId: 'alice' }, session, now)
+   * if (owner === null) return reject(401, 'token_invalid')
+   * ```
+   */
+  openSession(token: TokenClaim, session: NewSession, now: number): Promise<ConsumedToken | null>
   /**
    * The connected session of `connectionId`, with its request count bumped and `lastSeenAt`
    * set to `now` in the same statement; `null` when unknown or disconnected.

@@ -695,6 +695,126 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
         }))
     })
 
+    describe('openSession (token use and session write as one unit)', () => {
+      async function issued(s: Store, userId = 'alice', expiresAt = T0 + 60_000) {
+        const hash = sha256(rawToken())
+        const sessionHash = hashOf('s')
+        await s.insertToken({ hash, userId, sessionHash, createdAt: T0, expiresAt })
+        return { hash, sessionHash, userId }
+      }
+
+      test('success uses the token and writes the session', () =>
+        withStore(open, async (s) => {
+          const claim = await issued(s)
+          const row = session('c1', {
+            userId: 'alice',
+            sessionHash: claim.sessionHash,
+            channel: 'x',
+          })
+          assert.deepEqual(await s.openSession(claim, row, T0 + 1), {
+            userId: 'alice',
+            sessionHash: claim.sessionHash,
+          })
+          const got = await s.getSession('c1')
+          assert.equal(got?.connected, true)
+          assert.equal(got?.userId, 'alice')
+          assert.equal(got?.sessionHash, claim.sessionHash)
+          assert.equal(got?.channel, 'x')
+          assert.equal(got?.requestCount, 0)
+          assert.equal(got?.connectedAt, T0)
+          assert.deepEqual(await s.listConnections({ channel: 'x' }), ['c1'])
+          // The token is used: neither path accepts it again.
+          assert.equal(await s.consumeToken(claim.hash, claim.sessionHash, T0 + 2), null)
+          assert.equal(await s.openSession(claim, session('c2'), T0 + 2), null)
+          assert.equal(await s.getSession('c2'), null)
+        }))
+
+      test('a used, expired, unknown, other-session or other-user token writes nothing', () =>
+        withStore(open, async (s) => {
+          const used = await issued(s)
+          assert.notEqual(await s.consumeToken(used.hash, used.sessionHash, T0 + 1), null)
+          const expired = await issued(s, 'alice', T0 + 10)
+          const fresh = await issued(s)
+          const refused: [string, { hash: string; sessionHash: string; userId: string }, number][] =
+            [
+              ['used', used, T0 + 2],
+              ['expired (at expiresAt)', expired, T0 + 10],
+              ['unknown', { ...fresh, hash: sha256(rawToken()) }, T0 + 2],
+              ['other session', { ...fresh, sessionHash: hashOf('other') }, T0 + 2],
+              ['other user', { ...fresh, userId: 'mallory' }, T0 + 2],
+            ]
+          for (const [label, claim, now] of refused) {
+            const id = `refused-${label}`
+            assert.equal(await s.openSession(claim, session(id), now), null, label)
+            assert.equal(await s.getSession(id), null, `${label}: no session`)
+          }
+          assert.deepEqual(await s.listConnections({ all: true }), [])
+          // The refusals burnt nothing: the fresh token still opens a session once.
+          assert.notEqual(await s.openSession(fresh, session('ok'), T0 + 3), null)
+          assert.deepEqual(await s.listConnections({ all: true }), ['ok'])
+        }))
+
+      test('a refused openSession leaves an existing row of that id as it was', () =>
+        withStore(open, async (s) => {
+          await s.createSession(session('c1', { userId: 'alice', channel: 'old' }))
+          await s.touchSession('c1', T0 + 1)
+          const claim = await issued(s)
+          const evil = session('c1', { userId: 'mallory', channel: 'evil' })
+          assert.equal(await s.openSession({ ...claim, userId: 'mallory' }, evil, T0 + 2), null)
+          const row = await s.getSession('c1')
+          assert.equal(row?.userId, 'alice')
+          assert.equal(row?.requestCount, 1)
+          // Accepted: replaces the row (same semantics as createSession).
+          const next = session('c1', { userId: 'alice', channel: 'new', connectedAt: T0 + 3 })
+          assert.notEqual(await s.openSession(claim, next, T0 + 3), null)
+          assert.equal((await s.getSession('c1'))?.requestCount, 0)
+          assert.deepEqual(await s.listConnections({ channel: 'old' }), [])
+          assert.deepEqual(await s.listConnections({ channel: 'new' }), ['c1'])
+        }))
+
+      test('50 concurrent openSession calls with one token: exactly one session row', () =>
+        withStore(open, async (s) => {
+          const claim = await issued(s)
+          const results = await Promise.all(
+            Array.from({ length: 50 }, (_, i) =>
+              s.openSession(claim, session(`race-${i}`, { userId: 'alice' }), T0 + 1 + i),
+            ),
+          )
+          assert.equal(results.filter((r) => r !== null).length, 1)
+          const winner = results.findIndex((r) => r !== null)
+          assert.deepEqual(await s.listConnections({ all: true }), [`race-${winner}`])
+        }))
+
+      test('a token revoked before (by user or by session) opens nothing', () =>
+        withStore(open, async (s) => {
+          const a = await issued(s)
+          const b = await issued(s)
+          assert.equal(await s.revokeTokens({ userId: 'alice' }), 2)
+          assert.equal(await s.openSession(a, session('a'), T0 + 1), null)
+          const c = await issued(s, 'bob')
+          assert.equal(await s.revokeTokens({ sessionHash: c.sessionHash }), 1)
+          assert.equal(await s.openSession(c, session('c'), T0 + 1), null)
+          assert.equal(await s.openSession(b, session('b'), T0 + 1), null)
+          assert.deepEqual(await s.listConnections({ all: true }), [])
+        }))
+
+      test('racing a revocation: the session is written iff the revocation then lists it', () =>
+        withStore(open, async (s) => {
+          for (let i = 0; i < 30; i++) {
+            const userId = `racer-${i}`
+            const claim = await issued(s, userId)
+            const revoking = s.revokeTokens({ userId }).then(() => s.listConnections({ userId }))
+            const id = `race-${i}`
+            const [owner, listed] = await Promise.all([
+              s.openSession(claim, session(id, { userId }), T0 + 1),
+              revoking,
+            ])
+            if (owner !== null) assert.deepEqual(listed, [id], `run ${i}: opened but not listed`)
+            else assert.equal(await s.getSession(id), null, `run ${i}: refused but stored`)
+          }
+        }))
+    })
+
     describe('cleanup', () => {
       test('removes exactly what the cut-offs name and reports the counts', () =>
         withStore(open, async (s) => {
