@@ -15,7 +15,7 @@
  */
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
-import type { WebSocket, WebSocketServer } from 'ws'
+import type { RawData, WebSocket, WebSocketServer } from 'ws'
 import { isHttpToken } from '../events/headers.ts'
 import { rateKeyForIp, resolveClientIp } from '../limits/client-ip.ts'
 import { logSafe } from '../logger.ts'
@@ -53,6 +53,11 @@ const WS_ERROR_CLOSE: Readonly<Record<string, number>> = {
   WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: 1009,
   WS_ERR_TOO_MANY_BUFFERED_PARTS: 1008,
   WS_ERR_INVALID_UTF8: 1007,
+}
+
+/** Until `ws` owns a socket, a reset must not become an unhandled `'error'`. Shared. */
+function destroySocket(this: Duplex): void {
+  this.destroy()
 }
 
 /**
@@ -172,6 +177,36 @@ export function createUpgradeHandler(
     closeConnection(conn, violation.code, violation.reason)
   }
 
+  // The WebSocket listeners, shared by every connection: `ws` calls them with the socket as
+  // `this`, and the record hangs off it.
+
+  function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+    const conn = connectionOf(this)
+    if (conn !== undefined) handleMessage(rt, conn, data as Buffer, isBinary)
+  }
+
+  function onPong(this: WebSocket): void {
+    const conn = connectionOf(this)
+    if (conn !== undefined) conn.pingSentAt = 0
+  }
+
+  function onError(this: WebSocket, err: Error & { code?: string }): void {
+    const conn = connectionOf(this)
+    if (conn === undefined) return
+    // ws closes the socket itself after a protocol error; record why for $disconnect.
+    if (conn.state === 'open') {
+      conn.state = 'closing'
+      conn.closeCode = WS_ERROR_CLOSE[err.code ?? ''] ?? 1002
+      conn.closeReason = ''
+    }
+    logger.info({ connectionId: conn.id, code: logSafe(err.code ?? '') }, 'protocol error')
+  }
+
+  function onClose(this: WebSocket, code: number, reason: Buffer): void {
+    const conn = connectionOf(this)
+    if (conn !== undefined) connectionClosed(rt, conn, code, reason.toString('utf8'))
+  }
+
   function refuse(
     socket: Duplex,
     status: number,
@@ -192,20 +227,11 @@ export function createUpgradeHandler(
     attachConnection(socket, conn)
     // Ahead of ws's own reader: frame limits are checked before ws assembles a message.
     socket.prependListener('data', inspectData)
-    ws.on('message', (data, isBinary) => handleMessage(rt, conn, data as Buffer, isBinary))
-    ws.on('pong', () => {
-      conn.pingSentAt = 0
-    })
-    ws.on('error', (err: Error & { code?: string }) => {
-      // ws closes the socket itself after a protocol error; record why for $disconnect.
-      if (conn.state === 'open') {
-        conn.state = 'closing'
-        conn.closeCode = WS_ERROR_CLOSE[err.code ?? ''] ?? 1002
-        conn.closeReason = ''
-      }
-      logger.info({ connectionId: conn.id, code: logSafe(err.code ?? '') }, 'protocol error')
-    })
-    ws.on('close', (code, reason) => connectionClosed(rt, conn, code, reason.toString('utf8')))
+    attachConnection(ws, conn)
+    ws.on('message', onMessage)
+    ws.on('pong', onPong)
+    ws.on('error', onError)
+    ws.on('close', onClose)
     return conn
   }
 
@@ -314,7 +340,7 @@ export function createUpgradeHandler(
 
   return (req, socket, head) => {
     // Until ws owns the socket, a reset must not become an unhandled 'error'.
-    socket.on('error', () => socket.destroy())
+    socket.on('error', destroySocket)
     upgrade(req, socket, head).catch((error: unknown) => {
       logger.error({ err: logSafe(errorText(error)) }, 'upgrade failed')
       if (!socket.destroyed) writeRawResponse(socket, 500)
