@@ -1,21 +1,38 @@
 /**
  * @module app/connect
  * The `$connect` pipeline: named checks in a fixed order, cheapest and non-consuming first.
- * gateway → identify → rate → headers → host → origin → channel → token → user → permissions →
- * custom checks → session. A request refused for its Origin, Host, channel or rate never burns
- * its token, because the token is used only after all of those pass.
+ * A request refused for its Origin, Host, channel or rate never burns its token, because the
+ * token is used only after all of those pass. Two orders, chosen per request:
  *
- * The session is written only while the consumed token's row still exists (a guarded
- * `createSession`): a logout, kick or ban that runs while this pipeline is between the token
- * and the session deletes that row, and the connect is refused (401) instead of opening a
- * socket the revocation could not see.
+ * - The host's `identify` names the user (it knows them from the session cookie):
+ *   gateway → identify → rate → headers → host → origin → channel → token (well-formed,
+ *   no store call) → user → permissions → channel-authorization → custom checks → open.
+ *   The user checks need only the user, so they run before the token is used, and `open`
+ *   is one store call (`Store.openSession`) that uses the token — bound to that session AND
+ *   that user — and writes the session in one commit. A user refused by those checks keeps
+ *   an unburnt token (it still expires, and it is single use when it is used).
+ * - Otherwise (no user from `identify`): … channel → token (used) → user → permissions →
+ *   channel-authorization → custom checks → session (a guarded `createSession`).
+ *
+ * Revocation (logout, kick, ban) deletes the user's or session's token rows, used or not.
+ * In the first order a revocation before `open` leaves no token to use (401) and one after
+ * it finds the session. In the second the session is written only while the consumed
+ * token's row still exists, so a revocation between the token and the session refuses the
+ * connect (401) instead of opening a socket the revocation could not see.
  */
 import { DEFAULTS } from '../defaults.ts'
 import type { GatewayEvent, GatewayResponse } from '../events/event.ts'
 import { connectIpKey, connectUserKey } from '../limits/keys.ts'
-import type { RateKey, SessionGuard, SessionRecord, Store } from '../store/store.ts'
+import type {
+  NewSession,
+  RateKey,
+  SessionGuard,
+  SessionRecord,
+  Store,
+  TokenClaim,
+} from '../store/store.ts'
 import type { TokenService } from '../tokens/service.ts'
-import { hashSessionId } from '../tokens/token.ts'
+import { hashSessionId, hashToken, isWellFormedToken } from '../tokens/token.ts'
 import type { AuthenticityCheck } from './authenticity.ts'
 import { isValidChannel } from './checks/channel.ts'
 import { createRequiredHeadersCheck } from './checks/headers.ts'
@@ -39,6 +56,8 @@ interface ConnectState {
   user: User | null
   /** The consumed token's hash: the session is written only while that token row exists. */
   guard: SessionGuard | undefined
+  /** The token to use together with the session write (user known from `identify`). */
+  claim: TokenClaim | undefined
 }
 
 /** One named check of the pipeline. */
@@ -67,6 +86,10 @@ function readProtocols(header: string | undefined): { token?: string; offered: b
       token = entry.slice(DEFAULTS.tokenProtocolPrefix.length)
   }
   return token === undefined ? { offered } : { token, offered }
+}
+
+function nonEmpty(value: unknown): value is string {
+  return typeof value === 'string' && value !== ''
 }
 
 /**
@@ -143,52 +166,75 @@ export function createConnectPipeline(
     },
   ]
 
-  if (config.useToken) {
-    steps.push(
-      {
-        name: 'token',
-        run: async (s) => {
-          const fromQuery = s.event.query[config.tokenQueryParam]
-          const protocols = readProtocols(s.event.headers['sec-websocket-protocol'])
-          s.tokenInProtocol =
-            fromQuery === undefined && protocols.token !== undefined && protocols.offered
-          const token = fromQuery ?? (s.tokenInProtocol ? protocols.token : undefined)
-          // The service refuses malformed tokens and a missing session without a store query,
-          // with the same answer as an unknown token.
-          const consumed = await tokens.consume(token, s.identity?.sessionId ?? null)
-          if (!consumed) return reject(401, token === undefined ? 'token_missing' : 'token_invalid')
-          const claimed = s.identity?.userId
-          if (typeof claimed === 'string' && claimed !== '' && claimed !== consumed.userId) {
-            return reject(401, 'token_invalid')
-          }
-          s.userId = consumed.userId
-          s.guard = { tokenHash: consumed.tokenHash }
-          return undefined
-        },
-      },
-      {
-        name: 'user',
-        run: async (s) => {
-          const user = s.userId === null ? null : await opts.loadUser!(s.userId)
-          if (!user) return reject(401, 'user_unknown')
-          if (user.active === false) return reject(403, 'user_inactive')
-          s.user = user
-          return undefined
-        },
-      },
-      {
-        name: 'permissions',
-        run: (s) =>
-          hasPermissions(s.user!.permissions, opts.permissions)
-            ? undefined
-            : reject(403, 'permission_denied'),
-      },
-    )
+  // Where the token comes from; records whether the app protocol must be echoed.
+  const readToken = (s: ConnectState): string | undefined => {
+    const fromQuery = s.event.query[config.tokenQueryParam]
+    const protocols = readProtocols(s.event.headers['sec-websocket-protocol'])
+    s.tokenInProtocol =
+      fromQuery === undefined && protocols.token !== undefined && protocols.offered
+    return fromQuery ?? (s.tokenInProtocol ? protocols.token : undefined)
   }
 
+  const userStep: ConnectStep = {
+    name: 'user',
+    run: async (s) => {
+      const user = s.userId === null ? null : await opts.loadUser!(s.userId)
+      if (!user) return reject(401, 'user_unknown')
+      if (user.active === false) return reject(403, 'user_inactive')
+      s.user = user
+      return undefined
+    },
+  }
+  const permissionsStep: ConnectStep = {
+    name: 'permissions',
+    run: (s) =>
+      hasPermissions(s.user!.permissions, opts.permissions)
+        ? undefined
+        : reject(403, 'permission_denied'),
+  }
+
+  // Used now (second order): the session is written later, guarded by the token's hash.
+  const consumeStep: ConnectStep = {
+    name: 'token',
+    run: async (s) => {
+      const token = readToken(s)
+      // The service refuses malformed tokens and a missing session without a store query,
+      // with the same answer as an unknown token.
+      const consumed = await tokens.consume(token, s.identity?.sessionId ?? null)
+      if (!consumed) return reject(401, token === undefined ? 'token_missing' : 'token_invalid')
+      const claimed = s.identity?.userId
+      if (nonEmpty(claimed) && claimed !== consumed.userId) {
+        return reject(401, 'token_invalid')
+      }
+      s.userId = consumed.userId
+      s.guard = { tokenHash: consumed.tokenHash }
+      return undefined
+    },
+  }
+
+  // First order: only what needs no store (present, well-formed, a session to bind it to),
+  // with the token service's answers; the token is used by `open` after the user checks.
+  const claimStep: ConnectStep = {
+    name: 'token',
+    run: (s) => {
+      const token = readToken(s)
+      const sessionId = s.identity?.sessionId
+      if (!isWellFormedToken(token) || !nonEmpty(sessionId)) {
+        const reason = isWellFormedToken(token) ? 'token_no_session' : 'token_malformed'
+        config.logger.info({ reason }, 'token rejected')
+        return reject(401, token === undefined ? 'token_missing' : 'token_invalid')
+      }
+      const userId = s.identity!.userId!
+      s.userId = userId
+      s.claim = { hash: hashToken(token), sessionHash: hashSessionId(sessionId), userId }
+      return undefined
+    },
+  }
+
+  const checks: ConnectStep[] = []
   if (opts.authorizeChannel) {
     const authorize = opts.authorizeChannel
-    steps.push({
+    checks.push({
       name: 'channel-authorization',
       run: async (s) =>
         s.channel === null || (await authorize(s.user, s.channel))
@@ -198,7 +244,7 @@ export function createConnectPipeline(
   }
 
   for (const [i, check] of (opts.connectChecks ?? []).entries()) {
-    steps.push({
+    checks.push({
       name: `custom-${i}`,
       run: async (s) => {
         const verdict = await check({ event: s.event, user: s.user, channel: s.channel })
@@ -209,6 +255,12 @@ export function createConnectPipeline(
       },
     })
   }
+
+  // The steps after the request checks, by order (see the module comment).
+  const userKnown: ConnectStep[] = [claimStep, userStep, permissionsStep, ...checks]
+  const tokenFirst: ConnectStep[] = config.useToken
+    ? [consumeStep, userStep, permissionsStep, ...checks]
+    : checks
 
   return (event) =>
     guard(config.logger, 'connect', event, async () => {
@@ -221,6 +273,7 @@ export function createConnectPipeline(
         userId: null,
         user: null,
         guard: undefined,
+        claim: undefined,
       }
       const refuse = (check: string, rejection: Rejection): GatewayResponse => {
         config.logger.warn(
@@ -240,6 +293,11 @@ export function createConnectPipeline(
         const rejection = await step.run(state)
         if (rejection) return refuse(step.name, rejection)
       }
+      const known = config.useToken && nonEmpty(state.identity?.userId)
+      for (const step of known ? userKnown : tokenFirst) {
+        const rejection = await step.run(state)
+        if (rejection) return refuse(step.name, rejection)
+      }
       const sessionId = state.identity?.sessionId ?? null
       // Built here rather than read back after the write: every field is known.
       const session: SessionRecord = {
@@ -253,18 +311,27 @@ export function createConnectPipeline(
         lastSeenAt: event.connectedAt,
         disconnectedAt: null,
       }
-      const written = await store.createSession(
-        {
-          connectionId: session.connectionId,
-          userId: session.userId,
-          sessionHash: session.sessionHash,
-          channel: session.channel,
-          connectedAt: session.connectedAt,
-        },
-        state.guard,
-      )
-      // The token was revoked after it was consumed (logout, kick or ban in between).
-      if (!written) return refuse('session', reject(401, 'token_revoked'))
+      const row: NewSession = {
+        connectionId: session.connectionId,
+        userId: session.userId,
+        sessionHash: session.sessionHash,
+        channel: session.channel,
+        connectedAt: session.connectedAt,
+      }
+      if (state.claim !== undefined) {
+        // One commit: the token is used (unused, unexpired, this session, this user) and the
+        // session written, or neither. Unknown, used, expired, foreign and revoked are one
+        // answer, as in the token service.
+        const owner = await store.openSession(state.claim, row, config.clock.now())
+        if (owner === null) {
+          config.logger.info({ reason: 'token_invalid' }, 'token rejected')
+          return refuse('token', reject(401, 'token_invalid'))
+        }
+      } else {
+        const written = await store.createSession(row, state.guard)
+        // The token was revoked after it was consumed (logout, kick or ban in between).
+        if (!written) return refuse('session', reject(401, 'token_revoked'))
+      }
       config.logger.info(
         {
           event: 'connected',

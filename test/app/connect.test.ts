@@ -2,9 +2,11 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import fc from 'fast-check'
 import { GatehouseError } from '../../src/errors.ts'
+import type { GatewayEvent } from '../../src/events/event.ts'
 import { createMemoryStore } from '../../src/store/memory.ts'
 import type { SessionRecord, Store } from '../../src/store/store.ts'
-import { hashSessionId } from '../../src/tokens/token.ts'
+import { parseCookies } from '../../src/tokens/cookies.ts'
+import { hashSessionId, hashToken } from '../../src/tokens/token.ts'
 import { appFixture, countingStore, ORIGIN, SID } from '../support/app-fixture.ts'
 import { integrationHost, TRANSPORT } from '../support/transports.ts'
 
@@ -91,6 +93,7 @@ describe('$connect pipeline', () => {
     }
     await f.app.handle(f.connectEvent({ rawQuery: 'ws_token=%00&channel=lobby' }))
     assert.equal(store.calls.get('consumeToken') ?? 0, 0)
+    assert.equal(store.calls.get('openSession') ?? 0, 0)
   })
 
   test('a foreign, look-alike, null or duplicated Origin gets 403 and leaves the token unused', async () => {
@@ -309,14 +312,21 @@ describe('$connect pipeline', () => {
     assert.equal(r.status, 503)
   })
 
-  for (const failing of ['consumeToken', 'createSession'] as const) {
+  // consumeToken and createSession serve the order where identify names no user; openSession
+  // the order where it does (the fixture's default).
+  const tokenFirst = {
+    identify: (event: GatewayEvent) => ({
+      sessionId: parseCookies(event.headers.cookie).get('sessionid') ?? null,
+    }),
+  }
+  for (const failing of ['consumeToken', 'createSession', 'openSession'] as const) {
     test(`a store outage in ${failing} alone answers 503 and records no session`, async () => {
       const inner = createMemoryStore()
       const store: Store = {
         ...inner,
         [failing]: () => Promise.reject(new GatehouseError('ERR_STORE_UNAVAILABLE', 'down')),
       }
-      const f = await appFixture({}, { store })
+      const f = await appFixture(failing === 'openSession' ? {} : tokenFirst, { store })
       const event = f.connectEvent({ token: await f.issue() })
       const r = await f.app.handle(event)
       assert.equal(r.status, 503)
@@ -417,5 +427,88 @@ describe('$connect pipeline', () => {
       }),
       { numRuns: 200 },
     )
+  })
+
+  describe('one store commit per connect when identify names the user', () => {
+    test('a connect uses the token and writes the session in one openSession call', async () => {
+      const store = countingStore(createMemoryStore())
+      const f = await appFixture({}, { store })
+      const event = f.connectEvent({ token: await f.issue('alice') })
+      assert.equal((await f.app.handle(event)).status, 200)
+      assert.equal(store.calls.get('openSession'), 1)
+      assert.equal(store.calls.get('consumeToken') ?? 0, 0)
+      assert.equal(store.calls.get('createSession') ?? 0, 0)
+      const session = await f.store.getSession(event.connectionId)
+      assert.equal(session?.userId, 'alice')
+      assert.equal(session?.sessionHash, hashSessionId(SID.alice))
+    })
+
+    test('without a user from identify the token is consumed first and the session guarded', async () => {
+      const store = countingStore(createMemoryStore())
+      const f = await appFixture(
+        {
+          identify: (event) => ({
+            sessionId: parseCookies(event.headers.cookie).get('sessionid') ?? null,
+          }),
+        },
+        { store },
+      )
+      const token = await f.issue('alice')
+      const event = f.connectEvent({ token })
+      assert.equal((await f.app.handle(event)).status, 200)
+      assert.equal(store.calls.get('consumeToken'), 1)
+      assert.equal(store.calls.get('createSession'), 1)
+      assert.equal(store.calls.get('openSession') ?? 0, 0)
+      assert.equal((await f.store.getSession(event.connectionId))?.userId, 'alice')
+      assert.equal((await f.app.handle(f.connectEvent({ token }))).status, 401, 'single use')
+    })
+
+    test('a user refused by a check keeps an unburnt token; the same token connects later', async () => {
+      let allow = false
+      const f = await appFixture({ connectChecks: [() => allow] })
+      const token = await f.issue('alice')
+      const refused = await f.app.handle(f.connectEvent({ token }))
+      assert.equal(refused.status, 403)
+      allow = true
+      const event = f.connectEvent({ token })
+      assert.equal((await f.app.handle(event)).status, 200)
+      assert.equal((await f.store.getSession(event.connectionId))?.userId, 'alice')
+      assert.equal((await f.app.handle(f.connectEvent({ token }))).status, 401, 'then used')
+    })
+
+    test('a token of another user, from the session identify names, is refused and not burnt', async () => {
+      const f = await appFixture()
+      // Issued to alice but bound to bob's HTTP session: identify says bob.
+      const token = await f.issue('alice', SID.bob)
+      const r = await f.app.handle(f.connectEvent({ token, sid: SID.bob }))
+      assert.equal(r.status, 401)
+      assert.equal(r.body, UNAUTHORIZED)
+      assert.deepEqual(await f.store.listConnections({ all: true }), [])
+      // Still unused: the store still accepts it for its own session.
+      const sessionHash = hashSessionId(SID.bob)
+      assert.notEqual(
+        await f.store.consumeToken(hashToken(token), sessionHash, f.clock.now()),
+        null,
+      )
+    })
+
+    test('a missing, malformed or session-less token makes no store call beyond the rate limit', async () => {
+      const store = countingStore(createMemoryStore())
+      const f = await appFixture({}, { store })
+      const token = await f.issue('alice')
+      const before = new Map(store.calls)
+      for (const event of [
+        f.connectEvent({ token: null }),
+        f.connectEvent({ token: 'short' }),
+        f.connectEvent({ token, sid: null }),
+      ]) {
+        const r = await f.app.handle(event)
+        assert.equal(r.status, 401)
+        assert.equal(r.body, UNAUTHORIZED)
+      }
+      for (const op of ['openSession', 'consumeToken', 'createSession', 'getSession']) {
+        assert.equal(store.calls.get(op) ?? 0, before.get(op) ?? 0, op)
+      }
+    })
   })
 })

@@ -4,8 +4,10 @@ import fc from 'fast-check'
 import { changeChannelHandler } from '../../src/app/change-channel.ts'
 import type { HandlerFn } from '../../src/app/types.ts'
 import { GatehouseError } from '../../src/errors.ts'
+import type { GatewayEvent } from '../../src/events/event.ts'
 import { createMemoryStore } from '../../src/store/memory.ts'
 import type { Store } from '../../src/store/store.ts'
+import { parseCookies } from '../../src/tokens/cookies.ts'
 import { appFixture, SID, USERS } from '../support/app-fixture.ts'
 
 const FORBIDDEN = '{"type":"error","message":"Forbidden"}'
@@ -291,7 +293,11 @@ describe('revocation', () => {
     assert.equal((await f.app.handle(f.connectEvent({ token: pending }))).status, 401)
   })
 
-  // A $connect held in loadUser: its token is consumed, its session not yet written.
+  // A $connect held in loadUser, the step just before its session is written. When identify
+  // names the user (the fixture's default), the user is checked before the token: the token
+  // is still unused and the session unwritten, and both happen in one later store call
+  // (openSession), so a revocation now leaves no token to use. When identify names no user,
+  // the token is consumed first and the held step sits between it and the guarded session.
   function heldConnect() {
     let hold = false
     let release!: () => void
@@ -312,27 +318,40 @@ describe('revocation', () => {
     return { loadUser, arm: () => (hold = true), reached, release }
   }
 
-  for (const scope of ['revokeUser', 'revokeSession'] as const) {
-    test(`${scope} while $connect is between its token and its session: 401, no session`, async () => {
-      const held = heldConnect()
-      const f = await appFixture({ loadUser: held.loadUser })
-      const event = f.connectEvent({ token: await f.issue('alice') })
-      held.arm()
-      const connecting = f.app.handle(event)
-      await held.reached
-      const revoked =
-        scope === 'revokeUser'
-          ? await f.app.revokeUser('alice')
-          : await f.app.revokeSession(SID.alice)
-      assert.deepEqual(revoked, { tokens: 1, connections: 0 }, 'the used token went too')
-      held.release()
-      const r = await connecting
-      assert.equal(r.status, 401)
-      assert.equal(r.body, '{"message":"Unauthorized"}')
-      assert.equal(await f.store.getSession(event.connectionId), null)
-      assert.deepEqual(await f.store.listConnections({ userId: 'alice' }), [])
-      assert.ok(f.logs.some((line) => line.includes('"token_revoked"')))
-    })
+  const ORDERS = [
+    // Unknown, used, expired and revoked tokens share one reason when the token is used last.
+    { order: 'user known', reason: '"token_invalid"', identify: undefined },
+    {
+      order: 'token first',
+      reason: '"token_revoked"',
+      identify: (event: GatewayEvent) => ({
+        sessionId: parseCookies(event.headers.cookie).get('sessionid') ?? null,
+      }),
+    },
+  ] as const
+  for (const { order, reason, identify } of ORDERS) {
+    for (const scope of ['revokeUser', 'revokeSession'] as const) {
+      test(`${scope} while $connect is between its token and its session (${order}): 401, no session`, async () => {
+        const held = heldConnect()
+        const f = await appFixture({ loadUser: held.loadUser, ...(identify ? { identify } : {}) })
+        const event = f.connectEvent({ token: await f.issue('alice') })
+        held.arm()
+        const connecting = f.app.handle(event)
+        await held.reached
+        const revoked =
+          scope === 'revokeUser'
+            ? await f.app.revokeUser('alice')
+            : await f.app.revokeSession(SID.alice)
+        assert.deepEqual(revoked, { tokens: 1, connections: 0 }, 'the token went, used or not')
+        held.release()
+        const r = await connecting
+        assert.equal(r.status, 401)
+        assert.equal(r.body, '{"message":"Unauthorized"}')
+        assert.equal(await f.store.getSession(event.connectionId), null)
+        assert.deepEqual(await f.store.listConnections({ userId: 'alice' }), [])
+        assert.ok(f.logs.some((line) => line.includes(reason)))
+      })
+    }
   }
 
   test('revoked after the session is written but before the socket opens: the first message closes it', async () => {
