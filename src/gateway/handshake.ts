@@ -5,6 +5,7 @@
  * `connectedAt`; only `$connect` carries the handshake headers and query (as on AWS).
  */
 import type { IncomingMessage } from 'node:http'
+import { Server, type Socket } from 'node:net'
 import type { EventTransport, GatewayEvent } from '../events/event.ts'
 import { isGatewayOwnedHeader } from '../events/headers.ts'
 import { randomRequestId } from '../events/ids.ts'
@@ -132,6 +133,25 @@ export function parseQuery(rawQuery: string): Record<string, string> {
 }
 
 /**
+ * Where a client connected: the domain name (`address:port`) and the local port.
+ *
+ * @example
+ * ```ts
+ * const endpoint: LocalEndpoint = { domainName: '127.0.0.1:3001', localPort: 3001 }
+ * ```
+ */
+export interface LocalEndpoint {
+  readonly domainName: string
+  readonly localPort: number
+}
+
+function endpointOf(address: string | undefined, port: number | undefined): LocalEndpoint {
+  const a = address ?? '127.0.0.1'
+  const host = a.includes(':') ? `[${a}]` : a
+  return { domainName: `${host}:${port ?? 0}`, localPort: port ?? 0 }
+}
+
+/**
  * The domain name a client reached: the local address and port of its socket. Never the
  * client's `Host` header, which the client chooses and an app may build URLs from.
  *
@@ -141,9 +161,44 @@ export function parseQuery(rawQuery: string): Record<string, string> {
  * ```
  */
 export function localDomainName(req: IncomingMessage): string {
-  const address = req.socket.localAddress ?? '127.0.0.1'
-  const host = address.includes(':') ? `[${address}]` : address
-  return `${host}:${req.socket.localPort ?? 0}`
+  return endpointOf(req.socket.localAddress, req.socket.localPort).domainName
+}
+
+/** Per server: its endpoint when it listens on one address, `null` on a wildcard address. */
+const serverEndpoints = new WeakMap<Server, LocalEndpoint | null>()
+
+function isWildcard(address: string): boolean {
+  return address === '0.0.0.0' || address === '::' || address === '::ffff:0.0.0.0'
+}
+
+/**
+ * {@link LocalEndpoint} of a socket. A socket accepted by a server bound to one address has
+ * that server's address: computed once per server and shared by its connections (no
+ * `getsockname` and no new string per connection). A server on a wildcard address, or a
+ * socket no server accepted, is asked per connection.
+ *
+ * @example
+ * ```ts
+ * localEndpoint(req.socket) // { domainName: '127.0.0.1:3001', localPort: 3001 }
+ * ```
+ */
+export function localEndpoint(socket: Socket): LocalEndpoint {
+  const server = (socket as Socket & { server?: unknown }).server
+  if (server instanceof Server) {
+    let endpoint = serverEndpoints.get(server)
+    if (endpoint === undefined) {
+      const address = server.address()
+      endpoint =
+        address !== null && typeof address === 'object' && !isWildcard(address.address)
+          ? endpointOf(address.address, address.port)
+          : null
+      serverEndpoints.set(server, endpoint)
+      // Listening again may bind another address.
+      server.once('listening', () => serverEndpoints.delete(server))
+    }
+    if (endpoint !== null) return endpoint
+  }
+  return endpointOf(socket.localAddress, socket.localPort)
 }
 
 /**
@@ -175,7 +230,7 @@ export function eventHeaders(
  *
  * @example
  * ```ts
- * const handshake = readHandshake(req, { connectionId: newId(), connectedAt: clock.now(), sourceIp, domainName })
+ * const handshake = readHandshake(req, { connectionId: newId(), connectedAt: clock.now(), sourceIp, domainName, localPort })
  * ```
  */
 export function readHandshake(
@@ -185,6 +240,7 @@ export function readHandshake(
     readonly connectedAt: number
     readonly sourceIp: string
     readonly domainName: string
+    readonly localPort: number
   },
 ): Handshake {
   const url = req.url ?? '/'
@@ -198,7 +254,6 @@ export function readHandshake(
     query: parseQuery(rawQuery),
     rawQuery,
     userAgent: headers['user-agent'],
-    localPort: req.socket.localPort ?? 0,
   }
 }
 

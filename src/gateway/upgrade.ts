@@ -27,7 +27,7 @@ import {
   connectEvent,
   type Handshake,
   identityOf,
-  localDomainName,
+  localEndpoint,
   readHandshake,
 } from './handshake.ts'
 import type { IntegrationOutcome } from './integration.ts'
@@ -255,11 +255,13 @@ export function createUpgradeHandler(
     const refusal = rt.table.admit(ipKey)
     if (refusal) return refuse(socket, refusal.status, refusal.reason, sourceIp, retryAfter)
 
+    const endpoint = localEndpoint(req.socket)
     const handshake = readHandshake(req, {
       connectionId: newId(),
       connectedAt: clock.now(),
       sourceIp,
-      domainName: o.domainName ?? localDomainName(req),
+      domainName: o.domainName ?? endpoint.domainName,
+      localPort: endpoint.localPort,
     })
     const id = handshake.connectionId
     rt.table.addPending(id, ipKey)

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net'
 import { test } from 'node:test'
 import {
   connectEvent,
@@ -113,4 +115,41 @@ test('identityOf keeps exactly the six facts every later event needs, nothing of
   const m = messageEvent(identity, api, '$default', 'x', 2_000)
   assert.equal(m.userAgent, 'UA')
   assert.deepEqual(m.headers, {})
+})
+
+test('localEndpoint: one shared endpoint per listening server, recomputed when it listens again', async () => {
+  const { localEndpoint } = await import('../../src/gateway/handshake.ts')
+  const accepted: Socket[] = []
+  const server = createServer((socket) => accepted.push(socket))
+  const listen = () =>
+    new Promise<number>((resolve) =>
+      server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)),
+    )
+  const connectTwice = async (port: number) => {
+    const clients = [connect(port, '127.0.0.1'), connect(port, '127.0.0.1')]
+    await Promise.all(clients.map((c) => once(c, 'connect')))
+    for (let i = 0; i < 50 && accepted.length < 2; i++) await new Promise((r) => setTimeout(r, 5))
+    const sockets = accepted.splice(0)
+    const endpoints = sockets.map((s) => localEndpoint(s))
+    for (const c of clients) c.destroy()
+    for (const s of sockets) s.destroy()
+    return { endpoints, clients }
+  }
+  try {
+    const port = await listen()
+    const first = await connectTwice(port)
+    assert.deepEqual(first.endpoints[0], { domainName: `127.0.0.1:${port}`, localPort: port })
+    assert.equal(first.endpoints[0], first.endpoints[1])
+    // A socket no server accepted (the client side) is asked itself.
+    const client = connect(port, '127.0.0.1')
+    await once(client, 'connect')
+    assert.equal(localEndpoint(client).localPort, client.localPort)
+    client.destroy()
+    await new Promise((resolve) => server.close(resolve))
+    const again = await listen()
+    const second = await connectTwice(again)
+    assert.deepEqual(second.endpoints[0], { domainName: `127.0.0.1:${again}`, localPort: again })
+  } finally {
+    server.close()
+  }
 })
