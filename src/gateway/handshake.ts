@@ -226,6 +226,33 @@ export function eventHeaders(
 }
 
 /**
+ * The headers of a `$connect` event straight from the raw header list, in one pass: what
+ * `eventHeaders(lowerCaseHeaders(rawHeaders), sourceIp)` gives (same keys, values and
+ * order), without building the intermediate map.
+ *
+ * @example
+ * ```ts
+ * handshakeHeaders(['Cookie', 'a=b', 'X-Forwarded-For', '6.6.6.6'], '127.0.0.1')
+ * // { cookie: 'a=b', 'x-forwarded-for': '127.0.0.1' }
+ * ```
+ */
+export function handshakeHeaders(
+  rawHeaders: readonly string[],
+  sourceIp: string,
+): Record<string, string> {
+  const map = new Map<string, string>()
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = (rawHeaders[i] ?? '').toLowerCase()
+    if (name !== 'host' && isGatewayOwnedHeader(name)) continue
+    const value = rawHeaders[i + 1] ?? ''
+    const seen = map.get(name)
+    map.set(name, seen === undefined ? value : `${seen}, ${value}`)
+  }
+  map.set('x-forwarded-for', sourceIp)
+  return Object.fromEntries(map)
+}
+
+/**
  * Capture a handshake.
  *
  * @example
@@ -246,7 +273,7 @@ export function readHandshake(
   const url = req.url ?? '/'
   const q = url.indexOf('?')
   const rawQuery = q === -1 ? '' : url.slice(q + 1)
-  const headers = eventHeaders(lowerCaseHeaders(req.rawHeaders), facts.sourceIp)
+  const headers = handshakeHeaders(req.rawHeaders, facts.sourceIp)
   return {
     ...facts,
     headers,

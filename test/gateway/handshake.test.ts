@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { type AddressInfo, connect, createServer, type Socket } from 'node:net'
 import { test } from 'node:test'
+import fc from 'fast-check'
 import {
   connectEvent,
   disconnectEvent,
@@ -152,4 +153,39 @@ test('localEndpoint: one shared endpoint per listening server, recomputed when i
   } finally {
     server.close()
   }
+})
+
+test('property: handshakeHeaders is eventHeaders(lowerCaseHeaders(raw)) in one pass, order included', async () => {
+  const { eventHeaders, handshakeHeaders } = await import('../../src/gateway/handshake.ts')
+  const name = fc.oneof(
+    fc.constantFrom(
+      'Host',
+      'Cookie',
+      'cookie',
+      'X-Forwarded-For',
+      'X-Real-Ip',
+      'X-Amzn-Trace-Id',
+      'x-gatehouse-sig',
+      'connectionId',
+      'Forwarded',
+      'Via',
+      '__proto__',
+      '123',
+      'User-Agent',
+    ),
+    fc.stringMatching(/^[A-Za-z0-9-]{1,12}$/),
+  )
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(name, fc.string({ maxLength: 8 })), { maxLength: 20 }),
+      (pairs) => {
+        const raw = pairs.flat()
+        const expected = eventHeaders(lowerCaseHeaders(raw), '127.0.0.1')
+        const actual = handshakeHeaders(raw, '127.0.0.1')
+        assert.deepEqual(actual, expected)
+        assert.deepEqual(Object.keys(actual), Object.keys(expected))
+      },
+    ),
+    { numRuns: 300 },
+  )
 })
