@@ -32,7 +32,14 @@ export interface PermissionRule {
 export interface ConnectIdentity {
   /** The HTTP session id (e.g. from the session cookie); tokens are bound to its hash. */
   readonly sessionId: string | null
-  /** The user of that session, when the host can tell cheaply (enables the per-user connect limit before the token is used). */
+  /**
+   * The user of that session, when the host can tell cheaply. It enables the per-user connect
+   * limit before the token is used, and the faster `$connect` order: the user, permission,
+   * channel and custom checks run first (on this user), then one store call uses the token —
+   * which must have been issued to this session AND this user — and writes the session
+   * together. A user those checks refuse keeps an unused token. Without it the token is
+   * used first, and the user it names is checked.
+   */
   readonly userId?: string | null
 }
 
