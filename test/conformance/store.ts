@@ -10,7 +10,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { describe, test } from 'node:test'
 import fc from 'fast-check'
 import { isGatehouseError } from '../../src/errors.ts'
-import type { Audience, NewSession, RateKey, Store } from '../../src/store/store.ts'
+import type { Audience, NewSession, RateKey, Store, TokenRecord } from '../../src/store/store.ts'
 
 const T0 = 1_700_000_000_000
 
@@ -26,6 +26,11 @@ async function withStore(open: () => Promise<Store>, body: (s: Store) => Promise
   } finally {
     await store.close()
   }
+}
+
+/** A token record issued at T0 that expires 60 s later. */
+function token(hash: string, userId: string, sessionHash: string): TokenRecord {
+  return { hash, userId, sessionHash, createdAt: T0, expiresAt: T0 + 60_000 }
 }
 
 function session(id: string, over: Partial<NewSession> = {}): NewSession {
@@ -54,13 +59,7 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
         withStore(open, async (s) => {
           const hash = sha256(rawToken())
           const sessionHash = hashOf('session')
-          await s.insertToken({
-            hash,
-            userId: 'alice',
-            sessionHash,
-            createdAt: T0,
-            expiresAt: T0 + 60_000,
-          })
+          await s.insertToken(token(hash, 'alice', sessionHash))
           assert.deepEqual(await s.consumeToken(hash, sessionHash, T0 + 1), {
             userId: 'alice',
             sessionHash,
@@ -79,13 +78,7 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
           const hash = sha256(rawToken())
           const mine = hashOf('mine')
           const thief = hashOf('thief')
-          await s.insertToken({
-            hash,
-            userId: 'alice',
-            sessionHash: mine,
-            createdAt: T0,
-            expiresAt: T0 + 60_000,
-          })
+          await s.insertToken(token(hash, 'alice', mine))
           assert.equal(await s.consumeToken(hash, thief, T0 + 1), null)
           assert.equal(await s.consumeToken(hash, thief, T0 + 2), null)
           assert.deepEqual(await s.consumeToken(hash, mine, T0 + 3), {
@@ -99,13 +92,7 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
           const sh = hashOf('s')
           const [a, b, c] = [sha256(rawToken()), sha256(rawToken()), sha256(rawToken())]
           for (const hash of [a, b, c]) {
-            await s.insertToken({
-              hash,
-              userId: 'u',
-              sessionHash: sh,
-              createdAt: T0,
-              expiresAt: T0 + 60_000,
-            })
+            await s.insertToken(token(hash, 'u', sh))
           }
           assert.notEqual(await s.consumeToken(a, sh, T0 + 59_999), null)
           assert.equal(await s.consumeToken(b, sh, T0 + 60_000), null)
@@ -119,22 +106,8 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
           const hash = sha256(rawToken())
           const mine = hashOf('mine')
           const other = hashOf('other')
-          await s.insertToken({
-            hash,
-            userId: 'alice',
-            sessionHash: mine,
-            createdAt: T0,
-            expiresAt: T0 + 60_000,
-          })
-          await assert.rejects(
-            s.insertToken({
-              hash,
-              userId: 'mallory',
-              sessionHash: other,
-              createdAt: T0,
-              expiresAt: T0 + 60_000,
-            }),
-          )
+          await s.insertToken(token(hash, 'alice', mine))
+          await assert.rejects(s.insertToken(token(hash, 'mallory', other)))
           assert.equal(await s.consumeToken(hash, other, T0 + 1), null)
           assert.deepEqual(await s.consumeToken(hash, mine, T0 + 1), {
             userId: 'alice',
@@ -168,27 +141,9 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
           const s1 = hashOf('s1')
           const s2 = hashOf('s2')
           const [x, y, z] = [rawToken(), rawToken(), rawToken()].map(sha256)
-          await s.insertToken({
-            hash: x!,
-            userId: 'alice',
-            sessionHash: s1,
-            createdAt: T0,
-            expiresAt: T0 + 60_000,
-          })
-          await s.insertToken({
-            hash: y!,
-            userId: 'alice',
-            sessionHash: s1,
-            createdAt: T0,
-            expiresAt: T0 + 60_000,
-          })
-          await s.insertToken({
-            hash: z!,
-            userId: 'alice',
-            sessionHash: s2,
-            createdAt: T0,
-            expiresAt: T0 + 60_000,
-          })
+          await s.insertToken(token(x!, 'alice', s1))
+          await s.insertToken(token(y!, 'alice', s1))
+          await s.insertToken(token(z!, 'alice', s2))
           assert.notEqual(await s.consumeToken(y!, s1, T0 + 1), null) // used: removed too
           assert.equal(await s.revokeTokens({ sessionHash: s1 }), 2)
           assert.equal(await s.consumeToken(x!, s1, T0 + 1), null)
@@ -227,13 +182,7 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
         withStore(open, async (s) => {
           const hash = sha256(rawToken())
           const sh = hashOf('s')
-          await s.insertToken({
-            hash,
-            userId: 'alice',
-            sessionHash: sh,
-            createdAt: T0,
-            expiresAt: T0 + 60_000,
-          })
+          await s.insertToken(token(hash, 'alice', sh))
           const results = await Promise.all(
             Array.from({ length: 50 }, (_, i) => s.consumeToken(hash, sh, T0 + 1 + i)),
           )
@@ -427,13 +376,7 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
         withStore(open, async (s) => {
           const sh = hashOf('s')
           const hash = sha256(rawToken())
-          await s.insertToken({
-            hash,
-            userId: 'alice',
-            sessionHash: sh,
-            createdAt: T0,
-            expiresAt: T0 + 60_000,
-          })
+          await s.insertToken(token(hash, 'alice', sh))
           assert.notEqual(await s.consumeToken(hash, sh, T0 + 1), null)
           assert.equal(await s.createSession(session('free')), true)
           // A used token still guards: consuming it is what the connection did.
@@ -462,13 +405,7 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
         withStore(open, async (s) => {
           const sh = hashOf('s')
           const hash = sha256(rawToken())
-          await s.insertToken({
-            hash,
-            userId: 'bob',
-            sessionHash: sh,
-            createdAt: T0,
-            expiresAt: T0 + 60_000,
-          })
+          await s.insertToken(token(hash, 'bob', sh))
           await s.createSession(session('c1', { userId: 'alice', channel: 'old' }))
           await s.touchSession('c1', T0 + 1)
           // Refused: the existing row of that id is left exactly as it was.
