@@ -84,10 +84,30 @@ export function redactFields(value: unknown, depth = 0): unknown {
   if (value === null || typeof value !== 'object') return value
   if (depth >= MAX_DEPTH) return '[…]'
   if (Array.isArray(value)) return value.map((v) => redactFields(v, depth + 1))
+  if (value instanceof Error) return redactError(value, depth)
   const out: Record<string, unknown> = {}
   for (const [key, v] of Object.entries(value)) {
     out[key] = SENSITIVE_FIELDS.has(key.toLowerCase()) ? CENSOR : redactFields(v, depth + 1)
   }
+  return out
+}
+
+/**
+ * An error as a log field: `type`, `message`, `stack`, `code` and `cause` kept (they are
+ * own, non-enumerable properties that a plain copy drops, which left `"err":{}` on every
+ * failure line), the rest of its own fields walked like any object, secrets redacted.
+ */
+function redactError(err: Error, depth: number): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    type: err.name,
+    message: redactFields(err.message, depth + 1),
+  }
+  for (const [key, v] of Object.entries(err)) {
+    out[key] = SENSITIVE_FIELDS.has(key.toLowerCase()) ? CENSOR : redactFields(v, depth + 1)
+  }
+  if (typeof err.stack === 'string') out.stack = redactFields(err.stack, depth + 1)
+  if (err.cause !== undefined) out.cause = redactFields(err.cause, depth + 1)
+  if (err instanceof AggregateError) out.errors = redactFields(err.errors, depth + 1)
   return out
 }
 
@@ -107,6 +127,9 @@ export function createLogger(
     level: options.level ?? 'info',
     // Every field passes through the walker, wherever a caller put a token or a cookie.
     formatters: { log: (fields) => redactFields(fields) as Record<string, unknown> },
+    // pino serialises `err` after the formatter; the walker already turned errors into
+    // plain fields, and pino's serializer would re-read those as an error of type Object.
+    serializers: { err: (value: unknown) => value },
     base: { name: 'gatehouse' },
   }
   return options.destination

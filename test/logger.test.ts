@@ -56,6 +56,34 @@ describe('logger', () => {
     assert.ok(text.includes('channel=a'), 'the rest stays readable')
   })
 
+  test('an error keeps its type, message, code, stack and cause; its secrets stay redacted', () => {
+    const { lines, logger } = capture()
+    const cause = new Error('store refused ?ws_token=INNERTOK')
+    const err = Object.assign(
+      new TypeError('handler broke on /?ws_token=T0K&channel=x', { cause }),
+      {
+        code: 'ERR_STORE_UNAVAILABLE',
+        cookie: 'sessionid=S3CRET',
+      },
+    )
+    logger.error({ event: 'handler_failed', err }, 'handler failed')
+    logger.error({ event: 'push_failed', nested: { err: new Error('deep') } })
+    logger.error(new RangeError('direct'), 'thrown as the first argument')
+    const [first, second, third] = lines.map((l) => JSON.parse(l))
+    assert.equal(first.err.type, 'TypeError')
+    assert.equal(first.err.message, 'handler broke on /?ws_token=[redacted]&channel=x')
+    assert.equal(first.err.code, 'ERR_STORE_UNAVAILABLE')
+    assert.match(first.err.stack, /^TypeError: handler broke on[^\n]*\n\s+at /)
+    assert.equal(first.err.cause.message, 'store refused ?ws_token=[redacted]')
+    assert.equal(first.err.cookie, '[redacted]')
+    assert.equal(second.nested.err.message, 'deep')
+    assert.match(second.nested.err.stack, /^Error: deep/)
+    assert.equal(third.err.type, 'RangeError')
+    assert.equal(third.err.message, 'direct')
+    const text = lines.join('')
+    for (const secret of ['T0K&', 'INNERTOK', 'S3CRET']) assert.ok(!text.includes(secret), secret)
+  })
+
   test('redactUrl removes ws_token values from URLs and query strings', () => {
     assert.equal(redactUrl('/?ws_token=abc&channel=x'), '/?ws_token=[redacted]&channel=x')
     assert.equal(
