@@ -15,6 +15,11 @@
  * ```
  */
 export const DEFAULTS = Object.freeze({
+  /**
+   * The app's id, the audience of the tokens it issues: an app accepts only tokens issued
+   * under its own id. Apps side by side on one store need distinct ids.
+   */
+  appId: 'default',
   /** How long an issued WebSocket token stays valid. */
   tokenTtlMs: 60_000,
   /** Tokens one user may be issued per window. */

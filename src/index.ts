@@ -77,10 +77,14 @@ export type {
   NewSession,
   RateDecision,
   RateKey,
+  SessionGuard,
   SessionRecord,
   Store,
+  TokenClaim,
   TokenRecord,
+  UserTokenClaim,
 } from './store/store.ts'
+export { APP_ID_PATTERN } from './tokens/app-id.ts'
 export { parseCookies } from './tokens/cookies.ts'
 export { createTokenEndpoint, type TokenEndpointOptions } from './tokens/endpoint.ts'
 export { createTokenService, type IssueResult, type TokenService } from './tokens/service.ts'

@@ -7,6 +7,7 @@ import { type Clock, systemClock } from '../clock.ts'
 import { DEFAULTS } from '../defaults.ts'
 import { GatehouseError } from '../errors.ts'
 import { type Logger, silentLogger } from '../logger.ts'
+import { checkAppId } from '../tokens/app-id.ts'
 import { positiveInt } from '../util/options.ts'
 import { assertSafePattern } from './checks/pattern.ts'
 import type { AppOptions } from './types.ts'
@@ -16,6 +17,7 @@ export interface AppConfig
   extends Required<
     Pick<
       AppOptions,
+      | 'appId'
       | 'useToken'
       | 'requireOrigin'
       | 'allowUnsignedGateway'
@@ -98,6 +100,7 @@ export function resolveAppConfig(options: AppOptions): AppConfig {
   )
   return {
     options,
+    appId: checkAppId('appId', options.appId ?? DEFAULTS.appId),
     useToken,
     requireOrigin: options.requireOrigin ?? false,
     allowUnsignedGateway: options.allowUnsignedGateway ?? false,

@@ -2,37 +2,25 @@
  * @module app/connect
  * The `$connect` pipeline: named checks in a fixed order, cheapest and non-consuming first.
  * A request refused for its Origin, Host, channel or rate never burns its token, because the
- * token is used only after all of those pass. Two orders, chosen per request:
+ * token is used only after all of those pass:
  *
- * - The host's `identify` names the user (it knows them from the session cookie):
- *   gateway → identify → rate → headers → host → origin → channel → token (well-formed,
- *   no store call) → user → permissions → channel-authorization → custom checks → open.
- *   The user checks need only the user, so they run before the token is used, and `open`
- *   is one store call (`Store.openSession`) that uses the token — bound to that session AND
- *   that user — and writes the session in one commit. A user refused by those checks keeps
- *   an unburnt token (it still expires, and it is single use when it is used).
- * - Otherwise (no user from `identify`): … channel → token (used) → user → permissions →
- *   channel-authorization → custom checks → session (a guarded `createSession`).
+ * gateway → identify → rate → headers → host → origin → channel → token, then the user
+ * checks (user → permissions → channel-authorization → custom checks) and the session write.
  *
- * Revocation (logout, kick, ban) deletes the user's or session's token rows, used or not.
- * In the first order a revocation before `open` leaves no token to use (401) and one after
- * it finds the session. In the second the session is written only while the consumed
- * token's row still exists, so a revocation between the token and the session refuses the
- * connect (401) instead of opening a socket the revocation could not see.
+ * Using the token is one call, `connectWithToken` (tokens/use.ts), which owns the rules
+ * (well-formed, session, audience, single use, the session write guarded by the token) and
+ * the order of the user checks around them: when `identify` names the user, the user checks
+ * run before the token is touched and one store call uses the token and writes the session,
+ * so a user those checks refuse keeps an unburnt token; otherwise the token is used first,
+ * the user it names is checked, and the session is written only while the token row still
+ * exists, so a revocation in between refuses the connect (401).
  */
 import { DEFAULTS } from '../defaults.ts'
 import type { GatewayEvent, GatewayResponse } from '../events/event.ts'
 import { connectIpKey, connectUserKey } from '../limits/keys.ts'
-import type {
-  NewSession,
-  RateKey,
-  SessionGuard,
-  SessionRecord,
-  Store,
-  TokenClaim,
-} from '../store/store.ts'
-import type { TokenService } from '../tokens/service.ts'
-import { hashSessionId, hashToken, isWellFormedToken } from '../tokens/token.ts'
+import type { NewSession, RateKey, SessionRecord, Store } from '../store/store.ts'
+import { hashSessionId } from '../tokens/token.ts'
+import { connectWithToken, type TokenUseContext } from '../tokens/use.ts'
 import type { AuthenticityCheck } from './authenticity.ts'
 import { isValidChannel } from './checks/channel.ts'
 import { createRequiredHeadersCheck } from './checks/headers.ts'
@@ -48,16 +36,17 @@ import type { ConnectIdentity, User } from './types.ts'
 interface ConnectState {
   readonly event: GatewayEvent
   identity: ConnectIdentity | null
-  token: string | undefined
   /** The token came as a `Sec-WebSocket-Protocol` entry, so the app protocol must be echoed. */
   tokenInProtocol: boolean
   channel: string | null
   userId: string | null
   user: User | null
-  /** The consumed token's hash: the session is written only while that token row exists. */
-  guard: SessionGuard | undefined
-  /** The token to use together with the session write (user known from `identify`). */
-  claim: TokenClaim | undefined
+}
+
+/** A refusal and the check that made it, as the log names it. */
+interface Refusal {
+  readonly check: string
+  readonly rejection: Rejection
 }
 
 /** One named check of the pipeline. */
@@ -70,7 +59,6 @@ interface ConnectStep {
 export interface ConnectDeps {
   readonly config: AppConfig
   readonly store: Store
-  readonly tokens: TokenService
   readonly authenticity: AuthenticityCheck
 }
 
@@ -97,14 +85,20 @@ function nonEmpty(value: unknown): value is string {
  *
  * @example
  * ```ts
- * const connect = createConnectPipeline({ config, store, tokens, authenticity })
+ * const connect = createConnectPipeline({ config, store, authenticity })
  * const response = await connect(event) // { status: 200 } or a generic rejection
  * ```
  */
 export function createConnectPipeline(
   deps: ConnectDeps,
 ): (event: GatewayEvent) => Promise<GatewayResponse> {
-  const { config, store, tokens, authenticity } = deps
+  const { config, store, authenticity } = deps
+  const tokenUse: TokenUseContext = {
+    store,
+    appId: config.appId,
+    clock: config.clock,
+    logger: config.logger,
+  }
   const opts = config.options
   const originCheck = createOriginCheck(config.allowedOrigins, {
     requireOrigin: config.requireOrigin,
@@ -193,44 +187,6 @@ export function createConnectPipeline(
         : reject(403, 'permission_denied'),
   }
 
-  // Used now (second order): the session is written later, guarded by the token's hash.
-  const consumeStep: ConnectStep = {
-    name: 'token',
-    run: async (s) => {
-      const token = readToken(s)
-      // The service refuses malformed tokens and a missing session without a store query,
-      // with the same answer as an unknown token.
-      const consumed = await tokens.consume(token, s.identity?.sessionId ?? null)
-      if (!consumed) return reject(401, token === undefined ? 'token_missing' : 'token_invalid')
-      const claimed = s.identity?.userId
-      if (nonEmpty(claimed) && claimed !== consumed.userId) {
-        return reject(401, 'token_invalid')
-      }
-      s.userId = consumed.userId
-      s.guard = { tokenHash: consumed.tokenHash }
-      return undefined
-    },
-  }
-
-  // First order: only what needs no store (present, well-formed, a session to bind it to),
-  // with the token service's answers; the token is used by `open` after the user checks.
-  const claimStep: ConnectStep = {
-    name: 'token',
-    run: (s) => {
-      const token = readToken(s)
-      const sessionId = s.identity?.sessionId
-      if (!isWellFormedToken(token) || !nonEmpty(sessionId)) {
-        const reason = isWellFormedToken(token) ? 'token_no_session' : 'token_malformed'
-        config.logger.info({ reason }, 'token rejected')
-        return reject(401, token === undefined ? 'token_missing' : 'token_invalid')
-      }
-      const userId = s.identity!.userId!
-      s.userId = userId
-      s.claim = { hash: hashToken(token), sessionHash: hashSessionId(sessionId), userId }
-      return undefined
-    },
-  }
-
   const checks: ConnectStep[] = []
   if (opts.authorizeChannel) {
     const authorize = opts.authorizeChannel
@@ -256,26 +212,29 @@ export function createConnectPipeline(
     })
   }
 
-  // The steps after the request checks, by order (see the module comment).
-  const userKnown: ConnectStep[] = [claimStep, userStep, permissionsStep, ...checks]
-  const tokenFirst: ConnectStep[] = config.useToken
-    ? [consumeStep, userStep, permissionsStep, ...checks]
+  // What a user must pass (the token's user, or nobody's when the app takes no token).
+  const userChecks: ConnectStep[] = config.useToken
+    ? [userStep, permissionsStep, ...checks]
     : checks
+  const runChecks = async (s: ConnectState): Promise<Refusal | undefined> => {
+    for (const step of userChecks) {
+      const rejection = await step.run(s)
+      if (rejection) return { check: step.name, rejection }
+    }
+    return undefined
+  }
 
   return (event) =>
     guard(config.logger, 'connect', event, async () => {
       const state: ConnectState = {
         event,
         identity: null,
-        token: undefined,
         tokenInProtocol: false,
         channel: null,
         userId: null,
         user: null,
-        guard: undefined,
-        claim: undefined,
       }
-      const refuse = (check: string, rejection: Rejection): GatewayResponse => {
+      const refuse = ({ check, rejection }: Refusal): GatewayResponse => {
         config.logger.warn(
           {
             event: 'connect_rejected',
@@ -291,53 +250,58 @@ export function createConnectPipeline(
       }
       for (const step of steps) {
         const rejection = await step.run(state)
-        if (rejection) return refuse(step.name, rejection)
+        if (rejection) return refuse({ check: step.name, rejection })
       }
-      const known = config.useToken && nonEmpty(state.identity?.userId)
-      for (const step of known ? userKnown : tokenFirst) {
-        const rejection = await step.run(state)
-        if (rejection) return refuse(step.name, rejection)
+      const connection = {
+        connectionId: event.connectionId,
+        channel: state.channel,
+        connectedAt: event.connectedAt,
       }
-      const sessionId = state.identity?.sessionId ?? null
+      let row: NewSession
+      if (config.useToken) {
+        const outcome = await connectWithToken(tokenUse, {
+          token: readToken(state),
+          sessionId: state.identity?.sessionId,
+          userId: state.identity?.userId,
+          connection,
+          admit: (userId) => {
+            state.userId = userId
+            return runChecks(state)
+          },
+        })
+        if (!outcome.ok) {
+          if ('refused' in outcome) return refuse(outcome.refused)
+          // A revoked token is found at the session write; every other failure at the token.
+          const check = outcome.reason === 'token_revoked' ? 'session' : 'token'
+          return refuse({ check, rejection: reject(401, outcome.reason) })
+        }
+        row = outcome.session
+      } else {
+        // An anonymous app: no token, no user, nothing to guard the write with.
+        const refused = await runChecks(state)
+        if (refused) return refuse(refused)
+        const sessionId = state.identity?.sessionId
+        row = {
+          ...connection,
+          userId: null,
+          sessionHash: nonEmpty(sessionId) ? hashSessionId(sessionId) : null,
+        }
+        await store.createSession(row)
+      }
       // Built here rather than read back after the write: every field is known.
       const session: SessionRecord = {
-        connectionId: event.connectionId,
-        userId: state.userId,
-        sessionHash: sessionId === null ? null : hashSessionId(sessionId),
-        channel: state.channel,
+        ...row,
         connected: true,
         requestCount: 0,
-        connectedAt: event.connectedAt,
-        lastSeenAt: event.connectedAt,
+        lastSeenAt: row.connectedAt,
         disconnectedAt: null,
-      }
-      const row: NewSession = {
-        connectionId: session.connectionId,
-        userId: session.userId,
-        sessionHash: session.sessionHash,
-        channel: session.channel,
-        connectedAt: session.connectedAt,
-      }
-      if (state.claim !== undefined) {
-        // One commit: the token is used (unused, unexpired, this session, this user) and the
-        // session written, or neither. Unknown, used, expired, foreign and revoked are one
-        // answer, as in the token service.
-        const owner = await store.openSession(state.claim, row, config.clock.now())
-        if (owner === null) {
-          config.logger.info({ reason: 'token_invalid' }, 'token rejected')
-          return refuse('token', reject(401, 'token_invalid'))
-        }
-      } else {
-        const written = await store.createSession(row, state.guard)
-        // The token was revoked after it was consumed (logout, kick or ban in between).
-        if (!written) return refuse('session', reject(401, 'token_revoked'))
       }
       config.logger.info(
         {
           event: 'connected',
           connectionId: event.connectionId,
-          userId: state.userId,
-          channel: state.channel,
+          userId: session.userId,
+          channel: session.channel,
         },
         'connected',
       )

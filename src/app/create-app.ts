@@ -52,7 +52,7 @@ export interface App extends EventHandler {
   lambda(event: LambdaWebSocketEvent): Promise<LambdaResult>
   /** Push to connections, users, channels, everyone. */
   readonly send: Sender
-  /** Issue, use and revoke tokens (the token endpoint is built on it). */
+  /** Issue, use and revoke tokens of this app's id (the token endpoint is built on it). */
   readonly tokens: TokenService
   /**
    * The CSRF-protected token endpoint as a Fetch handler.
@@ -95,7 +95,12 @@ export function createApp(options: AppOptions): App {
   const store = options.store
   const registry = createRegistry(options.handlers)
   const authenticity = createAuthenticityCheck(config)
-  const tokens = createTokenService({ store, clock: config.clock, logger: config.logger })
+  const tokens = createTokenService({
+    store,
+    appId: config.appId,
+    clock: config.clock,
+    logger: config.logger,
+  })
   const send = createSender({
     store,
     connections: options.connections,
@@ -104,7 +109,7 @@ export function createApp(options: AppOptions): App {
     clock: config.clock,
     logger: config.logger,
   })
-  const onConnect = createConnectPipeline({ config, store, tokens, authenticity })
+  const onConnect = createConnectPipeline({ config, store, authenticity })
   const onMessage = createMessagePipeline({ config, store, registry, send, authenticity })
   const onDisconnect = createDisconnectPipeline({ config, store, authenticity })
 

@@ -86,6 +86,12 @@ export type ConnectCheck = (ctx: {
 /** Options of {@link createApp}. See `DEFAULTS` for every default value. */
 export interface AppOptions {
   readonly store: Store
+  /**
+   * This app's id (`^[A-Za-z0-9._:-]{1,64}$`), the audience of its tokens: its token
+   * endpoint issues tokens under it, and its `$connect` accepts only tokens issued under it.
+   * Apps that share a store need distinct ids. Default `DEFAULTS.appId` (`'default'`).
+   */
+  readonly appId?: string
   /** Where pushes go (the bundled gateway, or the AWS Management API). */
   readonly connections?: Connections
   /** Handlers by name. `default` receives unknown and forbidden names when present. */

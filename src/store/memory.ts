@@ -27,6 +27,7 @@ import type {
   Store,
   TokenClaim,
   TokenRecord,
+  UserTokenClaim,
 } from './store.ts'
 
 interface StoredToken extends TokenRecord {
@@ -46,9 +47,10 @@ type MutableSession = { -readonly [K in keyof SessionRecord]: SessionRecord[K] }
  * @example
  * ```ts
  * const store = createMemoryStore()
- * await store.insertToken({ hash, userId: 'alice', sessionHash, createdAt: 0, expiresAt: 60_000 })
- * await store.consumeToken(hash, sessionHash, 1_000) // { userId: 'alice', sessionHash }
- * await store.consumeToken(hash, sessionHash, 1_000) // null: single use
+ * await store.insertToken({ hash, userId: 'alice', sessionHash, appId: 'chat', createdAt: 0, expiresAt: 60_000 })
+ * const claim = { hash, sessionHash, appId: 'chat', userId: null }
+ * await store.consumeToken(claim, 1_000) // { userId: 'alice', sessionHash }
+ * await store.consumeToken(claim, 1_000) // null: single use
  * ```
  */
 export function createMemoryStore(): Store {
@@ -88,6 +90,17 @@ export function createMemoryStore(): Store {
     }
   }
 
+  // The one token match of consumeToken and openSession: every field of the claim, unused,
+  // unexpired; marks the token used and returns its owner, or null with nothing changed.
+  function useToken(claim: TokenClaim, now: number): ConsumedToken | null {
+    const t = tokens.get(claim.hash)
+    if (t === undefined || t.usedAt !== null || !(t.expiresAt > now)) return null
+    if (t.sessionHash !== claim.sessionHash || t.appId !== claim.appId) return null
+    if (claim.userId !== null && t.userId !== claim.userId) return null
+    t.usedAt = now
+    return { userId: t.userId, sessionHash: t.sessionHash }
+  }
+
   // Replace any row of the id with a fresh connected session.
   function writeSession(s: NewSession): void {
     sessions.set(s.connectionId, {
@@ -114,20 +127,15 @@ export function createMemoryStore(): Store {
           hash: token.hash,
           userId: token.userId,
           sessionHash: token.sessionHash,
+          appId: token.appId,
           createdAt: token.createdAt,
           expiresAt: token.expiresAt,
           usedAt: null,
         })
       }),
 
-    consumeToken: (hash: string, sessionHash: string, now: number) =>
-      run('consumeToken', (): ConsumedToken | null => {
-        const t = tokens.get(hash)
-        if (t === undefined || t.sessionHash !== sessionHash) return null
-        if (t.usedAt !== null || !(t.expiresAt > now)) return null
-        t.usedAt = now
-        return { userId: t.userId, sessionHash: t.sessionHash }
-      }),
+    consumeToken: (claim: TokenClaim, now: number) =>
+      run('consumeToken', () => useToken(claim, now)),
 
     revokeTokens: (owner: { userId: string } | { sessionHash: string }) =>
       run('revokeTokens', () => {
@@ -160,15 +168,11 @@ export function createMemoryStore(): Store {
         return true
       }),
 
-    openSession: (claim: TokenClaim, s: NewSession, now: number) =>
-      run('openSession', (): ConsumedToken | null => {
-        const t = tokens.get(claim.hash)
-        if (t === undefined || t.sessionHash !== claim.sessionHash) return null
-        if (t.userId !== claim.userId) return null
-        if (t.usedAt !== null || !(t.expiresAt > now)) return null
-        t.usedAt = now
-        writeSession(s)
-        return { userId: t.userId, sessionHash: t.sessionHash }
+    openSession: (claim: UserTokenClaim, s: NewSession, now: number) =>
+      run('openSession', () => {
+        const owner = useToken(claim, now)
+        if (owner !== null) writeSession(s)
+        return owner
       }),
 
     touchSession: (connectionId: string, now: number) =>

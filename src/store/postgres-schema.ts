@@ -98,6 +98,18 @@ export const POSTGRES_MIGRATIONS: readonly PgMigration[] = [
       DROP INDEX ${s}.sessions_channel;
     `,
   },
+  {
+    // Tokens record their audience, the id of the app that issued them. Rows written before
+    // this step belong to the default app, 'default' (fixed here, whatever DEFAULTS.appId
+    // later says), so an app with another id never accepts them and no row matches every
+    // app. The default then goes: new rows must name their app (an insert that forgets it
+    // fails). Existing rows keep the value they were given.
+    version: 4,
+    sql: (s) => `
+      ALTER TABLE ${s}.tokens ADD COLUMN app_id text NOT NULL DEFAULT 'default';
+      ALTER TABLE ${s}.tokens ALTER COLUMN app_id DROP DEFAULT;
+    `,
+  },
 ]
 
 /**

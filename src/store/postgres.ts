@@ -28,6 +28,7 @@ import type {
   Store,
   TokenClaim,
   TokenRecord,
+  UserTokenClaim,
 } from './store.ts'
 import { storeUnavailable } from './unavailable.ts'
 
@@ -149,12 +150,19 @@ async function ownPool(options: {
 }
 
 function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Store {
+  // The one token match of consumeToken and openSession ($1-$5 in both): session, audience
+  // and (when $5 is not NULL) user, unused, unexpired, in the statement that marks it used.
+  // Concurrent uses lock the token row; the loser re-checks used_at after the winner commits
+  // and updates nothing.
+  const useToken = `UPDATE ${s}.tokens SET used_at = $1::bigint
+        WHERE hash = $2::text AND session_hash = $3::text AND app_id = $4::text
+          AND ($5::text IS NULL OR user_id = $5::text)
+          AND used_at IS NULL AND expires_at > $1::bigint
+        RETURNING user_id, session_hash`
   const sql = {
-    insertToken: `INSERT INTO ${s}.tokens (hash, user_id, session_hash, created_at, expires_at, used_at)
-      VALUES ($1, $2, $3, $4, $5, NULL)`,
-    consumeToken: `UPDATE ${s}.tokens SET used_at = $1
-      WHERE hash = $2 AND session_hash = $3 AND used_at IS NULL AND expires_at > $1
-      RETURNING user_id, session_hash`,
+    insertToken: `INSERT INTO ${s}.tokens (hash, user_id, session_hash, app_id, created_at, expires_at, used_at)
+      VALUES ($1, $2, $3, $4, $5, $6, NULL)`,
+    consumeToken: useToken,
     revokeByUser: `DELETE FROM ${s}.tokens WHERE user_id = $1`,
     revokeBySession: `DELETE FROM ${s}.tokens WHERE session_hash = $1`,
     // sliding-window.ts `advanceCounts` for every key at once. Rows are visited in key order
@@ -190,19 +198,13 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
         session_hash = excluded.session_hash, channel = excluded.channel, connected = true,
         request_count = 0, connected_at = excluded.connected_at,
         last_seen_at = excluded.last_seen_at, disconnected_at = NULL`,
-    // consumeToken (with the user bound too) and an unguarded createSession as one statement:
-    // the insert reads the CTE, so it writes only when the token was used, in one commit.
-    // Concurrent uses lock the token row; the loser re-checks used_at after the winner commits
-    // and updates nothing. A revocation's DELETE either runs first (no row to use) or waits for
-    // this commit (then finds the session).
-    openSession: `WITH t AS (
-        UPDATE ${s}.tokens SET used_at = $6::bigint
-        WHERE hash = $7::text AND session_hash = $8::text AND user_id = $9::text
-          AND used_at IS NULL AND expires_at > $6::bigint
-        RETURNING user_id, session_hash)
+    // The token use and an unguarded createSession as one statement: the insert reads the
+    // CTE, so it writes only when the token was used, in one commit. A revocation's DELETE
+    // either runs first (no row to use) or waits for this commit (then finds the session).
+    openSession: `WITH t AS (${useToken})
       INSERT INTO ${s}.sessions (connection_id, user_id, session_hash, channel, connected,
         request_count, connected_at, last_seen_at, disconnected_at)
-      SELECT $1::text, $2::text, $3::text, $4::text, true, 0, $5::bigint, $5::bigint, NULL FROM t
+      SELECT $6::text, $7::text, $8::text, $9::text, true, 0, $10::bigint, $10::bigint, NULL FROM t
       ON CONFLICT (connection_id) DO UPDATE SET user_id = excluded.user_id,
         session_hash = excluded.session_hash, channel = excluded.channel, connected = true,
         request_count = 0, connected_at = excluded.connected_at,
@@ -245,12 +247,19 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
     insertToken: (t: TokenRecord) =>
       run('insertToken', async () => {
         // Plain INSERT: a duplicate hash fails rather than rebinding a token to someone else.
-        await db.query(sql.insertToken, [t.hash, t.userId, t.sessionHash, t.createdAt, t.expiresAt])
+        await db.query(sql.insertToken, [
+          t.hash,
+          t.userId,
+          t.sessionHash,
+          t.appId,
+          t.createdAt,
+          t.expiresAt,
+        ])
       }),
 
-    consumeToken: (hash: string, sessionHash: string, now: number) =>
+    consumeToken: (c: TokenClaim, now: number) =>
       run('consumeToken', async () => {
-        const { rows } = await db.query(sql.consumeToken, [now, hash, sessionHash])
+        const { rows } = await db.query(sql.consumeToken, claimParams(c, now))
         const row = rows[0]
         return row === undefined
           ? null
@@ -302,18 +311,15 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
         return (res.rowCount ?? 0) > 0
       }),
 
-    openSession: (t: TokenClaim, n: NewSession, now: number) =>
+    openSession: (t: UserTokenClaim, n: NewSession, now: number) =>
       run('openSession', async () => {
         const { rows } = await db.query(sql.openSession, [
+          ...claimParams(t, now),
           n.connectionId,
           n.userId,
           n.sessionHash,
           n.channel,
           n.connectedAt,
-          now,
-          t.hash,
-          t.sessionHash,
-          t.userId,
         ])
         const row = rows[0]
         return row === undefined
@@ -378,6 +384,11 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
       await owned?.end()
     },
   }
+}
+
+// $1-$5 of the token match, in the order the statement numbers them.
+function claimParams(c: TokenClaim, now: number): unknown[] {
+  return [now, c.hash, c.sessionHash, c.appId, c.userId]
 }
 
 // bigint columns arrive as strings from pg; epoch milliseconds fit a double exactly.

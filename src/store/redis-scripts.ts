@@ -9,7 +9,7 @@
  *
  * | key | type | holds |
  * |---|---|---|
- * | `t:<hash>` | hash | token: `u` user, `s` session hash, `c` created, `e` expires, `x` used at |
+ * | `t:<hash>` | hash | token: `u` user, `s` session hash, `a` app id, `c` created, `e` expires, `x` used at |
  * | `tu:<user>`, `ts:<session hash>` | set | token hashes, for revocation |
  * | `tc` | zset | token hashes by creation time, for cleanup |
  * | `r:<key>` | hash | rate counter: `w` window ms, `s` bucket start, `c` count, `p` previous count |
@@ -19,6 +19,10 @@
  * | `sd` | zset | disconnected ids by disconnect time, for cleanup |
  *
  * Nullable strings travel as `''` (null) or `'=' .. value`.
+ *
+ * A token hash written before tokens had an audience has no `a` field; it belongs to the
+ * default app, `'default'` (as the SQL migrations decide for old rows), so an app with another
+ * id never accepts it and no token matches every app.
  */
 import { createHash } from 'node:crypto'
 
@@ -56,32 +60,43 @@ const WRITE_SESSION = `local function write_session(p, id, u, h, ch, at)
   redis.call('SADD', p .. 'sa', id)
 end\n`
 
+// The one token match of consumeToken and openSession: session, audience and (when given)
+// user, unused, unexpired; marks the token used and returns {user, session hash}, or false.
+const USE_TOKEN = `local function use_token(p, hash, sh, app, user, now)
+  local k = p .. 't:' .. hash
+  local t = redis.call('HMGET', k, 'u', 's', 'e', 'x', 'a')
+  if not t[1] or t[4] or t[2] ~= sh or (t[5] or 'default') ~= app then return false end
+  if user and t[1] ~= user then return false end
+  if tonumber(t[3]) <= tonumber(now) then return false end
+  redis.call('HSET', k, 'x', now)
+  return {t[1], t[2]}
+end\n`
+
 /**
  * The scripts, by Store operation.
  *
  * @example
  * ```ts
- * await redis.evalsha(REDIS_SCRIPTS.consumeToken.sha, 1, prefix, hash, sessionHash, now)
+ * await redis.evalsha(REDIS_SCRIPTS.consumeToken.sha, 1, prefix, hash, sessionHash, 'chat', '', now)
  * ```
  */
 export const REDIS_SCRIPTS = {
-  /** ARGV: hash, user, session hash, created, expires. 0 when the hash exists (never overwritten). */
+  /**
+   * ARGV: hash, user, session hash, app id, created, expires. 0 when the hash exists (never
+   * overwritten).
+   */
   insertToken: script(`local p = KEYS[1]
 local k = p .. 't:' .. ARGV[1]
 if redis.call('EXISTS', k) == 1 then return 0 end
-redis.call('HSET', k, 'u', ARGV[2], 's', ARGV[3], 'c', ARGV[4], 'e', ARGV[5])
+redis.call('HSET', k, 'u', ARGV[2], 's', ARGV[3], 'a', ARGV[4], 'c', ARGV[5], 'e', ARGV[6])
 redis.call('SADD', p .. 'tu:' .. ARGV[2], ARGV[1])
 redis.call('SADD', p .. 'ts:' .. ARGV[3], ARGV[1])
-redis.call('ZADD', p .. 'tc', ARGV[4], ARGV[1])
+redis.call('ZADD', p .. 'tc', ARGV[5], ARGV[1])
 return 1`),
 
-  /** ARGV: hash, session hash, now. `{user, session hash}` once, else nil. */
-  consumeToken: script(`local k = KEYS[1] .. 't:' .. ARGV[1]
-local t = redis.call('HMGET', k, 'u', 's', 'e', 'x')
-if not t[1] or t[2] ~= ARGV[2] or t[4] then return false end
-if tonumber(t[3]) <= tonumber(ARGV[3]) then return false end
-redis.call('HSET', k, 'x', ARGV[3])
-return {t[1], t[2]}`),
+  /** ARGV: hash, session hash, app id, user?, now. `{user, session hash}` once, else nil. */
+  consumeToken: script(`${OPT}${USE_TOKEN}
+return use_token(KEYS[1], ARGV[1], ARGV[2], ARGV[3], opt(ARGV[4]), ARGV[5])`),
 
   /**
    * ARGV: 'u' or 's', the user or session hash. Deletes every token of the owner, used or
@@ -139,18 +154,16 @@ write_session(p, id, u, h, ch, at)
 return 1`),
 
   /**
-   * ARGV: token hash, session hash, user, now, then the session: id, user?, session hash?,
-   * channel?, connected at. Uses the token (unused, unexpired, issued to that session and
-   * user) and writes the session as createSession does, or does nothing and returns nil.
+   * ARGV: the token as consumeToken takes it (hash, session hash, app id, user?, now), then
+   * the session: id, user?, session hash?, channel?, connected at. Uses the token as
+   * consumeToken does and writes the session as createSession does, or does nothing and
+   * returns nil.
    */
-  openSession: script(`${OPT}${UNINDEX}${WRITE_SESSION}local p = KEYS[1]
-local tk = p .. 't:' .. ARGV[1]
-local t = redis.call('HMGET', tk, 'u', 's', 'e', 'x')
-if not t[1] or t[2] ~= ARGV[2] or t[1] ~= ARGV[3] or t[4] then return false end
-if tonumber(t[3]) <= tonumber(ARGV[4]) then return false end
-redis.call('HSET', tk, 'x', ARGV[4])
-write_session(p, ARGV[5], opt(ARGV[6]), opt(ARGV[7]), opt(ARGV[8]), ARGV[9])
-return {t[1], t[2]}`),
+  openSession: script(`${OPT}${UNINDEX}${WRITE_SESSION}${USE_TOKEN}local p = KEYS[1]
+local owner = use_token(p, ARGV[1], ARGV[2], ARGV[3], opt(ARGV[4]), ARGV[5])
+if not owner then return false end
+write_session(p, ARGV[6], opt(ARGV[7]), opt(ARGV[8]), opt(ARGV[9]), ARGV[10])
+return owner`),
 
   /** ARGV: id, now. The session's fields after the bump, or nil when not connected. */
   touchSession: script(`local k = KEYS[1] .. 's:' .. ARGV[1]

@@ -26,6 +26,7 @@ import type {
   Store,
   TokenClaim,
   TokenRecord,
+  UserTokenClaim,
 } from './store.ts'
 import { storeUnavailable } from './unavailable.ts'
 
@@ -157,20 +158,28 @@ function redisStore(redis: Redis | Cluster, p: string, owned: boolean): Store {
   }
 
   const opt = (v: string | null): string => (v === null ? '' : `=${v}`)
+  // The token match arguments, as both token scripts take them.
+  const claimArgs = (c: TokenClaim, now: number) => [
+    c.hash,
+    c.sessionHash,
+    c.appId,
+    opt(c.userId),
+    now,
+  ]
 
   return {
     insertToken: (t: TokenRecord) =>
       run('insertToken', async () => {
-        const args = [t.hash, t.userId, t.sessionHash, t.createdAt, t.expiresAt]
+        const args = [t.hash, t.userId, t.sessionHash, t.appId, t.createdAt, t.expiresAt]
         if ((await call(REDIS_SCRIPTS.insertToken, args)) !== 1) {
           // Never overwritten: rebinding an existing hash would hand a token to someone else.
           throw new Error('duplicate token hash')
         }
       }),
 
-    consumeToken: (hash: string, sessionHash: string, now: number) =>
+    consumeToken: (c: TokenClaim, now: number) =>
       run('consumeToken', async () => {
-        const r = (await call(REDIS_SCRIPTS.consumeToken, [hash, sessionHash, now])) as
+        const r = (await call(REDIS_SCRIPTS.consumeToken, claimArgs(c, now))) as
           | [string, string]
           | null
         return r === null ? null : { userId: r[0], sessionHash: r[1] }
@@ -209,13 +218,10 @@ function redisStore(redis: Redis | Cluster, p: string, owned: boolean): Store {
         return written === 1
       }),
 
-    openSession: (t: TokenClaim, n: NewSession, now: number) =>
+    openSession: (t: UserTokenClaim, n: NewSession, now: number) =>
       run('openSession', async () => {
         const r = (await call(REDIS_SCRIPTS.openSession, [
-          t.hash,
-          t.sessionHash,
-          t.userId,
-          now,
+          ...claimArgs(t, now),
           n.connectionId,
           opt(n.userId),
           opt(n.sessionHash),

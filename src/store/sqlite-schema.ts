@@ -85,6 +85,32 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       DROP INDEX sessions_channel;
     `,
   },
+  {
+    // Tokens record their audience, the id of the app that issued them. The table is rebuilt
+    // because SQLite cannot drop a column default: new rows must name their app (an insert
+    // that forgets it fails), while rows written before this step belong to the default app,
+    // 'default' (fixed here, whatever DEFAULTS.appId later says), so an app with another id
+    // never accepts them, and no row matches every app.
+    version: 4,
+    sql: `
+      CREATE TABLE tokens_v4 (
+        hash TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        session_hash TEXT NOT NULL,
+        app_id TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at INTEGER
+      ) WITHOUT ROWID;
+      INSERT INTO tokens_v4 (hash, user_id, session_hash, app_id, created_at, expires_at, used_at)
+        SELECT hash, user_id, session_hash, 'default', created_at, expires_at, used_at FROM tokens;
+      DROP TABLE tokens;
+      ALTER TABLE tokens_v4 RENAME TO tokens;
+      CREATE INDEX tokens_user ON tokens (user_id);
+      CREATE INDEX tokens_session ON tokens (session_hash);
+      CREATE INDEX tokens_created ON tokens (created_at);
+    `,
+  },
 ]
 
 /**
@@ -105,7 +131,7 @@ export const SQLITE_SCHEMA_VERSION: number = SQLITE_MIGRATIONS.at(-1)!.version
  * @example
  * ```ts
  * const db = new DatabaseSync('.data/gatehouse.db')
- * migrateSqlite(db, Date.now()) // 3
+ * migrateSqlite(db, Date.now()) // 4
  * ```
  */
 export function migrateSqlite(db: DatabaseSync, now: number): number {

@@ -36,6 +36,7 @@ import type {
   Store,
   TokenClaim,
   TokenRecord,
+  UserTokenClaim,
 } from './store.ts'
 import { storeUnavailable } from './unavailable.ts'
 
@@ -149,10 +150,15 @@ function sqliteStore(db: DatabaseSync): Store {
   // Compiled once: the hot path never parses SQL or touches the schema.
   const st = {
     insertToken: q(
-      'INSERT INTO tokens (hash, user_id, session_hash, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, NULL)',
+      'INSERT INTO tokens (hash, user_id, session_hash, app_id, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, ?, NULL)',
     ),
-    consumeToken: q(
-      'UPDATE tokens SET used_at = ? WHERE hash = ? AND session_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING user_id AS userId, session_hash AS sessionHash',
+    // The one token match of consumeToken and openSession: session, audience and (when ?5 is
+    // not NULL) user, unused, unexpired, all in the statement that marks the token used.
+    useToken: q(
+      `UPDATE tokens SET used_at = ?1
+       WHERE hash = ?2 AND session_hash = ?3 AND app_id = ?4 AND (?5 IS NULL OR user_id = ?5)
+         AND used_at IS NULL AND expires_at > ?1
+       RETURNING user_id AS userId, session_hash AS sessionHash`,
     ),
     revokeByUser: q('DELETE FROM tokens WHERE user_id = ?'),
     revokeBySession: q('DELETE FROM tokens WHERE session_hash = ?'),
@@ -164,11 +170,6 @@ function sqliteStore(db: DatabaseSync): Store {
          request_count, connected_at, last_seen_at, disconnected_at)
        SELECT ?1, ?2, ?3, ?4, 1, 0, ?5, ?5, NULL
        WHERE ?6 IS NULL OR EXISTS (SELECT 1 FROM tokens WHERE hash = ?6)`,
-    ),
-    // consumeToken with the user bound too; openSession runs it and createSession (unguarded)
-    // in one transaction.
-    useClaim: q(
-      'UPDATE tokens SET used_at = ? WHERE hash = ? AND session_hash = ? AND user_id = ? AND used_at IS NULL AND expires_at > ? RETURNING user_id AS userId, session_hash AS sessionHash',
     ),
     touchSession: q(
       'UPDATE sessions SET request_count = request_count + 1, last_seen_at = ? WHERE connection_id = ? AND connected = 1 RETURNING *',
@@ -215,6 +216,13 @@ function sqliteStore(db: DatabaseSync): Store {
     }
   }
 
+  function useToken(c: TokenClaim, now: number): ConsumedToken | null {
+    const row = st.useToken.get(now, c.hash, c.sessionHash, c.appId, c.userId) as
+      | ConsumedToken
+      | undefined
+    return row === undefined ? null : { userId: row.userId, sessionHash: row.sessionHash }
+  }
+
   // Listings return rows as arrays where node:sqlite can (Node >= 22.16): a fan-out to
   // thousands of connections then allocates no object per row.
   const listings = [st.listById, st.listByUser, st.listBySession, st.listByChannel, st.listAll]
@@ -236,14 +244,11 @@ function sqliteStore(db: DatabaseSync): Store {
     insertToken: (t: TokenRecord) =>
       run('insertToken', () => {
         // Plain INSERT: a duplicate hash fails rather than rebinding a token to someone else.
-        st.insertToken.run(t.hash, t.userId, t.sessionHash, t.createdAt, t.expiresAt)
+        st.insertToken.run(t.hash, t.userId, t.sessionHash, t.appId, t.createdAt, t.expiresAt)
       }),
 
-    consumeToken: (hash: string, sessionHash: string, now: number) =>
-      run('consumeToken', () => {
-        const row = st.consumeToken.get(now, hash, sessionHash, now) as ConsumedToken | undefined
-        return row === undefined ? null : { userId: row.userId, sessionHash: row.sessionHash }
-      }),
+    consumeToken: (claim: TokenClaim, now: number) =>
+      run('consumeToken', () => useToken(claim, now)),
 
     revokeTokens: (owner: { userId: string } | { sessionHash: string }) =>
       run('revokeTokens', () => {
@@ -280,16 +285,14 @@ function sqliteStore(db: DatabaseSync): Store {
         return Number(res.changes) > 0
       }),
 
-    openSession: (t: TokenClaim, n: NewSession, now: number) =>
+    openSession: (t: UserTokenClaim, n: NewSession, now: number) =>
       run('openSession', () =>
         // One BEGIN IMMEDIATE … COMMIT: one WAL commit per connect. A revocation from another
         // process waits for the write lock, so it runs wholly before (no token row: nothing
         // written) or wholly after (it finds the session).
         transaction((): ConsumedToken | null => {
-          const row = st.useClaim.get(now, t.hash, t.sessionHash, t.userId, now) as
-            | ConsumedToken
-            | undefined
-          if (row === undefined) return null
+          const owner = useToken(t, now)
+          if (owner === null) return null
           st.createSession.run(
             n.connectionId,
             n.userId,
@@ -298,7 +301,7 @@ function sqliteStore(db: DatabaseSync): Store {
             n.connectedAt,
             null,
           )
-          return { userId: row.userId, sessionHash: row.sessionHash }
+          return owner
         }),
       ),
 

@@ -16,6 +16,11 @@ export interface TokenRecord {
   readonly userId: string
   /** Hex SHA-256 of the session id the token was issued to. */
   readonly sessionHash: string
+  /**
+   * The audience: the `appId` of the app that issued the token. Only that app's `$connect`
+   * accepts it, so apps side by side on one store never accept each other's tokens.
+   */
+  readonly appId: string
   readonly createdAt: number
   readonly expiresAt: number
 }
@@ -83,12 +88,15 @@ export interface SessionGuard {
 }
 
 /**
- * The token a {@link Store.openSession} uses: its hash, and the HTTP session and user it
- * must have been issued to.
+ * What a presented token must match to be used ({@link Store.consumeToken},
+ * {@link Store.openSession}): its hash, the HTTP session presenting it, the app it is
+ * presented to (the audience), and the user when the host already knows them. Every field is
+ * matched in the same atomic statement that marks the token used, so a token that fails any
+ * of them is neither accepted nor burnt.
  *
  * @example
  * ```ts
- * const claim: TokenClaim = { hash: hashToken(token), sessionHash, userId: 'alice' }
+ * const claim: TokenClaim = { hash: hashToken(token), sessionHash, appId: 'chat', userId: null }
  * ```
  */
 export interface TokenClaim {
@@ -96,7 +104,26 @@ export interface TokenClaim {
   readonly hash: string
   /** Hex SHA-256 of the HTTP session id presenting the token. */
   readonly sessionHash: string
-  /** The user the host already knows from the handshake (e.g. its session cookie). */
+  /** The `appId` of the app the token is presented to; it must be the issuing app's. */
+  readonly appId: string
+  /**
+   * The user the host already knows from the handshake (e.g. its session cookie), which the
+   * token must have been issued to; `null` when the host does not know (any owner matches,
+   * and the owner is what the call returns).
+   */
+  readonly userId: string | null
+}
+
+/**
+ * A {@link TokenClaim} that names its user, as {@link Store.openSession} needs: the session
+ * it writes is that user's, so the token must be theirs.
+ *
+ * @example
+ * ```ts
+ * const claim: UserTokenClaim = { hash, sessionHash, appId: 'chat', userId: 'alice' }
+ * ```
+ */
+export interface UserTokenClaim extends TokenClaim {
   readonly userId: string
 }
 
@@ -131,19 +158,22 @@ export interface CleanupResult {
  * @example
  * ```ts
  * const store = await openSqliteStore({ path: '.data/gatehouse.db' })
- * await store.insertToken({ hash, userId: 'alice', sessionHash, createdAt: now, expiresAt: now + 60_000 })
- * const who = await store.consumeToken(hash, sessionHash, now) // { userId: 'alice', ... } once, then null
+ * await store.insertToken({ hash, userId: 'alice', sessionHash, appId: 'chat', createdAt: now, expiresAt: now + 60_000 })
+ * const claim = { hash, sessionHash, appId: 'chat', userId: null }
+ * const who = await store.consumeToken(claim, now) // { userId: 'alice', ... } once, then null
  * ```
  */
 export interface Store {
   /** Store a new token (its hash). */
   insertToken(token: TokenRecord): Promise<void>
   /**
-   * Use a token once, atomically: succeeds only if `hash` exists, is unused, unexpired at
-   * `now`, and was issued to `sessionHash`. A token presented from another session is
-   * neither accepted nor burnt. Of any number of concurrent calls, at most one succeeds.
+   * Use a token once, atomically, in one statement: succeeds only if `claim.hash` exists, is
+   * unused, unexpired at `now`, and was issued to `claim.sessionHash`, by the app
+   * `claim.appId`, and (when given) to `claim.userId`. A token that fails any of these —
+   * presented from another session, to another app, or for another user — is neither
+   * accepted nor burnt. Of any number of concurrent calls, at most one succeeds.
    */
-  consumeToken(hash: string, sessionHash: string, now: number): Promise<ConsumedToken | null>
+  consumeToken(claim: TokenClaim, now: number): Promise<ConsumedToken | null>
   /**
    * Delete every token of a user or of a session, used or not; returns how many token rows
    * it removed. Used tokens go too: a `$connect` that has consumed its token but not yet
@@ -169,21 +199,26 @@ export interface Store {
   createSession(session: NewSession, guard?: SessionGuard): Promise<boolean>
   /**
    * {@link Store.consumeToken} and {@link Store.createSession} as one atomic unit, for a
-   * `$connect` whose user is known before its token: use the token (it must exist, be
-   * unused, unexpired at `now`, and have been issued to `token.sessionHash` AND to
-   * `token.userId`) and, only if that succeeded, write `session` (replacing any row of the
-   * same connection id). Returns the token's owner, or `null` with nothing written (no burnt
+   * `$connect` whose user is known before its token: use the token with the same match as
+   * `consumeToken` (unused, unexpired at `now`, issued to `token.sessionHash`, by
+   * `token.appId`, AND to `token.userId`) and, only if that succeeded, write `session`
+   * (replacing any row of the same connection id). Returns the token's owner, or `null` with nothing written (no burnt
    * token, no session). Of any number of concurrent calls with one token, at most one
    * succeeds. A {@link Store.revokeTokens} that runs first deletes the token, so this
    * returns `null`; one that runs after finds the session. One commit on every backend.
    *
    * @example
    * ```ts
-   * const owner = await store.openSession({ hash, sessionHash, userId: 'alice' }, session, now)
+   * const claim = { hash, sessionHash, appId: 'chat', userId: 'alice' }
+   * const owner = await store.openSession(claim, session, now)
    * if (owner === null) return reject(401, 'token_invalid')
    * ```
    */
-  openSession(token: TokenClaim, session: NewSession, now: number): Promise<ConsumedToken | null>
+  openSession(
+    token: UserTokenClaim,
+    session: NewSession,
+    now: number,
+  ): Promise<ConsumedToken | null>
   /**
    * The connected session of `connectionId`, with its request count bumped and `lastSeenAt`
    * set to `now` in the same statement; `null` when unknown or disconnected.

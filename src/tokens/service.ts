@@ -2,20 +2,30 @@
  * @module tokens/service
  * Issue and use WebSocket tokens (flow 1 and the consume step of flow 2 in DESIGN.md).
  * A token is 32 random bytes, handed out once and stored only as its SHA-256 hash, bound to
- * the user and to a hash of the HTTP session id, valid for `ttlMs` and usable once.
+ * the user, to a hash of the HTTP session id and to the issuing app's id (its audience),
+ * valid for `ttlMs` and usable once. The rules for using one live in `use.ts`.
  */
 import { type Clock, systemClock } from '../clock.ts'
 import { DEFAULTS } from '../defaults.ts'
 import { GatehouseError } from '../errors.ts'
 import { tokenUserKey } from '../limits/keys.ts'
 import { type Logger, silentLogger } from '../logger.ts'
-import type { ConsumedToken, Store } from '../store/store.ts'
+import type { Store } from '../store/store.ts'
 import { positiveInt } from '../util/options.ts'
-import { generateToken, hashSessionId, hashToken, isWellFormedToken } from './token.ts'
+import { checkAppId } from './app-id.ts'
+import { generateToken, hashSessionId, hashToken } from './token.ts'
+import { type TokenUseContext, type UsedToken, useToken } from './use.ts'
+
+export type { UsedToken } from './use.ts'
 
 /** Options of {@link createTokenService}. */
 export interface TokenServiceOptions {
   readonly store: Store
+  /**
+   * The audience: the id of the app the tokens are for (`^[A-Za-z0-9._:-]{1,64}$`). Only an
+   * app with this `appId` accepts them. Default `DEFAULTS.appId` (`'default'`).
+   */
+  readonly appId?: string | undefined
   readonly clock?: Clock | undefined
   /** Token lifetime in ms (at least 1000). Default `DEFAULTS.tokenTtlMs` (60 s). */
   readonly ttlMs?: number | undefined
@@ -32,18 +42,18 @@ export type IssueResult =
   | { readonly ok: false; readonly reason: 'rate'; readonly retryAfterSec: number }
 
 /** Issues, uses and revokes tokens. Store failures surface as `ERR_STORE_UNAVAILABLE` throws. */
-/** A consumed token's owner, and the token's hash (what guards the session it opens). */
-export interface UsedToken extends ConsumedToken {
-  readonly tokenHash: string
-}
-
 export interface TokenService {
-  /** A new token for `userId` bound to `sessionId`, unless the user's issue rate is spent. */
+  /** The app id every token of this service is issued under (and the only one it accepts). */
+  readonly appId: string
+  /**
+   * A new token for `userId` bound to `sessionId` and to this service's app, unless the
+   * user's issue rate is spent.
+   */
   issue(userId: string, sessionId: string): Promise<IssueResult>
   /**
-   * Use `token` once from `sessionId`: the owner when it exists, is unused, unexpired and was
-   * issued to that session; `null` for every failure alike. A malformed token or a missing
-   * session returns `null` without touching the store.
+   * Use `token` once from `sessionId`: the owner when it exists, is unused, unexpired, was
+   * issued to that session and by this service's app; `null` for every failure alike. A
+   * malformed token or a missing session returns `null` without touching the store.
    */
   consume(token: unknown, sessionId: string | null): Promise<UsedToken | null>
   /** Delete every token of a user (an in-flight `$connect` guarded by one then fails); returns how many rows went. */
@@ -61,7 +71,7 @@ function nonEmpty(value: unknown): value is string {
  *
  * @example
  * ```ts
- * const tokens = createTokenService({ store, clock: manualClock() })
+ * const tokens = createTokenService({ store, appId: 'chat', clock: manualClock() })
  * const issued = await tokens.issue('alice', sessionId)
  * if (issued.ok) {
  *   const who = await tokens.consume(issued.token, sessionId) // { userId: 'alice', ... }
@@ -75,6 +85,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     throw new GatehouseError('ERR_INVALID_OPTION', 'createTokenService needs a store')
   }
   const clock = options.clock ?? systemClock
+  const appId = checkAppId('appId', options.appId ?? DEFAULTS.appId)
   const ttlMs = positiveInt('ttlMs', options.ttlMs ?? DEFAULTS.tokenTtlMs, 1000)
   const issueLimit = positiveInt('issueLimit', options.issueLimit ?? DEFAULTS.tokenIssueLimit)
   const issueWindowMs = positiveInt(
@@ -84,8 +95,10 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
   const logger = options.logger ?? silentLogger
   // Whole seconds, rounded down: the client believes the token dies no later than it does.
   const expiresInSec = Math.floor(ttlMs / 1000)
+  const use: TokenUseContext = { store, appId, clock, logger }
 
   return {
+    appId,
     async issue(userId, sessionId) {
       if (!nonEmpty(userId) || !nonEmpty(sessionId)) {
         throw new GatehouseError('ERR_INVALID_OPTION', 'issue() needs a userId and a sessionId')
@@ -109,32 +122,14 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
         hash: hashToken(token),
         userId,
         sessionHash: hashSessionId(sessionId),
+        appId,
         createdAt: now,
         expiresAt: now + ttlMs,
       })
       return { ok: true, token, expiresInSec }
     },
 
-    async consume(token, sessionId) {
-      // Cheap rejections first: junk never reaches the store.
-      if (!isWellFormedToken(token)) {
-        logger.info({ reason: 'token_malformed' }, 'token rejected')
-        return null
-      }
-      if (!nonEmpty(sessionId)) {
-        logger.info({ reason: 'token_no_session' }, 'token rejected')
-        return null
-      }
-      const tokenHash = hashToken(token)
-      const owner = await store.consumeToken(tokenHash, hashSessionId(sessionId), clock.now())
-      if (owner === null) {
-        // Unknown, used, expired and other-session are one reason: the store cannot tell
-        // them apart without a second query, and the client must not learn which.
-        logger.info({ reason: 'token_invalid' }, 'token rejected')
-        return null
-      }
-      return { ...owner, tokenHash }
-    },
+    consume: (token, sessionId) => useToken(use, token, sessionId),
 
     async revokeUser(userId) {
       // Nothing can be issued to an empty id, so there is nothing to revoke.

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { resolveAppConfig } from '../../src/app/config.ts'
+import { createApp } from '../../src/app/create-app.ts'
 import { isGatehouseError } from '../../src/errors.ts'
 import { createMemoryStore } from '../../src/store/memory.ts'
 import { appFixture } from '../support/app-fixture.ts'
@@ -37,5 +38,21 @@ describe('resolveAppConfig', () => {
     const token = await f.issue()
     assert.equal((await f.app.handle(f.connectEvent({ token, channel: 'lobby' }))).status, 400)
     assert.equal((await f.app.handle(f.connectEvent({ token, channel: 'ROOM-7' }))).status, 200)
+  })
+
+  test('appId defaults to DEFAULTS.appId, must match the pattern, and is what app.tokens issues under', () => {
+    assert.equal(resolveAppConfig(base).appId, 'default')
+    assert.equal(
+      resolveAppConfig({ ...base, appId: 'org.example:chat-v2' }).appId,
+      'org.example:chat-v2',
+    )
+    for (const appId of ['', 'chat room', 'x'.repeat(65), 'chat/1', 'é']) {
+      assert.throws(
+        () => resolveAppConfig({ ...base, appId }),
+        (e) => isGatehouseError(e, 'ERR_INVALID_OPTION') && /appId/.test(e.message),
+        appId,
+      )
+    }
+    assert.equal(createApp({ ...base, appId: 'chat' }).tokens.appId, 'chat')
   })
 })

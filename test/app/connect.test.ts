@@ -8,6 +8,7 @@ import type { SessionRecord, Store } from '../../src/store/store.ts'
 import { parseCookies } from '../../src/tokens/cookies.ts'
 import { hashSessionId, hashToken } from '../../src/tokens/token.ts'
 import { appFixture, countingStore, ORIGIN, SID } from '../support/app-fixture.ts'
+import { claim } from '../support/claim.ts'
 import { integrationHost, TRANSPORT } from '../support/transports.ts'
 
 const UNAUTHORIZED = '{"message":"Unauthorized"}'
@@ -429,6 +430,48 @@ describe('$connect pipeline', () => {
     )
   })
 
+  describe('token audience: apps side by side on one store', () => {
+    const sessionOnly = {
+      identify: (event: GatewayEvent) => ({
+        sessionId: parseCookies(event.headers.cookie).get('sessionid') ?? null,
+      }),
+    }
+    for (const [order, extra] of [
+      ['user known', {}],
+      ['token first', sessionOnly],
+    ] as const) {
+      test(`a token of app A is refused by app B's $connect and stays usable for A (${order})`, async () => {
+        const store = countingStore(createMemoryStore())
+        const a = await appFixture({ appId: 'app-a', ...extra }, { store })
+        const b = await appFixture({ appId: 'app-b', ...extra }, { store })
+        const token = await a.issue('alice')
+        const event = b.connectEvent({ token })
+        const refused = await b.app.handle(event)
+        assert.equal(refused.status, 401)
+        assert.equal(refused.body, UNAUTHORIZED)
+        assert.equal(await store.getSession(event.connectionId), null)
+        // The token is the same in every other respect: right session, user, origin, channel.
+        const ok = a.connectEvent({ token })
+        assert.equal((await a.app.handle(ok)).status, 200, 'not burnt by the other app')
+        assert.equal((await store.getSession(ok.connectionId))?.userId, 'alice')
+        assert.equal((await a.app.handle(a.connectEvent({ token }))).status, 401, 'then used')
+        // And B's own tokens are B's alone.
+        const theirs = await b.issue('alice')
+        assert.equal((await a.app.handle(a.connectEvent({ token: theirs }))).status, 401)
+        assert.equal((await b.app.handle(b.connectEvent({ token: theirs }))).status, 200)
+      })
+    }
+
+    test('an app without appId is the default app: it refuses tokens of a named app', async () => {
+      const store = createMemoryStore()
+      const named = await appFixture({ appId: 'chat' }, { store })
+      const plain = await appFixture({}, { store })
+      const token = await named.issue('alice')
+      assert.equal((await plain.app.handle(plain.connectEvent({ token }))).status, 401)
+      assert.equal((await named.app.handle(named.connectEvent({ token }))).status, 200)
+    })
+  })
+
   describe('one store commit per connect when identify names the user', () => {
     test('a connect uses the token and writes the session in one openSession call', async () => {
       const store = countingStore(createMemoryStore())
@@ -487,7 +530,7 @@ describe('$connect pipeline', () => {
       // Still unused: the store still accepts it for its own session.
       const sessionHash = hashSessionId(SID.bob)
       assert.notEqual(
-        await f.store.consumeToken(hashToken(token), sessionHash, f.clock.now()),
+        await f.store.consumeToken(claim(hashToken(token), sessionHash), f.clock.now()),
         null,
       )
     })

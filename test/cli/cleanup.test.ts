@@ -6,8 +6,10 @@ import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { after, test } from 'node:test'
 import { runCleanup } from '../../src/cli/cleanup.ts'
+import { DEFAULTS } from '../../src/defaults.ts'
 import { openSqliteStore } from '../../src/store/sqlite.ts'
 import { SQLITE_SCHEMA_VERSION } from '../../src/store/sqlite-schema.ts'
+import { claim } from '../support/claim.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-cleanup-'))
 after(() => rmSync(dir, { recursive: true, force: true }))
@@ -42,6 +44,7 @@ async function seed(path: string) {
       hash: sha256(label),
       userId: 'u',
       sessionHash: 's',
+      appId: DEFAULTS.appId,
       createdAt: now - age,
       expiresAt: now - age + 60_000,
     })
@@ -75,7 +78,7 @@ test('removes old rows from the file named by --db and says what it removed', as
   assert.equal(c.out(), 'removed 2 tokens, 1 rate-limit records, 2 sessions\n')
 
   const store = await openSqliteStore({ path })
-  assert.notEqual(await store.consumeToken(sha256('c'), 's', Date.now()), null)
+  assert.notEqual(await store.consumeToken(claim(sha256('c'), 's'), Date.now()), null)
   assert.equal(await store.getSession('s1'), null)
   assert.notEqual(await store.getSession('s3'), null)
   assert.equal((await store.getSession('live'))?.connected, true)

@@ -10,9 +10,20 @@ import { createHash, randomBytes } from 'node:crypto'
 import { describe, test } from 'node:test'
 import fc from 'fast-check'
 import { isGatehouseError } from '../../src/errors.ts'
-import type { Audience, NewSession, RateKey, Store, TokenRecord } from '../../src/store/store.ts'
+import type {
+  Audience,
+  NewSession,
+  RateKey,
+  Store,
+  TokenClaim,
+  TokenRecord,
+  UserTokenClaim,
+} from '../../src/store/store.ts'
 
 const T0 = 1_700_000_000_000
+/** The app the suite's tokens are issued by; OTHER is a second app on the same store. */
+const APP = 'app-a'
+const OTHER = 'app-b'
 
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex')
 const rawToken = (): string => randomBytes(32).toString('base64url')
@@ -28,9 +39,19 @@ async function withStore(open: () => Promise<Store>, body: (s: Store) => Promise
   }
 }
 
-/** A token record issued at T0 that expires 60 s later. */
-function token(hash: string, userId: string, sessionHash: string): TokenRecord {
-  return { hash, userId, sessionHash, createdAt: T0, expiresAt: T0 + 60_000 }
+/** A token record issued by APP at T0 that expires 60 s later. */
+function token(hash: string, userId: string, sessionHash: string, appId = APP): TokenRecord {
+  return { hash, userId, sessionHash, appId, createdAt: T0, expiresAt: T0 + 60_000 }
+}
+
+/** What a connect presents to APP (or `appId`), naming no user unless given. */
+function claim(
+  hash: string,
+  sessionHash: string,
+  appId = APP,
+  userId: string | null = null,
+): TokenClaim {
+  return { hash, sessionHash, appId, userId }
 }
 
 function session(id: string, over: Partial<NewSession> = {}): NewSession {
@@ -60,17 +81,17 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
           const hash = sha256(rawToken())
           const sessionHash = hashOf('session')
           await s.insertToken(token(hash, 'alice', sessionHash))
-          assert.deepEqual(await s.consumeToken(hash, sessionHash, T0 + 1), {
+          assert.deepEqual(await s.consumeToken(claim(hash, sessionHash), T0 + 1), {
             userId: 'alice',
             sessionHash,
           })
-          assert.equal(await s.consumeToken(hash, sessionHash, T0 + 2), null)
-          assert.equal(await s.consumeToken(hash, sessionHash, T0 + 3), null)
+          assert.equal(await s.consumeToken(claim(hash, sessionHash), T0 + 2), null)
+          assert.equal(await s.consumeToken(claim(hash, sessionHash), T0 + 3), null)
         }))
 
       test('an unknown hash is null', () =>
         withStore(open, async (s) => {
-          assert.equal(await s.consumeToken(hashOf('nope'), hashOf('s'), T0), null)
+          assert.equal(await s.consumeToken(claim(hashOf('nope'), hashOf('s')), T0), null)
         }))
 
       test('another session gets null and does not burn the token', () =>
@@ -79,12 +100,44 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
           const mine = hashOf('mine')
           const thief = hashOf('thief')
           await s.insertToken(token(hash, 'alice', mine))
-          assert.equal(await s.consumeToken(hash, thief, T0 + 1), null)
-          assert.equal(await s.consumeToken(hash, thief, T0 + 2), null)
-          assert.deepEqual(await s.consumeToken(hash, mine, T0 + 3), {
+          assert.equal(await s.consumeToken(claim(hash, thief), T0 + 1), null)
+          assert.equal(await s.consumeToken(claim(hash, thief), T0 + 2), null)
+          assert.deepEqual(await s.consumeToken(claim(hash, mine), T0 + 3), {
             userId: 'alice',
             sessionHash: mine,
           })
+        }))
+
+      test('a token of app A is refused by app B and stays usable for A', () =>
+        withStore(open, async (s) => {
+          const hash = sha256(rawToken())
+          const sh = hashOf('s')
+          await s.insertToken(token(hash, 'alice', sh, APP))
+          // Same hash, session and user: only the audience differs.
+          assert.equal(await s.consumeToken(claim(hash, sh, OTHER), T0 + 1), null)
+          assert.equal(await s.consumeToken(claim(hash, sh, OTHER, 'alice'), T0 + 2), null)
+          assert.deepEqual(await s.consumeToken(claim(hash, sh, APP), T0 + 3), {
+            userId: 'alice',
+            sessionHash: sh,
+          })
+          // And the other way round: B's token is B's alone.
+          const theirs = sha256(rawToken())
+          await s.insertToken(token(theirs, 'alice', sh, OTHER))
+          assert.equal(await s.consumeToken(claim(theirs, sh, APP), T0 + 4), null)
+          assert.notEqual(await s.consumeToken(claim(theirs, sh, OTHER), T0 + 5), null)
+        }))
+
+      test('a named user must be the owner: another user gets null and does not burn it', () =>
+        withStore(open, async (s) => {
+          const hash = sha256(rawToken())
+          const sh = hashOf('s')
+          await s.insertToken(token(hash, 'alice', sh))
+          assert.equal(await s.consumeToken(claim(hash, sh, APP, 'mallory'), T0 + 1), null)
+          assert.deepEqual(await s.consumeToken(claim(hash, sh, APP, 'alice'), T0 + 2), {
+            userId: 'alice',
+            sessionHash: sh,
+          })
+          assert.equal(await s.consumeToken(claim(hash, sh, APP, 'alice'), T0 + 3), null)
         }))
 
       test('expiry is exclusive: valid before expiresAt, null at and after it', () =>
@@ -94,11 +147,11 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
           for (const hash of [a, b, c]) {
             await s.insertToken(token(hash, 'u', sh))
           }
-          assert.notEqual(await s.consumeToken(a, sh, T0 + 59_999), null)
-          assert.equal(await s.consumeToken(b, sh, T0 + 60_000), null)
-          assert.equal(await s.consumeToken(c, sh, T0 + 60_001), null)
+          assert.notEqual(await s.consumeToken(claim(a, sh), T0 + 59_999), null)
+          assert.equal(await s.consumeToken(claim(b, sh), T0 + 60_000), null)
+          assert.equal(await s.consumeToken(claim(c, sh), T0 + 60_001), null)
           // An expired attempt does not mark the token used: an earlier clock still sees it.
-          assert.notEqual(await s.consumeToken(b, sh, T0 + 1), null)
+          assert.notEqual(await s.consumeToken(claim(b, sh), T0 + 1), null)
         }))
 
       test('a duplicate hash is rejected and the first binding stays', () =>
@@ -108,8 +161,9 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
           const other = hashOf('other')
           await s.insertToken(token(hash, 'alice', mine))
           await assert.rejects(s.insertToken(token(hash, 'mallory', other)))
-          assert.equal(await s.consumeToken(hash, other, T0 + 1), null)
-          assert.deepEqual(await s.consumeToken(hash, mine, T0 + 1), {
+          await assert.rejects(s.insertToken(token(hash, 'alice', mine, OTHER)))
+          assert.equal(await s.consumeToken(claim(hash, other), T0 + 1), null)
+          assert.deepEqual(await s.consumeToken(claim(hash, mine), T0 + 1), {
             userId: 'alice',
             sessionHash: mine,
           })
@@ -120,17 +174,24 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
           const sh = hashOf('s')
           const [a1, a2, a3, b1] = [rawToken(), rawToken(), rawToken(), rawToken()].map(sha256)
           const ins = (hash: string, userId: string) =>
-            s.insertToken({ hash, userId, sessionHash: sh, createdAt: T0, expiresAt: T0 + 60_000 })
+            s.insertToken({
+              hash,
+              userId,
+              sessionHash: sh,
+              appId: APP,
+              createdAt: T0,
+              expiresAt: T0 + 60_000,
+            })
           await ins(a1!, 'alice')
           await ins(a2!, 'alice')
           await ins(a3!, 'alice')
           await ins(b1!, 'bob')
-          assert.notEqual(await s.consumeToken(a3!, sh, T0 + 1), null) // used: removed too
+          assert.notEqual(await s.consumeToken(claim(a3!, sh), T0 + 1), null) // used: removed too
           assert.equal(await s.revokeTokens({ userId: 'alice' }), 3)
-          assert.equal(await s.consumeToken(a1!, sh, T0 + 2), null)
-          assert.equal(await s.consumeToken(a2!, sh, T0 + 2), null)
+          assert.equal(await s.consumeToken(claim(a1!, sh), T0 + 2), null)
+          assert.equal(await s.consumeToken(claim(a2!, sh), T0 + 2), null)
           assert.equal(await s.revokeTokens({ userId: 'alice' }), 0)
-          assert.deepEqual(await s.consumeToken(b1!, sh, T0 + 2), {
+          assert.deepEqual(await s.consumeToken(claim(b1!, sh), T0 + 2), {
             userId: 'bob',
             sessionHash: sh,
           })
@@ -144,11 +205,11 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
           await s.insertToken(token(x!, 'alice', s1))
           await s.insertToken(token(y!, 'alice', s1))
           await s.insertToken(token(z!, 'alice', s2))
-          assert.notEqual(await s.consumeToken(y!, s1, T0 + 1), null) // used: removed too
+          assert.notEqual(await s.consumeToken(claim(y!, s1), T0 + 1), null) // used: removed too
           assert.equal(await s.revokeTokens({ sessionHash: s1 }), 2)
-          assert.equal(await s.consumeToken(x!, s1, T0 + 1), null)
+          assert.equal(await s.consumeToken(claim(x!, s1), T0 + 1), null)
           assert.equal(await s.revokeTokens({ sessionHash: s1 }), 0)
-          assert.notEqual(await s.consumeToken(z!, s2, T0 + 1), null)
+          assert.notEqual(await s.consumeToken(claim(z!, s2), T0 + 1), null)
         }))
 
       test('a revoked token, used or not, no longer guards a session', () =>
@@ -164,11 +225,12 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
               hash,
               userId,
               sessionHash: sh,
+              appId: APP,
               createdAt: T0,
               expiresAt: T0 + 60_000,
             })
           }
-          assert.notEqual(await s.consumeToken(used!, sh, T0 + 1), null)
+          assert.notEqual(await s.consumeToken(claim(used!, sh), T0 + 1), null)
           assert.equal(await s.revokeTokens({ userId: 'alice' }), 2)
           assert.equal(await s.createSession(session('c1'), { tokenHash: used! }), false)
           assert.equal(await s.createSession(session('c2'), { tokenHash: unused! }), false)
@@ -184,10 +246,23 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
           const sh = hashOf('s')
           await s.insertToken(token(hash, 'alice', sh))
           const results = await Promise.all(
-            Array.from({ length: 50 }, (_, i) => s.consumeToken(hash, sh, T0 + 1 + i)),
+            Array.from({ length: 50 }, (_, i) => s.consumeToken(claim(hash, sh), T0 + 1 + i)),
           )
           assert.equal(results.filter((r) => r !== null).length, 1)
-          assert.equal(await s.consumeToken(hash, sh, T0 + 100), null)
+          assert.equal(await s.consumeToken(claim(hash, sh), T0 + 100), null)
+        }))
+
+      test('50 concurrent consumes from two apps: exactly one succeeds, and for the issuer', () =>
+        withStore(open, async (s) => {
+          const hash = sha256(rawToken())
+          const sh = hashOf('s')
+          await s.insertToken(token(hash, 'alice', sh))
+          const apps = Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? OTHER : APP))
+          const results = await Promise.all(
+            apps.map((app, i) => s.consumeToken(claim(hash, sh, app), T0 + 1 + i)),
+          )
+          const winners = apps.filter((_, i) => results[i] !== null)
+          assert.deepEqual(winners, [APP])
         }))
     })
 
@@ -377,7 +452,7 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
           const sh = hashOf('s')
           const hash = sha256(rawToken())
           await s.insertToken(token(hash, 'alice', sh))
-          assert.notEqual(await s.consumeToken(hash, sh, T0 + 1), null)
+          assert.notEqual(await s.consumeToken(claim(hash, sh), T0 + 1), null)
           assert.equal(await s.createSession(session('free')), true)
           // A used token still guards: consuming it is what the connection did.
           const row = session('kept', { userId: 'alice', sessionHash: sh, channel: 'lobby' })
@@ -442,10 +517,11 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
               hash,
               userId,
               sessionHash: sh,
+              appId: APP,
               createdAt: T0,
               expiresAt: T0 + 60_000,
             })
-            assert.notEqual(await s.consumeToken(hash, sh, T0 + 1), null)
+            assert.notEqual(await s.consumeToken(claim(hash, sh), T0 + 1), null)
             // What app.revokeUser does: delete the tokens, then list the sockets to close.
             const revoking = s.revokeTokens({ userId }).then(() => s.listConnections({ userId }))
             const id = `race-${i}`
@@ -636,50 +712,49 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
       async function issued(s: Store, userId = 'alice', expiresAt = T0 + 60_000) {
         const hash = sha256(rawToken())
         const sessionHash = hashOf('s')
-        await s.insertToken({ hash, userId, sessionHash, createdAt: T0, expiresAt })
-        return { hash, sessionHash, userId }
+        await s.insertToken({ hash, userId, sessionHash, appId: APP, createdAt: T0, expiresAt })
+        return { hash, sessionHash, appId: APP, userId }
       }
 
       test('success uses the token and writes the session', () =>
         withStore(open, async (s) => {
-          const claim = await issued(s)
+          const mine = await issued(s)
           const row = session('c1', {
             userId: 'alice',
-            sessionHash: claim.sessionHash,
+            sessionHash: mine.sessionHash,
             channel: 'x',
           })
-          assert.deepEqual(await s.openSession(claim, row, T0 + 1), {
+          assert.deepEqual(await s.openSession(mine, row, T0 + 1), {
             userId: 'alice',
-            sessionHash: claim.sessionHash,
+            sessionHash: mine.sessionHash,
           })
           const got = await s.getSession('c1')
           assert.equal(got?.connected, true)
           assert.equal(got?.userId, 'alice')
-          assert.equal(got?.sessionHash, claim.sessionHash)
+          assert.equal(got?.sessionHash, mine.sessionHash)
           assert.equal(got?.channel, 'x')
           assert.equal(got?.requestCount, 0)
           assert.equal(got?.connectedAt, T0)
           assert.deepEqual(await s.listConnections({ channel: 'x' }), ['c1'])
           // The token is used: neither path accepts it again.
-          assert.equal(await s.consumeToken(claim.hash, claim.sessionHash, T0 + 2), null)
-          assert.equal(await s.openSession(claim, session('c2'), T0 + 2), null)
+          assert.equal(await s.consumeToken(mine, T0 + 2), null)
+          assert.equal(await s.openSession(mine, session('c2'), T0 + 2), null)
           assert.equal(await s.getSession('c2'), null)
         }))
 
-      test('a used, expired, unknown, other-session or other-user token writes nothing', () =>
+      test('a used, expired, unknown, other-session, other-user or other-app token writes nothing', () =>
         withStore(open, async (s) => {
           const used = await issued(s)
-          assert.notEqual(await s.consumeToken(used.hash, used.sessionHash, T0 + 1), null)
+          assert.notEqual(await s.consumeToken(claim(used.hash, used.sessionHash), T0 + 1), null)
           const expired = await issued(s, 'alice', T0 + 10)
           const fresh = await issued(s)
-          const refused: [string, { hash: string; sessionHash: string; userId: string }, number][] =
-            [
-              ['used', used, T0 + 2],
-              ['expired (at expiresAt)', expired, T0 + 10],
-              ['unknown', { ...fresh, hash: sha256(rawToken()) }, T0 + 2],
-              ['other session', { ...fresh, sessionHash: hashOf('other') }, T0 + 2],
-              ['other user', { ...fresh, userId: 'mallory' }, T0 + 2],
-            ]
+          const refused: [string, UserTokenClaim, number][] = [
+            ['used', used, T0 + 2],
+            ['expired (at expiresAt)', expired, T0 + 10],
+            ['unknown', { ...fresh, hash: sha256(rawToken()) }, T0 + 2],
+            ['other session', { ...fresh, sessionHash: hashOf('other') }, T0 + 2],
+            ['other user', { ...fresh, userId: 'mallory' }, T0 + 2],
+          ]
           for (const [label, claim, now] of refused) {
             const id = `refused-${label}`
             assert.equal(await s.openSession(claim, session(id), now), null, label)
@@ -689,6 +764,21 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
           // The refusals burnt nothing: the fresh token still opens a session once.
           assert.notEqual(await s.openSession(fresh, session('ok'), T0 + 3), null)
           assert.deepEqual(await s.listConnections({ all: true }), ['ok'])
+        }))
+
+      test('a token of app A is refused by app B and stays usable for A', () =>
+        withStore(open, async (s) => {
+          const mine = await issued(s)
+          const row = (id: string) =>
+            session(id, { userId: 'alice', sessionHash: mine.sessionHash, channel: 'x' })
+          assert.equal(await s.openSession({ ...mine, appId: OTHER }, row('b'), T0 + 1), null)
+          assert.equal(await s.getSession('b'), null)
+          assert.deepEqual(await s.listConnections({ all: true }), [])
+          assert.deepEqual(await s.openSession(mine, row('a'), T0 + 2), {
+            userId: 'alice',
+            sessionHash: mine.sessionHash,
+          })
+          assert.deepEqual(await s.listConnections({ all: true }), ['a'])
         }))
 
       test('a refused openSession leaves an existing row of that id as it was', () =>
@@ -764,13 +854,14 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
                 hash,
                 userId: 'u',
                 sessionHash: sh,
+                appId: APP,
                 createdAt,
                 expiresAt: createdAt + 60_000,
               })
               .then(() => hash)
           }
           const oldUsed = await tok(cut - 50_000)
-          await s.consumeToken(oldUsed, sh, cut - 49_000)
+          await s.consumeToken(claim(oldUsed, sh), cut - 49_000)
           await tok(cut - 1) // old, unused: removed too
           const atCut = await tok(cut)
           const young = await tok(cut + 1)
@@ -808,8 +899,8 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
           )
 
           // Survivors are intact; removed rows are gone.
-          assert.notEqual(await s.consumeToken(atCut, sh, cut + 2), null)
-          assert.notEqual(await s.consumeToken(young, sh, cut + 2), null)
+          assert.notEqual(await s.consumeToken(claim(atCut, sh), cut + 2), null)
+          assert.notEqual(await s.consumeToken(claim(young, sh), cut + 2), null)
           assert.equal((await s.hit([gone], goneAt)).allowed, true) // its count was reset
           assert.equal((await s.hit([kept], keptAt)).allowed, false) // its count survived
           assert.equal(await s.getSession('old-gone'), null)

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { manualClock } from '../../src/clock.ts'
+import { DEFAULTS } from '../../src/defaults.ts'
 import { isGatehouseError } from '../../src/errors.ts'
 import { CLEANUP_DEFAULTS, cleanupStore } from '../../src/store/cleanup.ts'
 import { createMemoryStore } from '../../src/store/memory.ts'
 import type { CleanupCutoffs, Store } from '../../src/store/store.ts'
+import { claim } from '../support/claim.ts'
 
 // A store that only records the cut-offs it was given.
 function spyStore(): { store: Store; calls: CleanupCutoffs[] } {
@@ -45,6 +47,7 @@ test('cleanupStore removes old rows of a real store and keeps young ones', async
     hash: 'old',
     userId: 'u',
     sessionHash: 's',
+    appId: DEFAULTS.appId,
     createdAt: t - 301_000,
     expiresAt: t - 241_000,
   })
@@ -52,6 +55,7 @@ test('cleanupStore removes old rows of a real store and keeps young ones', async
     hash: 'new',
     userId: 'u',
     sessionHash: 's',
+    appId: DEFAULTS.appId,
     createdAt: t - 1_000,
     expiresAt: t + 59_000,
   })
@@ -65,7 +69,7 @@ test('cleanupStore removes old rows of a real store and keeps young ones', async
   await store.markDisconnected(['gone'], t - 100_000_000)
   const result = await cleanupStore(store, CLEANUP_DEFAULTS, clock)
   assert.deepEqual(result, { tokens: 1, rateLimits: 0, sessions: 1 })
-  assert.notEqual(await store.consumeToken('new', 's', t), null)
+  assert.notEqual(await store.consumeToken(claim('new', 's'), t), null)
 })
 
 test('cleanupStore rejects negative or non-numeric ages', async () => {

@@ -2,10 +2,12 @@ import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { after, describe, test } from 'node:test'
 import type { Pool } from 'pg'
+import { DEFAULTS } from '../../src/defaults.ts'
 import { isGatehouseError } from '../../src/errors.ts'
 import { createPostgresStore } from '../../src/store/postgres.ts'
-import { POSTGRES_SCHEMA_VERSION } from '../../src/store/postgres-schema.ts'
+import { POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION } from '../../src/store/postgres-schema.ts'
 import { runStoreConformance } from '../conformance/store.ts'
+import { claim } from '../support/claim.ts'
 
 const T0 = 1_700_000_000_000
 const candidates = process.env.DATABASE_URL
@@ -73,16 +75,17 @@ if (found === null) {
         hash,
         userId: 'u',
         sessionHash: 's',
+        appId: DEFAULTS.appId,
         createdAt: T0,
         expiresAt: T0 + 60_000,
       })
-      assert.deepEqual(await store.consumeToken(hash, 's', T0 + 1), {
+      assert.deepEqual(await store.consumeToken(claim(hash, 's'), T0 + 1), {
         userId: 'u',
         sessionHash: 's',
       })
       await store.close()
       await store.close()
-      await assert.rejects(store.consumeToken(hash, 's', T0 + 2), unavailable)
+      await assert.rejects(store.consumeToken(claim(hash, 's'), T0 + 2), unavailable)
     })
 
     test('concurrent openers of one schema migrate it exactly once', async () => {
@@ -98,6 +101,47 @@ if (found === null) {
         Array.from({ length: POSTGRES_SCHEMA_VERSION }, (_, i) => i + 1),
       )
       for (const s of stores) await s.close()
+    })
+
+    test('version 4 gives tokens written before audiences to the default app, and only to it', async () => {
+      const schema = fresh()
+      const q = `"${schema}"`
+      // A schema as version 3 left it, holding a token row (and a used one) without an audience.
+      await pool.query(`CREATE SCHEMA ${q}; CREATE TABLE ${q}.gatehouse_schema (
+        version integer PRIMARY KEY, applied_at bigint NOT NULL)`)
+      for (const m of POSTGRES_MIGRATIONS.filter((m) => m.version <= 3)) {
+        await pool.query(
+          `INSERT INTO ${q}.gatehouse_schema VALUES (${m.version}, ${T0}); ${m.sql(q)}`,
+        )
+      }
+      const insert = `INSERT INTO ${q}.tokens (hash, user_id, session_hash, created_at, expires_at, used_at)
+        VALUES ($1, $2, $3, $4, $5, $6)`
+      await pool.query(insert, [sha256('legacy'), 'alice', 's', T0, T0 + 60_000, null])
+      await pool.query(insert, [sha256('legacy-used'), 'alice', 's', T0, T0 + 60_000, T0 + 5])
+
+      const store = await createPostgresStore({ pool, schema })
+      assert.equal(await store.consumeToken(claim(sha256('legacy'), 's', 'chat'), T0 + 1), null)
+      assert.deepEqual(await store.consumeToken(claim(sha256('legacy'), 's', 'default'), T0 + 2), {
+        userId: 'alice',
+        sessionHash: 's',
+      })
+      assert.equal(await store.consumeToken(claim(sha256('legacy-used'), 's'), T0 + 3), null)
+      await store.close()
+
+      const { rows } = await pool.query(
+        `SELECT is_nullable, column_default FROM information_schema.columns
+         WHERE table_schema = $1 AND table_name = 'tokens' AND column_name = 'app_id'`,
+        [schema],
+      )
+      assert.deepEqual(rows, [{ is_nullable: 'NO', column_default: null }])
+      // A new row must name its app: there is no implicit audience.
+      await assert.rejects(
+        pool.query(
+          `INSERT INTO ${q}.tokens (hash, user_id, session_hash, created_at, expires_at) VALUES ($1, 'u', 's', 0, 1)`,
+          [sha256('no-app')],
+        ),
+        (e) => (e as { code?: string }).code === '23502', // not_null_violation
+      )
     })
 
     test('refuses a schema written by a newer version', async () => {
@@ -133,6 +177,7 @@ if (found === null) {
         hash,
         userId: 'u',
         sessionHash: 's',
+        appId: DEFAULTS.appId,
         createdAt: T0,
         expiresAt: T0 + 60_000,
       })
@@ -142,7 +187,7 @@ if (found === null) {
         await locker.query(
           `LOCK TABLE "${schema}".tokens, "${schema}".sessions IN ACCESS EXCLUSIVE MODE`,
         )
-        await assert.rejects(store.consumeToken(hash, 's', T0 + 1), unavailable)
+        await assert.rejects(store.consumeToken(claim(hash, 's'), T0 + 1), unavailable)
         await assert.rejects(
           store.createSession({
             connectionId: 'c',
@@ -158,7 +203,7 @@ if (found === null) {
         locker.release()
       }
       assert.equal(await store.getSession('c'), null)
-      assert.deepEqual(await store.consumeToken(hash, 's', T0 + 2), {
+      assert.deepEqual(await store.consumeToken(claim(hash, 's'), T0 + 2), {
         userId: 'u',
         sessionHash: 's',
       })
@@ -175,10 +220,11 @@ if (found === null) {
         hash,
         userId: 'u',
         sessionHash: 's',
+        appId: DEFAULTS.appId,
         createdAt: T0,
         expiresAt: T0 + 60_000,
       })
-      assert.notEqual(await store.consumeToken(hash, 's', T0 + 1), null)
+      assert.notEqual(await store.consumeToken(claim(hash, 's'), T0 + 1), null)
       const row = {
         connectionId: 'c',
         userId: 'u',

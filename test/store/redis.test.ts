@@ -2,9 +2,13 @@ import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { after, describe, test } from 'node:test'
 import type { Redis } from 'ioredis'
+import { DEFAULTS } from '../../src/defaults.ts'
 import { isGatehouseError } from '../../src/errors.ts'
 import { createRedisStore } from '../../src/store/redis.ts'
+import { REDIS_SCRIPTS } from '../../src/store/redis-scripts.ts'
 import { runStoreConformance } from '../conformance/store.ts'
+import { claim } from '../support/claim.ts'
+import { startPrivateRedis } from '../support/private-redis.ts'
 
 const T0 = 1_700_000_000_000
 const url = process.env.REDIS_URL || 'redis://127.0.0.1:6379'
@@ -78,16 +82,17 @@ if (client === null) {
         hash,
         userId: 'u',
         sessionHash: 's',
+        appId: DEFAULTS.appId,
         createdAt: T0,
         expiresAt: T0 + 60_000,
       })
-      assert.deepEqual(await store.consumeToken(hash, 's', T0 + 1), {
+      assert.deepEqual(await store.consumeToken(claim(hash, 's'), T0 + 1), {
         userId: 'u',
         sessionHash: 's',
       })
       await store.close()
       await store.close()
-      await assert.rejects(store.consumeToken(hash, 's', T0 + 2), unavailable)
+      await assert.rejects(store.consumeToken(claim(hash, 's'), T0 + 2), unavailable)
     })
 
     test('an unreachable server fails as unavailable', async () => {
@@ -110,26 +115,76 @@ if (client === null) {
       assert.equal((await store.hit([{ key: 'k', limit: 1, windowMs: 1000 }], T0)).allowed, true)
       lost.disconnect()
       await assert.rejects(store.hit([{ key: 'k', limit: 1, windowMs: 1000 }], T0), unavailable)
-      await assert.rejects(store.consumeToken(sha256('x'), 's', T0), unavailable)
+      await assert.rejects(store.consumeToken(claim(sha256('x'), 's'), T0), unavailable)
       await store.close()
     })
 
-    test('scripts are reloaded after SCRIPT FLUSH', async () => {
-      const store = await createRedisStore({ redis, prefix: fresh() })
-      const hash = sha256('flush')
-      await store.insertToken({
-        hash,
-        userId: 'u',
+    // SCRIPT FLUSH empties the script cache of every client of a server, so it runs on a
+    // server of this test's own, never on the shared one.
+    test('scripts are reloaded after SCRIPT FLUSH (on a private redis-server)', async (t) => {
+      const server = await startPrivateRedis()
+      if (server === null) {
+        if (process.env.CI === 'true') assert.fail('redis-server is not installed')
+        t.skip('redis-server is not installed')
+        return
+      }
+      const store = await createRedisStore({ url: server.url, prefix: 'flush:' })
+      const { Redis } = await import('ioredis')
+      const admin = new Redis(server.url, { lazyConnect: true, enableOfflineQueue: false })
+      admin.on('error', () => {})
+      try {
+        await admin.connect()
+        const hash = sha256('flush')
+        await store.insertToken({
+          hash,
+          userId: 'u',
+          sessionHash: 's',
+          appId: DEFAULTS.appId,
+          createdAt: T0,
+          expiresAt: T0 + 60_000,
+        })
+        const sha = REDIS_SCRIPTS.consumeToken.sha
+        await store.consumeToken(claim(sha256('other'), 's'), T0) // loads the script
+        assert.deepEqual(await admin.script('EXISTS', sha), [1])
+        await admin.script('FLUSH')
+        assert.deepEqual(await admin.script('EXISTS', sha), [0], 'the cache really is empty')
+        assert.deepEqual(await store.consumeToken(claim(hash, 's'), T0 + 1), {
+          userId: 'u',
+          sessionHash: 's',
+        })
+        assert.equal(await store.consumeToken(claim(hash, 's'), T0 + 2), null)
+      } finally {
+        await store.close()
+        admin.disconnect()
+        await server.stop()
+      }
+    })
+
+    test('a token written before audiences (no app field) belongs to the default app only', async () => {
+      const prefix = fresh()
+      const store = await createRedisStore({ redis, prefix })
+      const hash = sha256('legacy')
+      // The record as the previous insertToken script wrote it.
+      await redis.hset(`${prefix}t:${hash}`, 'u', 'alice', 's', 's', 'c', T0, 'e', T0 + 60_000)
+      await redis.sadd(`${prefix}tu:alice`, hash)
+      await redis.sadd(`${prefix}ts:s`, hash)
+      await redis.zadd(`${prefix}tc`, T0, hash)
+      assert.equal(await store.consumeToken(claim(hash, 's', 'chat'), T0 + 1), null)
+      assert.deepEqual(await store.consumeToken(claim(hash, 's', 'default'), T0 + 2), {
+        userId: 'alice',
         sessionHash: 's',
+      })
+      assert.equal(await store.consumeToken(claim(hash, 's', 'default'), T0 + 3), null)
+      // New records carry the field.
+      await store.insertToken({
+        hash: sha256('new'),
+        userId: 'bob',
+        sessionHash: 's',
+        appId: 'chat',
         createdAt: T0,
         expiresAt: T0 + 60_000,
       })
-      await redis.script('FLUSH')
-      assert.deepEqual(await store.consumeToken(hash, 's', T0 + 1), {
-        userId: 'u',
-        sessionHash: 's',
-      })
-      assert.equal(await store.consumeToken(hash, 's', T0 + 2), null)
+      assert.equal(await redis.hget(`${prefix}t:${sha256('new')}`, 'a'), 'chat')
       await store.close()
     })
 
@@ -141,6 +196,7 @@ if (client === null) {
         hash: sha256(raw),
         userId: 'u',
         sessionHash: 's',
+        appId: DEFAULTS.appId,
         createdAt: T0,
         expiresAt: T0 + 60_000,
       })

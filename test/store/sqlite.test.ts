@@ -5,10 +5,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { after, describe, test } from 'node:test'
+import { DEFAULTS } from '../../src/defaults.ts'
 import { isGatehouseError } from '../../src/errors.ts'
 import { openSqliteStore } from '../../src/store/sqlite.ts'
-import { SQLITE_SCHEMA_VERSION } from '../../src/store/sqlite-schema.ts'
+import { SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION } from '../../src/store/sqlite-schema.ts'
 import { runStoreConformance } from '../conformance/store.ts'
+import { claim } from '../support/claim.ts'
 
 const T0 = 1_700_000_000_000
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-sqlite-'))
@@ -31,6 +33,7 @@ describe('sqlite store', () => {
       hash,
       userId: 'alice',
       sessionHash: 's',
+      appId: DEFAULTS.appId,
       createdAt: T0,
       expiresAt: T0 + 60_000,
     })
@@ -44,7 +47,7 @@ describe('sqlite store', () => {
     await first.close()
 
     const second = await openSqliteStore({ path })
-    assert.deepEqual(await second.consumeToken(hash, 's', T0 + 1), {
+    assert.deepEqual(await second.consumeToken(claim(hash, 's'), T0 + 1), {
       userId: 'alice',
       sessionHash: 's',
     })
@@ -52,7 +55,7 @@ describe('sqlite store', () => {
     await second.close()
 
     const third = await openSqliteStore({ path })
-    assert.equal(await third.consumeToken(hash, 's', T0 + 2), null) // the use persisted too
+    assert.equal(await third.consumeToken(claim(hash, 's'), T0 + 2), null) // the use persisted too
     await third.close()
   })
 
@@ -65,10 +68,11 @@ describe('sqlite store', () => {
       hash,
       userId: 'alice',
       sessionHash: sha256('sid'),
+      appId: DEFAULTS.appId,
       createdAt: T0,
       expiresAt: T0 + 60_000,
     })
-    await store.consumeToken(hash, sha256('sid'), T0 + 1)
+    await store.consumeToken(claim(hash, sha256('sid')), T0 + 1)
 
     const scan = () => {
       const folder = join(path, '..')
@@ -116,6 +120,63 @@ describe('sqlite store', () => {
     }
   })
 
+  test('version 4 gives tokens written before audiences to the default app, and only to it', async () => {
+    const path = freshPath()
+    // A file as version 3 left it, holding a token row (and a used one) without an audience.
+    await (await openSqliteStore({ path })).close()
+    const old = new DatabaseSync(path)
+    old.exec('DROP TABLE tokens; DROP TABLE rate_limits; DROP TABLE sessions')
+    old.exec('DELETE FROM gatehouse_schema')
+    for (const m of SQLITE_MIGRATIONS.filter((m) => m.version <= 3)) {
+      old.exec(m.sql)
+      old
+        .prepare('INSERT INTO gatehouse_schema (version, applied_at) VALUES (?, ?)')
+        .run(m.version, T0)
+    }
+    const insert = old.prepare(
+      'INSERT INTO tokens (hash, user_id, session_hash, created_at, expires_at, used_at) VALUES (?, ?, ?, ?, ?, ?)',
+    )
+    insert.run(sha256('legacy'), 'alice', 's', T0, T0 + 60_000, null)
+    insert.run(sha256('legacy-used'), 'alice', 's', T0, T0 + 60_000, T0 + 5)
+    old.close()
+
+    const store = await openSqliteStore({ path })
+    assert.equal(await store.consumeToken(claim(sha256('legacy'), 's', 'chat'), T0 + 1), null)
+    assert.deepEqual(await store.consumeToken(claim(sha256('legacy'), 's', 'default'), T0 + 2), {
+      userId: 'alice',
+      sessionHash: 's',
+    })
+    assert.equal(await store.consumeToken(claim(sha256('legacy-used'), 's'), T0 + 3), null)
+    await store.close()
+
+    const db = new DatabaseSync(path)
+    try {
+      const column = db
+        .prepare(
+          "SELECT \"notnull\" AS required, dflt_value AS fallback FROM pragma_table_info('tokens') WHERE name = 'app_id'",
+        )
+        .get()
+      assert.deepEqual({ ...column }, { required: 1, fallback: null })
+      // A new row must name its app: there is no implicit audience.
+      assert.throws(() =>
+        db
+          .prepare(
+            'INSERT INTO tokens (hash, user_id, session_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)',
+          )
+          .run(sha256('no-app'), 'u', 's', T0, T0 + 1),
+      )
+      const indexes = db
+        .prepare(
+          "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'tokens' AND sql IS NOT NULL ORDER BY name",
+        )
+        .all()
+        .map((r) => r.name)
+      assert.deepEqual(indexes, ['tokens_created', 'tokens_session', 'tokens_user'])
+    } finally {
+      db.close()
+    }
+  })
+
   test('refuses a database written by a newer schema version', async () => {
     const path = freshPath()
     await (await openSqliteStore({ path })).close()
@@ -136,6 +197,7 @@ describe('sqlite store', () => {
       hash,
       userId: 'alice',
       sessionHash: 's',
+      appId: DEFAULTS.appId,
       createdAt: T0,
       expiresAt: T0 + 60_000,
     })
@@ -143,7 +205,7 @@ describe('sqlite store', () => {
     const other = new DatabaseSync(path)
     other.exec('BEGIN EXCLUSIVE')
     try {
-      await assert.rejects(store.consumeToken(hash, 's', T0 + 1), unavailable)
+      await assert.rejects(store.consumeToken(claim(hash, 's'), T0 + 1), unavailable)
       await assert.rejects(store.hit([{ key: 'k', limit: 5, windowMs: 1000 }], T0), unavailable)
       await assert.rejects(
         store.hit(
@@ -171,7 +233,7 @@ describe('sqlite store', () => {
     }
     // After the lock is gone: the token was not half-consumed and no session row was written.
     assert.equal(await store.getSession('c'), null)
-    assert.deepEqual(await store.consumeToken(hash, 's', T0 + 2), {
+    assert.deepEqual(await store.consumeToken(claim(hash, 's'), T0 + 2), {
       userId: 'alice',
       sessionHash: 's',
     })
@@ -183,7 +245,7 @@ describe('sqlite store', () => {
     const store = await openSqliteStore({ path: ':memory:' })
     await store.close()
     await store.close()
-    await assert.rejects(store.consumeToken('h', 's', T0), unavailable)
+    await assert.rejects(store.consumeToken(claim('h', 's'), T0), unavailable)
     await assert.rejects(store.hit([{ key: 'k', limit: 1, windowMs: 1000 }], T0), unavailable)
     await assert.rejects(store.listConnections({ all: true }), unavailable)
   })

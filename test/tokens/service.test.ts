@@ -36,6 +36,7 @@ describe('token service', () => {
       hash: hashToken(result.token),
       userId: 'alice',
       sessionHash: hashSessionId('session-1'),
+      appId: 'default',
       createdAt: clock.now(),
       expiresAt: clock.now() + 60_000,
     })
@@ -87,6 +88,23 @@ describe('token service', () => {
     const token = await issueOk(tokens, 'alice', 's1')
     assert.equal(await tokens.consume(token, 's2'), null)
     assert.notEqual(await tokens.consume(token, 's1'), null)
+  })
+
+  test('tokens are bound to the service’s app: another app’s service refuses them unburnt', async () => {
+    const store = createMemoryStore()
+    const clock = manualClock(1_700_000_000_000)
+    const chat = createTokenService({ store, clock, appId: 'chat' })
+    const admin = createTokenService({ store, clock, appId: 'admin' })
+    const plain = createTokenService({ store, clock })
+    assert.equal(chat.appId, 'chat')
+    assert.equal(plain.appId, 'default')
+    const token = await issueOk(chat, 'alice', 's1')
+    assert.equal(await admin.consume(token, 's1'), null)
+    assert.equal(await plain.consume(token, 's1'), null)
+    assert.notEqual(await chat.consume(token, 's1'), null)
+    const theirs = await issueOk(admin, 'alice', 's1')
+    assert.equal(await chat.consume(theirs, 's1'), null)
+    assert.notEqual(await admin.consume(theirs, 's1'), null)
   })
 
   test('malformed tokens and missing sessions cost no store call', async () => {
@@ -208,6 +226,13 @@ describe('token service', () => {
     }
     assert.throws(() => createTokenService({ store, issueLimit: 0 }), invalid)
     assert.throws(() => createTokenService({ store, issueWindowMs: 0.5 }), invalid)
+    for (const appId of ['', 'a b', 'x'.repeat(65), 'ü', 'a/b', 'a\n', 42]) {
+      // @ts-expect-error: non-strings are refused too
+      assert.throws(() => createTokenService({ store, appId }), invalid, String(appId))
+    }
+    for (const appId of ['chat', 'x'.repeat(64), 'org.example:chat-v2_1']) {
+      assert.equal(createTokenService({ store, appId }).appId, appId)
+    }
     const tokens = createTokenService({ store })
     await assert.rejects(tokens.issue('', 's1'), invalid)
     await assert.rejects(tokens.issue('alice', ''), invalid)
