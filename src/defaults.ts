@@ -36,6 +36,8 @@ export const DEFAULTS = Object.freeze({
   maxFrameBytes: 32_768,
   /** Largest outbound message (AWS `PostToConnection` Data). */
   maxOutboundBytes: 131_072,
+  /** Largest request body a framework adapter reads (`gatehouse/node`, `/express`, `/fastify`). */
+  maxAdapterBodyBytes: 1_048_576,
   /** Close after this long without a data frame in either direction (AWS: 10 min). */
   idleTimeoutMs: 600_000,
   /** Hard connection lifetime (AWS: 2 h). */

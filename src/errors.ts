@@ -20,6 +20,7 @@ export type GatehouseErrorCode =
   | 'ERR_INTEGRATION_TIMEOUT'
   | 'ERR_GATEWAY_CLOSED'
   | 'ERR_AUTH_FAILED'
+  | 'ERR_BODY_CONSUMED'
 
 /**
  * The error Gatehouse throws. Switch on `code`; the message is for humans.

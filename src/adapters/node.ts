@@ -5,13 +5,14 @@
  * limit; a larger body is refused with 413 before it is buffered.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { DEFAULTS } from '../defaults.ts'
 
 /** A Fetch-API handler. */
 export type FetchHandler = (request: Request) => Response | Promise<Response>
 
 /** Options of {@link toFetchRequest} and {@link toNodeListener}. */
 export interface NodeBridgeOptions {
-  /** Largest request body read (default 1 MiB). */
+  /** Largest request body read (default `DEFAULTS.maxAdapterBodyBytes`, 1 MiB). */
   readonly maxBodyBytes?: number
   /** Scheme used to build the request URL (default `http`). */
   readonly protocol?: 'http' | 'https'
@@ -47,7 +48,7 @@ export function requestUrl(
 
 async function readBody(
   req: IncomingMessage,
-  source: AsyncIterable<unknown>,
+  source: AsyncIterable<unknown> | Iterable<unknown>,
   limit: number,
 ): Promise<Buffer> {
   const declared = Number(req.headers['content-length'])
@@ -73,16 +74,23 @@ async function readBody(
 export async function toFetchRequest(
   req: IncomingMessage,
   options: NodeBridgeOptions = {},
-  /** Where the body comes from when a framework has taken over the stream (default: `req`). */
-  source: AsyncIterable<unknown> = req,
+  /**
+   * Where the body comes from when a framework has taken over the stream (default: `req`): a
+   * stream, or the chunks a raw-body parser already read (`[buffer]`), exactly as they arrived.
+   */
+  source: AsyncIterable<unknown> | Iterable<Uint8Array> = req,
+  /** The request target (default `req.url`); Express's `originalUrl` inside a mounted router. */
+  target: string = req.url ?? '/',
 ): Promise<Request> {
   const headers = new Headers()
   const raw = req.rawHeaders
   for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!)
-  const url = requestUrl(req, options.protocol)
+  const url = requestUrl(req, options.protocol, target)
   const method = req.method ?? 'GET'
   const hasBody = method !== 'GET' && method !== 'HEAD'
-  const body = hasBody ? await readBody(req, source, options.maxBodyBytes ?? 1_048_576) : undefined
+  const body = hasBody
+    ? await readBody(req, source, options.maxBodyBytes ?? DEFAULTS.maxAdapterBodyBytes)
+    : undefined
   return new Request(
     url,
     body === undefined ? { method, headers } : { method, headers, body: new Uint8Array(body) },

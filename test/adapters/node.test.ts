@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import { nodeServer } from '../../examples/adapters/node.ts'
 import { requestUrl, toNodeListener } from '../../src/adapters/node.ts'
+import { adapterSuite } from './suite.ts'
 import { echo, rawRequest, serve } from './support.ts'
+import { listen } from './support-listen.ts'
+
+adapterSuite('node:http (examples/adapters/node.ts)', (app) => listen(nodeServer(app)), {
+  http: true,
+})
 
 describe('adapters/node', () => {
   test('a request reaches the Fetch handler whole, and every Set-Cookie comes back', async () => {
