@@ -1,0 +1,18 @@
+import Fastify from 'fastify'
+import { gatehousePlugin } from '../../src/adapters/fastify.ts'
+import type { App } from '../../src/index.ts'
+import { authenticate } from './my-auth.ts'
+
+export async function fastifyServer(app: App) {
+  const web = Fastify()
+  // The plugin's routes get the raw body (its own content-type parser, scoped to them).
+  await web.register(gatehousePlugin, {
+    routes: {
+      '/api/ws-token/': app.tokenEndpoint({ authenticate }),
+      '/ws/:route': app.fetch, // the HTTP integration
+    },
+  })
+  // Your own routes keep Fastify's parsers.
+  web.post('/api/profile', async (request) => ({ saved: request.body }))
+  return web
+}
