@@ -8,8 +8,7 @@ import { authenticate } from '../../examples/adapters/my-auth.ts'
 import { toExpress } from '../../src/adapters/express.ts'
 import { isGatehouseError } from '../../src/errors.ts'
 import { adapterSuite, ODD_FRAME, openOk, SECRET, startHarness, token } from './suite.ts'
-import { echo, rawRequest } from './support.ts'
-import { listen } from './support-listen.ts'
+import { echo, listen, rawRequest } from './support.ts'
 
 /** An Express error handler that records what reached it. */
 function recordErrors(errors: unknown[]) {

@@ -7,8 +7,7 @@ import { honoServer } from '../../examples/adapters/hono.ts'
 import { toHono } from '../../src/adapters/hono.ts'
 import { isGatehouseError } from '../../src/errors.ts'
 import { adapterSuite, ODD_FRAME } from './suite.ts'
-import { echo } from './support.ts'
-import { listen } from './support-listen.ts'
+import { echo, listen } from './support.ts'
 
 /** A Hono app on @hono/node-server, on 127.0.0.1:0. */
 function serveHono(web: Hono) {

@@ -8,7 +8,7 @@ import { toNodeListener } from '../../src/adapters/node.ts'
 import { toLambdaEvent } from '../../src/events/lambda.ts'
 import { appFixture } from '../support/app-fixture.ts'
 import { adapterSuite } from './suite.ts'
-import { listen } from './support-listen.ts'
+import { listen } from './support.ts'
 
 // The bundled gateway's Lambda integration invokes toLambdaHandler(app) as AWS would; the
 // token endpoint, which on AWS is some HTTP API of the host, runs on node:http.

@@ -3,8 +3,7 @@ import { describe, test } from 'node:test'
 import { nodeServer } from '../../examples/adapters/node.ts'
 import { requestUrl, toNodeListener } from '../../src/adapters/node.ts'
 import { adapterSuite } from './suite.ts'
-import { echo, rawRequest, serve } from './support.ts'
-import { listen } from './support-listen.ts'
+import { echo, listen, rawRequest, serve } from './support.ts'
 
 adapterSuite('node:http (examples/adapters/node.ts)', (app) => listen(nodeServer(app)), {
   http: true,

@@ -1,5 +1,5 @@
-/** A node:http server on port 0 around a listener, and a raw HTTP/1.1 request helper. */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+/** node:http servers on port 0 (around a listener, or any server), and a raw HTTP/1.1 request helper. */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { connect } from 'node:net'
 
@@ -43,4 +43,17 @@ export function rawRequest(port: number, text: string): Promise<string> {
     socket.on('error', reject)
     socket.setTimeout(5000, () => socket.destroy(new Error('timeout')))
   })
+}
+
+/** Listen any node:http server on 127.0.0.1:0; its base URL and a close that ends keep-alives. */
+export async function listen(server: Server): Promise<{ baseUrl: string; close(): Promise<void> }> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  }
 }
