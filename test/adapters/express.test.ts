@@ -8,7 +8,7 @@ import { authenticate } from '../../examples/adapters/my-auth.ts'
 import { toExpress } from '../../src/adapters/express.ts'
 import { isGatehouseError } from '../../src/errors.ts'
 import { adapterSuite, ODD_FRAME, openOk, SECRET, startHarness, token } from './suite.ts'
-import { echo, listen, rawRequest } from './support.ts'
+import { assertBodiesIntact, bodyDigest, echo, listen, rawRequest } from './support.ts'
 
 /** An Express error handler that records what reached it. */
 function recordErrors(errors: unknown[]) {
@@ -122,6 +122,20 @@ test('a forged Host gets 400; a handler error goes to next(); cookies all come b
     assert.equal((await fetch(`${s.baseUrl}/throw`)).status, 500)
     assert.equal(errors.length, 1)
     assert.match(String(errors[0]), /internal detail/)
+  } finally {
+    await s.close()
+  }
+})
+
+test('any body bytes reach the handler unchanged, with express.raw() and with no parser', async () => {
+  const web = express()
+  web.post('/raw/:route', express.raw({ type: () => true, limit: '1mb' }), toExpress(bodyDigest))
+  web.post('/plain/:route', toExpress(bodyDigest))
+  web.use(express.json())
+  const s = await listen(createServer(web))
+  try {
+    await assertBodiesIntact(`${s.baseUrl}/raw/default`)
+    await assertBodiesIntact(`${s.baseUrl}/plain/default`)
   } finally {
     await s.close()
   }

@@ -5,7 +5,7 @@ import { fastifyServer } from '../../examples/adapters/fastify.ts'
 import { gatehousePlugin, toFastify } from '../../src/adapters/fastify.ts'
 import { isGatehouseError } from '../../src/errors.ts'
 import { adapterSuite, ODD_FRAME } from './suite.ts'
-import { echo } from './support.ts'
+import { assertBodiesIntact, bodyDigest, echo } from './support.ts'
 
 type Web = Awaited<ReturnType<typeof fastifyServer>>
 
@@ -136,5 +136,16 @@ test('the plugin refuses unknown and malformed options when Fastify loads it', a
       return true
     })
     await web.close()
+  }
+})
+
+test('any body bytes under any Content-Type reach a plugin route unchanged', async () => {
+  const web = Fastify()
+  await web.register(gatehousePlugin, { routes: { '/ws/:route': bodyDigest } })
+  const s = await listen(web)
+  try {
+    await assertBodiesIntact(`${s.baseUrl}/ws/default`)
+  } finally {
+    await s.close()
   }
 })

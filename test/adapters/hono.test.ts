@@ -7,7 +7,7 @@ import { honoServer } from '../../examples/adapters/hono.ts'
 import { toHono } from '../../src/adapters/hono.ts'
 import { isGatehouseError } from '../../src/errors.ts'
 import { adapterSuite, ODD_FRAME } from './suite.ts'
-import { echo, listen } from './support.ts'
+import { assertBodiesIntact, bodyDigest, echo, listen } from './support.ts'
 
 /** A Hono app on @hono/node-server, on 127.0.0.1:0. */
 function serveHono(web: Hono) {
@@ -68,4 +68,15 @@ test('toHono hands the raw Request over', async () => {
     req: { raw: new Request('http://h/p', { method: 'POST', body: ODD_FRAME }) },
   })
   assert.equal((await r.json()).body, ODD_FRAME)
+})
+
+test('any body bytes reach the handler unchanged', async () => {
+  const web = new Hono()
+  web.post('/ws/:route', toHono(bodyDigest))
+  const s = await serveHono(web)
+  try {
+    await assertBodiesIntact(`${s.baseUrl}/ws/default`)
+  } finally {
+    await s.close()
+  }
 })

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
+import { createServer } from 'node:http'
 import { describe, test } from 'node:test'
 import { nodeServer } from '../../examples/adapters/node.ts'
 import { requestUrl, toNodeListener } from '../../src/adapters/node.ts'
 import { adapterSuite } from './suite.ts'
-import { echo, listen, rawRequest, serve } from './support.ts'
+import { assertBodiesIntact, bodyDigest, echo, listen, rawRequest, serve } from './support.ts'
 
 adapterSuite('node:http (examples/adapters/node.ts)', (app) => listen(nodeServer(app)), {
   http: true,
@@ -91,4 +92,13 @@ describe('adapters/node', () => {
     }
     assert.throws(() => requestUrl({ headers: { host: 'a' }, url: '//evil.test/x' }))
   })
+})
+
+test('any body bytes reach the handler unchanged', async () => {
+  const s = await listen(createServer(toNodeListener(bodyDigest)))
+  try {
+    await assertBodiesIntact(`${s.baseUrl}/ws/default`)
+  } finally {
+    await s.close()
+  }
 })

@@ -1,7 +1,9 @@
 /** node:http servers on port 0 (around a listener, or any server), and a raw HTTP/1.1 request helper. */
+import { createHash } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { connect } from 'node:net'
+import fc from 'fast-check'
 
 /** A Fetch handler that echoes what it was given, with two cookies, and can be made to throw. */
 export async function echo(request: Request): Promise<Response> {
@@ -56,4 +58,45 @@ export async function listen(server: Server): Promise<{ baseUrl: string; close()
         server.close(() => resolve())
       }),
   }
+}
+
+/** A Fetch handler that answers the SHA-256 of the body bytes it received. */
+export async function bodyDigest(request: Request): Promise<Response> {
+  const bytes = new Uint8Array(await request.arrayBuffer())
+  return new Response(createHash('sha256').update(bytes).digest('hex'))
+}
+
+const CONTENT_TYPES = [
+  undefined,
+  'application/json',
+  'text/plain; charset=utf-8',
+  'application/x-www-form-urlencoded',
+  'application/octet-stream',
+  'text/plain; charset=latin1',
+]
+
+/**
+ * Property: any bytes under any common `Content-Type` reach `bodyDigest` at `url` unchanged
+ * (invalid UTF-8, a BOM, `1.0`, escapes): what a signature over the body needs.
+ */
+export async function assertBodiesIntact(url: string, numRuns = 60): Promise<void> {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 2048 }),
+        fc.json().map((text) => new TextEncoder().encode(` \ufeff${text} `)),
+      ),
+      fc.constantFrom(...CONTENT_TYPES),
+      async (body, type) => {
+        const r = await fetch(url, {
+          method: 'POST',
+          headers: type === undefined ? {} : { 'content-type': type },
+          body,
+        })
+        const expected = createHash('sha256').update(body).digest('hex')
+        return r.status === 200 && (await r.text()) === expected
+      },
+    ),
+    { numRuns },
+  )
 }
