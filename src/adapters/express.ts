@@ -14,6 +14,7 @@ import {
   answerBridgeError,
   type FetchHandler,
   type NodeBridgeOptions,
+  resolveBridgeOptions,
   toFetchRequest,
   writeFetchResponse,
 } from './node.ts'
@@ -52,6 +53,7 @@ export function toExpress(
   handler: FetchHandler,
   options: NodeBridgeOptions = {},
 ): (req: ExpressLikeRequest, res: ServerResponse, next: (err?: unknown) => void) => void {
+  const bridge = resolveBridgeOptions(options)
   return (req, res, next) => {
     void (async () => {
       let request: Request
@@ -65,7 +67,7 @@ export function toExpress(
         // covers the path as the gateway sent it.
         request = await toFetchRequest(
           req,
-          options,
+          bridge,
           raw === undefined ? req : [raw],
           req.originalUrl ?? req.url ?? '/',
         )

@@ -11,11 +11,11 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { GatehouseError } from '../errors.ts'
-import { positiveInt } from '../util/options.ts'
 import {
   answerBridgeError,
   type FetchHandler,
   type NodeBridgeOptions,
+  resolveBridgeOptions,
   toFetchRequest,
   writeFetchResponse,
 } from './node.ts'
@@ -83,13 +83,14 @@ export function toFastify(
   handler: FetchHandler,
   options: NodeBridgeOptions = {},
 ): (request: FastifyLikeRequest, reply: FastifyLikeReply) => Promise<void> {
+  const bridge = resolveBridgeOptions(options)
   return async (request, reply) => {
     // Before hijack(), so Fastify's error handler logs the refusal and answers it.
     const source = bodySource(request)
     reply.hijack()
     let fetchRequest: Request
     try {
-      fetchRequest = await toFetchRequest(request.raw, options, source)
+      fetchRequest = await toFetchRequest(request.raw, bridge, source)
     } catch (err) {
       answerBridgeError(reply.raw, err)
       return
@@ -180,15 +181,9 @@ function resolvePluginOptions(options: GatehousePluginOptions): {
     routes.push(Object.freeze([path, handler] as const))
   }
   if (routes.length === 0) throw invalid('`routes` names no route.')
-  const bridge: { maxBodyBytes?: number; protocol?: 'http' | 'https' } = {}
-  if (options.maxBodyBytes !== undefined) {
-    bridge.maxBodyBytes = positiveInt('maxBodyBytes', options.maxBodyBytes)
-  }
-  if (options.protocol !== undefined) {
-    if (options.protocol !== 'http' && options.protocol !== 'https') {
-      throw invalid('`protocol` must be "http" or "https".')
-    }
-    bridge.protocol = options.protocol
-  }
-  return { routes: Object.freeze(routes), bridge: Object.freeze(bridge) }
+  const bridge = resolveBridgeOptions({
+    ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
+    ...(options.protocol === undefined ? {} : { protocol: options.protocol }),
+  })
+  return { routes: Object.freeze(routes), bridge }
 }

@@ -6,6 +6,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { DEFAULTS } from '../defaults.ts'
+import { GatehouseError } from '../errors.ts'
+import { positiveInt } from '../util/options.ts'
 
 /** A Fetch-API handler. */
 export type FetchHandler = (request: Request) => Response | Promise<Response>
@@ -16,6 +18,35 @@ export interface NodeBridgeOptions {
   readonly maxBodyBytes?: number
   /** Scheme used to build the request URL (default `http`). */
   readonly protocol?: 'http' | 'https'
+}
+
+/**
+ * Check and freeze adapter options once, when the adapter is built: unknown keys, a
+ * `maxBodyBytes` that is not a positive integer and a `protocol` other than http/https throw
+ * `ERR_INVALID_OPTION`. Every node-based adapter calls it.
+ *
+ * @example
+ * ```ts
+ * const bridge = resolveBridgeOptions({ maxBodyBytes: 262_144 }) // frozen copy
+ * ```
+ */
+export function resolveBridgeOptions(options: NodeBridgeOptions = {}): NodeBridgeOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new GatehouseError('ERR_INVALID_OPTION', 'adapter options must be an object.')
+  }
+  for (const key of Object.keys(options)) {
+    if (key !== 'maxBodyBytes' && key !== 'protocol') {
+      throw new GatehouseError('ERR_INVALID_OPTION', `unknown adapter option \`${key}\`.`)
+    }
+  }
+  const protocol = options.protocol ?? 'http'
+  if (protocol !== 'http' && protocol !== 'https') {
+    throw new GatehouseError('ERR_INVALID_OPTION', '`protocol` must be "http" or "https".')
+  }
+  return Object.freeze({
+    maxBodyBytes: positiveInt('maxBodyBytes', options.maxBodyBytes ?? DEFAULTS.maxAdapterBodyBytes),
+    protocol,
+  })
 }
 
 class BodyTooLarge extends Error {}
@@ -130,10 +161,11 @@ export function toNodeListener(
   handler: FetchHandler,
   options: NodeBridgeOptions = {},
 ): (req: IncomingMessage, res: ServerResponse) => void {
+  const bridge = resolveBridgeOptions(options)
   return (req, res) => {
     void (async () => {
       try {
-        await writeFetchResponse(res, await handler(await toFetchRequest(req, options)))
+        await writeFetchResponse(res, await handler(await toFetchRequest(req, bridge)))
       } catch (err) {
         answerBridgeError(res, err)
       }

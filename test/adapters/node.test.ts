@@ -2,7 +2,16 @@ import assert from 'node:assert/strict'
 import { createServer } from 'node:http'
 import { describe, test } from 'node:test'
 import { nodeServer } from '../../examples/adapters/node.ts'
-import { requestUrl, toNodeListener } from '../../src/adapters/node.ts'
+import { toExpress } from '../../src/adapters/express.ts'
+import { toFastify } from '../../src/adapters/fastify.ts'
+import {
+  type NodeBridgeOptions,
+  requestUrl,
+  resolveBridgeOptions,
+  toNodeListener,
+} from '../../src/adapters/node.ts'
+import { DEFAULTS } from '../../src/defaults.ts'
+import { isGatehouseError } from '../../src/errors.ts'
 import { adapterSuite } from './suite.ts'
 import { assertBodiesIntact, bodyDigest, echo, listen, rawRequest, serve } from './support.ts'
 
@@ -101,4 +110,27 @@ test('any body bytes reach the handler unchanged', async () => {
   } finally {
     await s.close()
   }
+})
+
+test('adapter options are checked when the adapter is built, and copied', () => {
+  for (const bad of [
+    { maxBodyBytes: 0 },
+    { maxBodyBytes: 1.5 },
+    { protocol: 'ftp' },
+    { maxBodyBytes: 10, limit: 5 },
+  ]) {
+    for (const build of [toNodeListener, toExpress, toFastify]) {
+      assert.throws(
+        () => build(echo, bad as NodeBridgeOptions),
+        (err: unknown) => isGatehouseError(err, 'ERR_INVALID_OPTION'),
+        `${build.name} ${JSON.stringify(bad)}`,
+      )
+    }
+  }
+  const given: { maxBodyBytes: number } = { maxBodyBytes: 4 }
+  const resolved = resolveBridgeOptions(given)
+  given.maxBodyBytes = 1_000_000
+  assert.deepEqual(resolved, { maxBodyBytes: 4, protocol: 'http' })
+  assert.ok(Object.isFrozen(resolved))
+  assert.equal(resolveBridgeOptions().maxBodyBytes, DEFAULTS.maxAdapterBodyBytes)
 })
