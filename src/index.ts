@@ -26,7 +26,6 @@ export {
   reconcileSessions,
   startMaintenance,
 } from './app/reconcile.ts'
-export type { RejectReason } from './app/rejection.ts'
 export type { Sender, SendResult } from './app/send.ts'
 export type {
   AppOptions,
@@ -50,6 +49,8 @@ export type {
   GatewayResponse,
 } from './events/event.ts'
 export { decodeHttpEvent, encodeHttpResponse } from './events/http.ts'
+export { parseCookies } from './http/cookies.ts'
+export type { RejectReason } from './http/refusal.ts'
 export { resolveClientIp } from './limits/client-ip.ts'
 export {
   createLogger,
@@ -85,7 +86,6 @@ export type {
   UserTokenClaim,
 } from './store/store.ts'
 export { APP_ID_PATTERN } from './tokens/app-id.ts'
-export { parseCookies } from './tokens/cookies.ts'
 export { createTokenEndpoint, type TokenEndpointOptions } from './tokens/endpoint.ts'
 export { createTokenService, type IssueResult, type TokenService } from './tokens/service.ts'
 export { generateToken, hashToken } from './tokens/token.ts'

@@ -9,8 +9,8 @@
 
 import type { GatewayEvent } from '../events/event.ts'
 import { createSignatureVerifier, verifyStaticSecret } from '../events/signing.ts'
+import { type Rejection, reject } from '../http/refusal.ts'
 import type { AppConfig } from './config.ts'
-import { type Rejection, reject } from './rejection.ts'
 
 /** Returns a rejection when the event's transport is not trusted. */
 export type AuthenticityCheck = (event: GatewayEvent) => Rejection | undefined

@@ -4,7 +4,7 @@
  * you); it validates the name like `$connect` does and asks `authorizeChannel` when set.
  */
 
-import { FORBIDDEN_REPLY } from './rejection.ts'
+import { FORBIDDEN_REPLY } from '../http/refusal.ts'
 import type { HandlerFn } from './types.ts'
 
 /**

@@ -17,6 +17,8 @@
  */
 import { DEFAULTS } from '../defaults.ts'
 import type { GatewayEvent, GatewayResponse } from '../events/event.ts'
+import { createOriginCheck } from '../http/origin.ts'
+import { type Rejection, reject, toResponse } from '../http/refusal.ts'
 import { connectIpKey, connectUserKey } from '../limits/keys.ts'
 import type { NewSession, RateKey, SessionRecord, Store } from '../store/store.ts'
 import { hashSessionId } from '../tokens/token.ts'
@@ -25,11 +27,9 @@ import type { AuthenticityCheck } from './authenticity.ts'
 import { isValidChannel } from './checks/channel.ts'
 import { createRequiredHeadersCheck } from './checks/headers.ts'
 import { createHostCheck } from './checks/host.ts'
-import { createOriginCheck } from './checks/origin.ts'
 import { hasPermissions } from './checks/permissions.ts'
 import type { AppConfig } from './config.ts'
 import { guard } from './guard.ts'
-import { type Rejection, reject, toResponse } from './rejection.ts'
 import type { ConnectIdentity, User } from './types.ts'
 
 /** What the connect checks learn as they run. */

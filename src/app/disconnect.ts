@@ -4,11 +4,11 @@
  * come); cleanup reconciles what it misses.
  */
 import type { GatewayEvent, GatewayResponse } from '../events/event.ts'
+import { toResponse } from '../http/refusal.ts'
 import type { Store } from '../store/store.ts'
 import type { AuthenticityCheck } from './authenticity.ts'
 import type { AppConfig } from './config.ts'
 import { guard } from './guard.ts'
-import { toResponse } from './rejection.ts'
 
 /**
  * Build the `$disconnect` handler of an app.

@@ -5,8 +5,8 @@
  */
 import { isGatehouseError } from '../errors.ts'
 import type { GatewayEvent, GatewayResponse } from '../events/event.ts'
+import { reject, toResponse } from '../http/refusal.ts'
 import type { Logger } from '../logger.ts'
-import { reject, toResponse } from './rejection.ts'
 
 /**
  * Run `body`, mapping thrown errors to generic responses.

@@ -8,6 +8,12 @@
  */
 import { isGatehouseError } from '../errors.ts'
 import type { GatewayEvent, GatewayResponse } from '../events/event.ts'
+import {
+  FORBIDDEN_REPLY,
+  INTERNAL_ERROR_REPLY,
+  type RejectReason,
+  UNAVAILABLE_REPLY,
+} from '../http/refusal.ts'
 import { logSafe } from '../logger.ts'
 import type { Store } from '../store/store.ts'
 import type { AuthenticityCheck } from './authenticity.ts'
@@ -17,12 +23,6 @@ import { hasPermissions } from './checks/permissions.ts'
 import type { AppConfig } from './config.ts'
 import { guard } from './guard.ts'
 import type { HandlerRegistry, RegisteredHandler } from './registry.ts'
-import {
-  FORBIDDEN_REPLY,
-  INTERNAL_ERROR_REPLY,
-  type RejectReason,
-  UNAVAILABLE_REPLY,
-} from './rejection.ts'
 import type { Sender } from './send.ts'
 import type { MessageContext, PermissionRule, User } from './types.ts'
 

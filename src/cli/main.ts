@@ -18,7 +18,7 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
     {
       summary: 'run the bundled WebSocket gateway in front of an HTTP backend',
       run: async (argv, io) => {
-        const { runGatewayCli } = await import('../gateway/cli.ts')
+        const { runGatewayCli } = await import('./gateway.ts')
         return runGatewayCli(argv, io)
       },
     },

@@ -7,9 +7,9 @@
  */
 import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
+import type { TokenState } from '../limits/token-bucket.ts'
 import type { FrameState } from './frame-inspector.ts'
 import type { ConnectionIdentity } from './handshake.ts'
-import type { TokenState } from './token-bucket.ts'
 
 /**
  * One established connection and its bookkeeping (mutated by the gateway's parts). A class,

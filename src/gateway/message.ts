@@ -11,6 +11,7 @@
  */
 
 import { randomRequestId } from '../events/ids.ts'
+import { takeToken } from '../limits/token-bucket.ts'
 import { logSafe } from '../logger.ts'
 import type { Connection } from './connection-table.ts'
 import { messageEvent } from './handshake.ts'
@@ -24,7 +25,6 @@ import {
   sendText,
   track,
 } from './runtime.ts'
-import { takeToken } from './token-bucket.ts'
 
 /**
  * Messages of the error frames, as AWS words them.

@@ -7,9 +7,9 @@
  */
 import { createHash } from 'node:crypto'
 import { DEFAULTS } from '../defaults.ts'
-import type { RateKey } from '../store/store.ts'
 import { positiveInt } from '../util/options.ts'
 import { rateKeyForIp } from './client-ip.ts'
+import type { RateKey } from './rate.ts'
 
 /** A limit: how many attempts per window. */
 export interface LimitOptions {

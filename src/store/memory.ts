@@ -6,14 +6,14 @@
  * so it is no production store; rows grow until `cleanup()` removes them.
  */
 import { GatehouseError } from '../errors.ts'
-import { type AudienceTarget, audienceTarget } from './audience.ts'
 import {
   advanceCounts,
   decide,
   judge,
   validateRateKeys,
   type WindowCounts,
-} from './sliding-window.ts'
+} from '../limits/sliding-window.ts'
+import { type AudienceTarget, audienceTarget } from './audience.ts'
 import type {
   Audience,
   CleanupCutoffs,

@@ -12,10 +12,10 @@
  */
 import type { Pool, PoolConfig } from 'pg'
 import { GatehouseError } from '../errors.ts'
+import { bucketStart, decide, judge, validateRateKeys } from '../limits/sliding-window.ts'
 import { positiveInt } from '../util/options.ts'
 import { audienceTarget } from './audience.ts'
 import { migratePostgres, type PgQueryable, quoteSchema } from './postgres-schema.ts'
-import { bucketStart, decide, judge, validateRateKeys } from './sliding-window.ts'
 import type {
   Audience,
   CleanupCutoffs,

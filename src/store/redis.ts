@@ -11,10 +11,10 @@
  */
 import type { Cluster, Redis } from 'ioredis'
 import { GatehouseError } from '../errors.ts'
+import { bucketStart, decide, judge, validateRateKeys } from '../limits/sliding-window.ts'
 import { positiveInt } from '../util/options.ts'
 import { audienceTarget } from './audience.ts'
 import { REDIS_SCRIPTS, type RedisScript } from './redis-scripts.ts'
-import { bucketStart, decide, judge, validateRateKeys } from './sliding-window.ts'
 import type {
   Audience,
   CleanupCutoffs,

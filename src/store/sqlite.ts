@@ -14,14 +14,14 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { DatabaseSync, type StatementSync } from 'node:sqlite'
 import { GatehouseError } from '../errors.ts'
-import { audienceTarget } from './audience.ts'
 import {
   bucketStart,
   decide,
   judge,
   validateRateKeys,
   type WindowCounts,
-} from './sliding-window.ts'
+} from '../limits/sliding-window.ts'
+import { audienceTarget } from './audience.ts'
 import { migrateSqlite } from './sqlite-schema.ts'
 import type {
   Audience,

@@ -9,6 +9,12 @@
  * `GatehouseError('ERR_STORE_UNAVAILABLE')`; callers answer 503 and never "allow".
  */
 
+import type { RateDecision, RateKey } from '../limits/rate.ts'
+
+// The rate-limit shapes live with the algorithm that judges them (limits/), so limits/ never
+// imports store/; the Store contract names them, and re-exports them for implementers.
+export type { RateDecision, RateKey }
+
 /** A token as stored: only its SHA-256 hash, never the token itself. */
 export interface TokenRecord {
   /** Hex SHA-256 of the raw token (64 characters). */
@@ -29,24 +35,6 @@ export interface TokenRecord {
 export interface ConsumedToken {
   readonly userId: string
   readonly sessionHash: string
-}
-
-/** One sliding-window counter to test and bump. */
-export interface RateKey {
-  /** Namespaced key, e.g. `connect:ip:203.0.113.9`. */
-  readonly key: string
-  readonly limit: number
-  readonly windowMs: number
-}
-
-/**
- * The outcome of {@link Store.hit}. When not allowed, `key` names the exhausted counter and
- * `msBeforeNext` says how long until one more attempt would pass.
- */
-export interface RateDecision {
-  readonly allowed: boolean
-  readonly key?: string
-  readonly msBeforeNext: number
 }
 
 /** A live or past WebSocket connection of a user. */

@@ -18,12 +18,12 @@
  * 7. a store failure answers 503 (fail closed); any other failure 500.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { createOriginCheck, type OriginCheck } from '../app/checks/origin.ts'
 import { DEFAULTS } from '../defaults.ts'
 import { GatehouseError, isGatehouseError } from '../errors.ts'
 import { HTTP_TOKEN } from '../events/headers.ts'
+import { parseCookies } from '../http/cookies.ts'
+import { createOriginCheck, type OriginCheck } from '../http/origin.ts'
 import { type Logger, logSafe, silentLogger } from '../logger.ts'
-import { parseCookies } from './cookies.ts'
 import type { TokenService } from './service.ts'
 
 /** Who sent a token request, as the host app reads it from its session. */

@@ -4,8 +4,8 @@ import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import WebSocket from 'ws'
+import { runGatewayCli } from '../../src/cli/gateway.ts'
 import { main } from '../../src/cli/main.ts'
-import { runGatewayCli } from '../../src/gateway/cli.ts'
 import { send } from '../gateway/management/helpers.ts'
 
 const NODE = process.execPath

@@ -1,18 +1,18 @@
 /**
- * @module gateway/cli
+ * @module cli/gateway
  * `gatehouse gateway`: the bundled gateway in front of any HTTP backend, with HTTP
  * integrations shaped like API Gateway's and the `@connections` management API on its own
  * loopback port. It prints both URLs once listening and shuts down gracefully on SIGTERM or
  * SIGINT: every socket closed with 1001, in-flight calls drained, exit 0.
  */
 
-import { GATEWAY_USAGE, parseGatewayArgs } from '../cli/gateway-args.ts'
-import type { CliIo } from '../cli/io.ts'
-import { usageError } from '../cli/io.ts'
 import { isGatehouseError } from '../errors.ts'
+import { createGateway, type Gateway } from '../gateway/gateway.ts'
+import { createManagementServer, type ManagementServer } from '../gateway/management/server.ts'
 import { createLogger, type Logger } from '../logger.ts'
-import { createGateway, type Gateway } from './gateway.ts'
-import { createManagementServer, type ManagementServer } from './management/server.ts'
+import { GATEWAY_USAGE, parseGatewayArgs } from './gateway-args.ts'
+import type { CliIo } from './io.ts'
+import { usageError } from './io.ts'
 
 /** The management API always listens on loopback: it can push to and close any socket. */
 const MANAGEMENT_HOST = '127.0.0.1'

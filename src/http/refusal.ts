@@ -1,5 +1,5 @@
 /**
- * @module app/rejection
+ * @module http/refusal
  * Rejections are values: a status, a generic body and a reason code for the log. Clients never
  * learn which check failed beyond the status; operators read the reason in the log.
  */

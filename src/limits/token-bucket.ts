@@ -1,5 +1,5 @@
 /**
- * @module gateway/token-bucket
+ * @module limits/token-bucket
  * The inbound message rate of one connection: a burst, refilled at a steady rate. Computed from
  * the clock on each message, so it needs no timer. The state is two numbers, so a connection
  * record can carry it in its own fields ({@link takeToken}); {@link createTokenBucket} wraps

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import { createOriginCheck } from '../../../src/app/checks/origin.ts'
-import { isGatehouseError } from '../../../src/errors.ts'
+import { isGatehouseError } from '../../src/errors.ts'
+import { createOriginCheck } from '../../src/http/origin.ts'
 
 const ALLOWED = ['https://app.example.com', 'http://127.0.0.1:3000', 'http://[::1]:3000']
 

@@ -1,5 +1,5 @@
 /**
- * @module store/sliding-window
+ * @module limits/sliding-window
  * The arithmetic of the sliding-window rate limit every Store shares. A counter keeps two
  * buckets of `windowMs` each (the current one and the one before it); an attempt at `now`
  * is judged on `prev * (1 - elapsed / windowMs) + current`, where `elapsed` is how far `now`
@@ -9,7 +9,7 @@
  * the decision is computed here, so every backend answers to the millisecond alike.
  */
 import { GatehouseError } from '../errors.ts'
-import type { RateDecision, RateKey } from './store.ts'
+import type { RateDecision, RateKey } from './rate.ts'
 
 /** A counter's buckets after the attempt was counted. */
 export interface WindowCounts {

@@ -1,10 +1,10 @@
 /**
- * @module app/checks/origin
+ * @module http/origin
  * The Origin check against Cross-Site WebSocket Hijacking (research/security.md §2.1):
  * an exact match of the serialized origin (scheme, host, port) against an allowlist.
  * Never a substring test: `https://app.example.com.evil.test` is a different origin.
  */
-import { GatehouseError } from '../../errors.ts'
+import { GatehouseError } from '../errors.ts'
 
 /**
  * - `ok`: the header names an allowed origin.

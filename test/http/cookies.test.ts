@@ -1,11 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import {
-  MAX_COOKIE_HEADER_LENGTH,
-  MAX_COOKIE_PAIRS,
-  parseCookies,
-} from '../../src/tokens/cookies.ts'
+import { MAX_COOKIE_HEADER_LENGTH, MAX_COOKIE_PAIRS, parseCookies } from '../../src/http/cookies.ts'
 
 test('parseCookies: names and values, trimmed, quotes removed, no decoding', () => {
   const c = parseCookies('sessionid=abc; csrftoken="q1w2" ;  theme = dark;enc=a%3Db')

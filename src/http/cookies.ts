@@ -1,5 +1,5 @@
 /**
- * @module tokens/cookies
+ * @module http/cookies
  * A small, bounded `Cookie` header parser. The result is a `Map`, so names such as
  * `__proto__` or `constructor` are plain keys and can never touch a prototype.
  */

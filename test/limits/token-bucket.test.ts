@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import { createTokenBucket, takeToken } from '../../src/gateway/token-bucket.ts'
+import { createTokenBucket, takeToken } from '../../src/limits/token-bucket.ts'
 
 test('a burst is allowed, then one message per refill interval', () => {
   const bucket = createTokenBucket(3, 10, 0)

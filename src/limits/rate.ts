@@ -1,0 +1,23 @@
+/**
+ * @module limits/rate
+ * The shapes of a rate-limit check: the counters to test and bump, and the decision. Every
+ * Store implements `hit` with them; the arithmetic is in `limits/sliding-window.ts`.
+ */
+
+/** One sliding-window counter to test and bump. */
+export interface RateKey {
+  /** Namespaced key, e.g. `connect:ip:203.0.113.9`. */
+  readonly key: string
+  readonly limit: number
+  readonly windowMs: number
+}
+
+/**
+ * The outcome of `Store.hit`. When not allowed, `key` names the exhausted counter and
+ * `msBeforeNext` says how long until one more attempt would pass.
+ */
+export interface RateDecision {
+  readonly allowed: boolean
+  readonly key?: string
+  readonly msBeforeNext: number
+}
