@@ -151,19 +151,6 @@ function endpointOf(address: string | undefined, port: number | undefined): Loca
   return { domainName: `${host}:${port ?? 0}`, localPort: port ?? 0 }
 }
 
-/**
- * The domain name a client reached: the local address and port of its socket. Never the
- * client's `Host` header, which the client chooses and an app may build URLs from.
- *
- * @example
- * ```ts
- * localDomainName(req) // '127.0.0.1:3001'
- * ```
- */
-export function localDomainName(req: IncomingMessage): string {
-  return endpointOf(req.socket.localAddress, req.socket.localPort).domainName
-}
-
 /** Per server: its endpoint when it listens on one address, `null` on a wildcard address. */
 const serverEndpoints = new WeakMap<Server, LocalEndpoint | null>()
 

@@ -41,7 +41,15 @@ export type IssueResult =
   | { readonly ok: true; readonly token: string; readonly expiresInSec: number }
   | { readonly ok: false; readonly reason: 'rate'; readonly retryAfterSec: number }
 
-/** Issues, uses and revokes tokens. Store failures surface as `ERR_STORE_UNAVAILABLE` throws. */
+/**
+ * Issues, uses and revokes tokens. Store failures surface as `ERR_STORE_UNAVAILABLE` throws.
+ *
+ * @example
+ * ```ts
+ * const tokens: TokenService = createTokenService({ store })
+ * await tokens.revokeSession(sessionId) // on logout
+ * ```
+ */
 export interface TokenService {
   /** The app id every token of this service is issued under (and the only one it accepts). */
   readonly appId: string
