@@ -51,8 +51,8 @@ function folderGraph(): Graph {
       const from = nodeOf(file)
       const to = nodeOf(target)
       if (from === to) continue
-      let edges = graph.get(from)
-      if (edges === undefined) graph.set(from, (edges = new Map()))
+      const edges = graph.get(from) ?? new Map<string, string[]>()
+      graph.set(from, edges)
       const why = edges.get(to) ?? []
       why.push(`${relative(SRC, file)} → ${relative(SRC, target)}`)
       edges.set(to, why)
