@@ -50,7 +50,12 @@ export type {
 } from './events/event.ts'
 export { decodeHttpEvent, encodeHttpResponse } from './events/http.ts'
 export { parseCookies } from './http/cookies.ts'
-export type { RejectReason } from './http/refusal.ts'
+export type {
+  AppRefusalReason,
+  GatewayRefusalReason,
+  RefusalReason,
+  TokenRefusalReason,
+} from './http/refusal.ts'
 export { resolveClientIp } from './limits/client-ip.ts'
 export {
   createLogger,

@@ -12,7 +12,7 @@ export const MAX_JSON_BODY_BYTES = 4_096
  *
  * @example
  * ```ts
- * sendJson(res, 401, { error: 'Unauthorized' })
+ * sendJson(res, 401, { message: 'Unauthorized' })
  * ```
  */
 export function sendJson(

@@ -82,9 +82,9 @@ export function createChatListener(deps: ChatServerDeps): RequestListener {
   }
 
   async function login(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (crossSite(req)) return sendJson(res, 403, { error: 'Forbidden' })
+    if (crossSite(req)) return sendJson(res, 403, { message: 'Forbidden' })
     const body = await readJsonObject(req)
-    if (body === null) return sendJson(res, 400, { error: 'Bad Request' })
+    if (body === null) return sendJson(res, 400, { message: 'Bad Request' })
     const username = typeof body.username === 'string' ? body.username : ''
     const ip = req.socket.remoteAddress ?? 'unknown'
     const decision = await store.hit(
@@ -104,12 +104,12 @@ export function createChatListener(deps: ChatServerDeps): RequestListener {
     )
     if (!decision.allowed) {
       const retry = String(Math.max(1, Math.ceil(decision.msBeforeNext / 1000)))
-      return sendJson(res, 429, { error: 'Too Many Requests' }, { 'retry-after': retry })
+      return sendJson(res, 429, { message: 'Too Many Requests' }, { 'retry-after': retry })
     }
     const user = await users.verify(body.username, body.password)
     if (!user) {
       logger.warn({ event: 'login_failed', user: logSafe(username, 64), ip }, 'login failed')
-      return sendJson(res, 401, { error: 'Unauthorized' })
+      return sendJson(res, 401, { message: 'Unauthorized' })
     }
     // A new id at every login: a session id planted before login is worth nothing after.
     const previous = sessions.fromCookies(req.headers.cookie)
@@ -133,7 +133,7 @@ export function createChatListener(deps: ChatServerDeps): RequestListener {
       !session ||
       !csrfMatches(session, typeof header === 'string' ? header : null)
     ) {
-      return sendJson(res, 403, { error: 'Forbidden' })
+      return sendJson(res, 403, { message: 'Forbidden' })
     }
     sessions.destroy(session.sessionId)
     // DEMO.md: the user's live sockets close and their unused tokens are revoked. Other
@@ -147,7 +147,7 @@ export function createChatListener(deps: ChatServerDeps): RequestListener {
     const session = sessions.fromCookies(req.headers.cookie)
     const user = session ? users.get(session.username) : null
     if (user) sendJson(res, 200, { user: user.id, permissions: user.permissions })
-    else sendJson(res, 401, { error: 'Unauthorized' })
+    else sendJson(res, 401, { message: 'Unauthorized' })
   }
 
   async function token(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -177,7 +177,7 @@ export function createChatListener(deps: ChatServerDeps): RequestListener {
   }
 
   async function testRoute(path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (!counters) return sendJson(res, 404, { error: 'Not Found' })
+    if (!counters) return sendJson(res, 404, { message: 'Not Found' })
     if (path === '/__test/stats' && req.method === 'GET') {
       const connected: Record<string, number> = {}
       for (const { username } of SEED_USERS) {
@@ -191,13 +191,13 @@ export function createChatListener(deps: ChatServerDeps): RequestListener {
       counters.restarted()
       return sendJson(res, 200, { ok: true })
     }
-    sendJson(res, 404, { error: 'Not Found' })
+    sendJson(res, 404, { message: 'Not Found' })
   }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // Only our own host names: a DNS-rebinding page cannot talk to the demo.
     if (!hosts.has(req.headers.host ?? ''))
-      return sendJson(res, 421, { error: 'Misdirected Request' })
+      return sendJson(res, 421, { message: 'Misdirected Request' })
     const path = (req.url ?? '/').split('?')[0] ?? '/'
     const method = req.method ?? 'GET'
     const read = method === 'GET' || method === 'HEAD'
@@ -223,7 +223,7 @@ export function createChatListener(deps: ChatServerDeps): RequestListener {
     if (path === '/api/me' && read) return me(req, res)
     if (path === '/api/ws-token/' || path === '/api/ws-token') return token(req, res)
     if (path.startsWith('/__test/')) return testRoute(path, req, res)
-    sendJson(res, 404, { error: 'Not Found' })
+    sendJson(res, 404, { message: 'Not Found' })
   }
 
   return (req, res) => {
@@ -232,7 +232,7 @@ export function createChatListener(deps: ChatServerDeps): RequestListener {
         { event: 'http_error', err: logSafe(err instanceof Error ? err.message : err) },
         'request failed',
       )
-      if (!res.headersSent) sendJson(res, 500, { error: 'Internal Server Error' })
+      if (!res.headersSent) sendJson(res, 500, { message: 'Internal server error' })
       else res.destroy()
     })
   }

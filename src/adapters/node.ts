@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { DEFAULTS } from '../defaults.ts'
 import { GatehouseError } from '../errors.ts'
+import { refusalBody } from '../http/refusal.ts'
 import { positiveInt } from '../util/options.ts'
 
 /** A Fetch-API handler. */
@@ -185,12 +186,10 @@ export function toNodeListener(
  */
 export function answerBridgeError(res: ServerResponse, err: unknown): void {
   const status = err instanceof BodyTooLarge ? 413 : err instanceof BadTarget ? 400 : 500
-  const message =
-    status === 413 ? 'Payload Too Large' : status === 400 ? 'Bad Request' : 'Internal server error'
   if (res.headersSent) {
     res.destroy()
     return
   }
   res.writeHead(status, { 'content-type': 'application/json', connection: 'close' })
-  res.end(JSON.stringify({ message }))
+  res.end(refusalBody(status))
 }

@@ -144,6 +144,7 @@ export function createConnectPipeline(
       run: (s) => {
         const verdict = originCheck(s.event.headers.origin)
         if (verdict === 'forbidden') return reject(403, 'origin_forbidden')
+        if (verdict === 'missing') return reject(403, 'origin_missing')
         return undefined
       },
     },

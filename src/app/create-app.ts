@@ -13,6 +13,7 @@ import {
   type LambdaWebSocketEvent,
   toLambdaResult,
 } from '../events/lambda.ts'
+import { refusalBody } from '../http/refusal.ts'
 import { createTokenEndpoint } from '../tokens/endpoint.ts'
 import { createTokenService, type TokenService } from '../tokens/service.ts'
 import { hashSessionId } from '../tokens/token.ts'
@@ -25,7 +26,7 @@ import { createRegistry } from './registry.ts'
 import { createSender, type Sender } from './send.ts'
 import type { AppOptions } from './types.ts'
 
-const BAD_REQUEST_BODY = JSON.stringify({ message: 'Bad Request' })
+const BAD_REQUEST_BODY = refusalBody(400)
 const BAD_REQUEST_LAMBDA: LambdaResult = Object.freeze({ statusCode: 400, body: BAD_REQUEST_BODY })
 
 /** What {@link App.revokeUser} and {@link App.revokeSession} removed. */
@@ -133,7 +134,7 @@ export function createApp(options: AppOptions): App {
       } catch (err) {
         if (!isGatehouseError(err, 'ERR_INVALID_EVENT')) throw err
         config.logger.warn(
-          { event: 'event_invalid', reason: err.message },
+          { event: 'event_invalid', reason: 'event_invalid', detail: err.message },
           'invalid integration request',
         )
         return encodeHttpResponse({ status: 400, body: BAD_REQUEST_BODY })
@@ -146,14 +147,22 @@ export function createApp(options: AppOptions): App {
         decoded = fromLambdaEvent(event, { clock: config.clock })
       } catch (err) {
         if (!isGatehouseError(err, 'ERR_INVALID_EVENT')) throw err
-        config.logger.warn({ event: 'event_invalid', reason: err.message }, 'invalid Lambda event')
+        config.logger.warn(
+          { event: 'event_invalid', reason: 'event_invalid', detail: err.message },
+          'invalid Lambda event',
+        )
         return BAD_REQUEST_LAMBDA
       }
       // Without a source IP every such connect would share one per-IP rate-limit key; the
       // HTTP decoder refuses the same case.
       if (decoded.eventType === 'CONNECT' && decoded.sourceIp === '') {
         config.logger.warn(
-          { event: 'event_invalid', reason: 'no source IP', connectionId: decoded.connectionId },
+          {
+            event: 'event_invalid',
+            reason: 'event_invalid',
+            detail: 'no source IP',
+            connectionId: decoded.connectionId,
+          },
           'invalid Lambda event',
         )
         return BAD_REQUEST_LAMBDA

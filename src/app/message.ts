@@ -9,9 +9,9 @@
 import { isGatehouseError } from '../errors.ts'
 import type { GatewayEvent, GatewayResponse } from '../events/event.ts'
 import {
+  type AppRefusalReason,
   FORBIDDEN_REPLY,
   INTERNAL_ERROR_REPLY,
-  type RejectReason,
   UNAVAILABLE_REPLY,
 } from '../http/refusal.ts'
 import { logSafe } from '../logger.ts'
@@ -57,7 +57,7 @@ export function createMessagePipeline(
 
   function refuse(
     event: GatewayEvent,
-    reason: RejectReason,
+    reason: AppRefusalReason,
     status: number,
     extra?: object,
   ): GatewayResponse {
@@ -71,7 +71,7 @@ export function createMessagePipeline(
   // Tell the client once, then close its socket. The reply is pushed before the close, so it
   // arrives first; when it could not be pushed (no connections port, or already gone) it
   // travels as the route's answer instead.
-  async function refuseAndClose(event: GatewayEvent, reason: RejectReason) {
+  async function refuseAndClose(event: GatewayEvent, reason: AppRefusalReason) {
     const { connectionId } = event
     const pushed = await send.toConnection(connectionId, FORBIDDEN_REPLY).then(
       (r) => r.sent === 1,

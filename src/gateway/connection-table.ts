@@ -7,6 +7,7 @@
  */
 import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
+import type { GatewayRefusalReason } from '../http/refusal.ts'
 import type { TokenState } from '../limits/token-bucket.ts'
 import type { FrameState } from './frame-inspector.ts'
 import type { ConnectionIdentity } from './handshake.ts'
@@ -117,7 +118,13 @@ export function connectionOf(target: object): Connection | undefined {
  */
 export interface Refusal {
   readonly status: 429 | 503
-  readonly reason: string
+  readonly reason: Extract<
+    GatewayRefusalReason,
+    | 'pending_handshakes'
+    | 'pending_handshakes_per_ip'
+    | 'max_connections'
+    | 'max_connections_per_ip'
+  >
 }
 
 /**

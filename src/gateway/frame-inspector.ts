@@ -9,6 +9,7 @@
  * arithmetic, never copied. It flags the first violation once and then stays quiet; `ws` keeps
  * validating everything else (masking, opcodes, UTF-8, control frames).
  */
+import { CLOSE } from './close-codes.ts'
 
 /**
  * A reason to close, with the close code AWS uses for it.
@@ -33,11 +34,8 @@ const MASK = 3
 const PAYLOAD = 4
 const DONE = 5
 
-const TOO_LARGE: FrameViolation = Object.freeze({ code: 1009, reason: 'Frame too large' })
-const BINARY: FrameViolation = Object.freeze({
-  code: 1003,
-  reason: 'Binary frames are not supported',
-})
+const TOO_LARGE: FrameViolation = CLOSE.frameTooLarge
+const BINARY: FrameViolation = CLOSE.binary
 
 /**
  * Where the inspection of one connection's byte stream stands: plain number fields, so they

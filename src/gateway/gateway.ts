@@ -16,6 +16,7 @@ import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer } from 'ws'
 import { GatehouseError } from '../errors.ts'
+import { type GatewayRefusalReason, refusalBody } from '../http/refusal.ts'
 import type { Connections } from '../push/connections.ts'
 import { type GatewayOptions, resolveGatewayOptions } from './options.ts'
 import { createConnectionsPort } from './push.ts'
@@ -142,11 +143,13 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
         return
       }
     }
-    const body = 'Upgrade Required'
+    const reason: GatewayRefusalReason = 'upgrade_required'
+    rt.options.logger.debug({ status: 426, reason }, 'plain request refused')
+    const body = refusalBody(426)
     res.writeHead(426, {
       Upgrade: 'websocket',
       Connection: 'Upgrade',
-      'Content-Type': 'text/plain',
+      'Content-Type': 'application/json',
       'Content-Length': Buffer.byteLength(body),
     })
     res.end(body)
@@ -166,6 +169,14 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
   async function drain(drainMs: number): Promise<void> {
     const deadline = Date.now() + drainMs
     const remaining = () => Math.max(0, deadline - Date.now())
+    // Upgrades still waiting on $connect are refused as any upgrade during shutdown is.
+    if (pendingSockets.size > 0) {
+      const reason: GatewayRefusalReason = 'gateway_closing'
+      rt.options.logger.info(
+        { status: 503, reason, count: pendingSockets.size },
+        'upgrades refused',
+      )
+    }
     for (const socket of pendingSockets) writeRawResponse(socket, 503)
     for (const conn of rt.table.values())
       closeConnection(conn, CLOSE.goingAway.code, CLOSE.goingAway.reason)

@@ -11,6 +11,7 @@
  */
 
 import { randomRequestId } from '../events/ids.ts'
+import { statusText } from '../http/refusal.ts'
 import { takeToken } from '../limits/token-bucket.ts'
 import { logSafe } from '../logger.ts'
 import type { Connection } from './connection-table.ts'
@@ -27,7 +28,8 @@ import {
 } from './runtime.ts'
 
 /**
- * Messages of the error frames, as AWS words them.
+ * Messages of the error frames, as AWS words them: the status texts of `http/refusal.ts`, so a
+ * frame and an HTTP refusal for the same failure say the same thing.
  *
  * @example
  * ```ts
@@ -35,10 +37,10 @@ import {
  * ```
  */
 const ERROR_MESSAGES = Object.freeze({
-  forbidden: 'Forbidden',
-  internal: 'Internal server error',
-  timeout: 'Endpoint request timed out',
-  throttled: 'Too Many Requests',
+  forbidden: statusText(403),
+  internal: statusText(502),
+  timeout: statusText(504),
+  throttled: statusText(429),
 })
 
 /**

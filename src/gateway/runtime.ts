@@ -8,6 +8,7 @@
 import type { GatewayEvent } from '../events/event.ts'
 import { createRouteSelector } from '../events/route-selection.ts'
 import { logSafe } from '../logger.ts'
+import { CLOSE } from './close-codes.ts'
 import type { Connection } from './connection-table.ts'
 import { ConnectionTable } from './connection-table.ts'
 import type { EncodedFrame } from './frame.ts'
@@ -25,24 +26,8 @@ import type { ResolvedGatewayOptions } from './options.ts'
 /** `WebSocket.OPEN`. */
 const WS_OPEN = 1
 
-/**
- * Close codes and reasons the gateway uses.
- *
- * @example
- * ```ts
- * closeConnection(conn, CLOSE.normal.code, CLOSE.normal.reason)
- * ```
- */
-export const CLOSE = Object.freeze({
-  normal: { code: 1000, reason: 'Connection Closed Normally' },
-  goingAway: { code: 1001, reason: 'Going away' },
-  binary: { code: 1003, reason: 'Binary frames are not supported' },
-  rate: { code: 1008, reason: 'Rate limit exceeded' },
-  slow: { code: 1008, reason: 'Slow consumer' },
-  pongTimeout: { code: 1006, reason: 'Pong timeout' },
-  /** What `$disconnect` reports for a `$connect` the app accepted after the client got 504. */
-  connectTimedOut: { code: 1006, reason: 'Connect timed out' },
-})
+// The close-code table has its own module; re-exported for the modules that import it here.
+export { CLOSE }
 
 /**
  * The shared state of one gateway.

@@ -17,6 +17,7 @@ import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { RawData, WebSocket, WebSocketServer } from 'ws'
 import { isHttpToken } from '../events/headers.ts'
+import type { GatewayRefusalReason } from '../http/refusal.ts'
 import { rateKeyForIp, resolveClientIp } from '../limits/client-ip.ts'
 import { logSafe } from '../logger.ts'
 import { newId } from './connection-id.ts'
@@ -49,10 +50,10 @@ const KEY_PATTERN = /^[+/0-9A-Za-z]{22}==$/
 
 /** Codes `ws` reports for receiver errors, mapped to the close code it sends. */
 const WS_ERROR_CLOSE: Readonly<Record<string, number>> = {
-  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 1009,
-  WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: 1009,
-  WS_ERR_TOO_MANY_BUFFERED_PARTS: 1008,
-  WS_ERR_INVALID_UTF8: 1007,
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: CLOSE.messageTooLarge.code,
+  WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH: CLOSE.messageTooLarge.code,
+  WS_ERR_TOO_MANY_BUFFERED_PARTS: CLOSE.tooManyParts.code,
+  WS_ERR_INVALID_UTF8: CLOSE.invalidUtf8.code,
 }
 
 /** Until `ws` owns a socket, a reset must not become an unhandled `'error'`. Shared. */
@@ -196,7 +197,7 @@ export function createUpgradeHandler(
     // ws closes the socket itself after a protocol error; record why for $disconnect.
     if (conn.state === 'open') {
       conn.state = 'closing'
-      conn.closeCode = WS_ERROR_CLOSE[err.code ?? ''] ?? 1002
+      conn.closeCode = WS_ERROR_CLOSE[err.code ?? ''] ?? CLOSE.protocolError.code
       conn.closeReason = ''
     }
     logger.info({ connectionId: conn.id, code: logSafe(err.code ?? '') }, 'protocol error')
@@ -207,16 +208,16 @@ export function createUpgradeHandler(
     if (conn !== undefined) connectionClosed(rt, conn, code, reason.toString('utf8'))
   }
 
+  // Every refusal: the reason to the log, the one generic body of its status to the client.
   function refuse(
     socket: Duplex,
     status: number,
-    reason: string,
+    reason: GatewayRefusalReason,
     ip: string,
     headers?: Record<string, string>,
   ): void {
     logger.info({ status, reason, sourceIp: logSafe(ip) }, 'upgrade refused')
-    const body = status === 403 ? '{"message":"Forbidden"}' : ''
-    writeRawResponse(socket, status, { body, ...(headers ? { headers } : {}) })
+    writeRawResponse(socket, status, headers)
   }
 
   function open(handshake: Handshake, ipKey: string, ws: WebSocket, socket: Duplex): Connection {
@@ -238,11 +239,14 @@ export function createUpgradeHandler(
   async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const peer = req.socket.remoteAddress ?? ''
     const url = req.url ?? '/'
-    if (rt.closing) return refuse(socket, 503, 'closing', peer, retryAfter)
+    if (rt.closing) return refuse(socket, 503, 'gateway_closing', peer, retryAfter)
     if (url.length > o.maxUrlLength) return refuse(socket, 414, 'url_too_long', peer)
-    if (!pathAllowed(url, o.stage)) return refuse(socket, 403, 'path', peer)
+    if (!pathAllowed(url, o.stage)) return refuse(socket, 403, 'path_forbidden', peer)
     const bad = handshakeError(req)
-    if (bad) return refuse(socket, bad.status, 'handshake', peer, bad.headers)
+    if (bad) {
+      const reason = bad.status === 405 ? 'method_not_allowed' : 'handshake_invalid'
+      return refuse(socket, bad.status, reason, peer, bad.headers)
+    }
 
     const forwarded = req.headers['x-forwarded-for']
     const sourceIp = resolveClientIp(
@@ -274,7 +278,7 @@ export function createUpgradeHandler(
         if (outcome.kind === 'timeout') {
           logger.warn({ connectionId: id, requestId: event.requestId }, '$connect timed out')
           if (outcome.late) releaseLateConnect(rt, identityOf(handshake), outcome.late)
-          return refuse(socket, 504, 'connect_timeout', sourceIp)
+          return refuse(socket, 504, 'integration_timeout', sourceIp)
         }
         if (outcome.kind === 'error') {
           logger.warn(
@@ -285,7 +289,7 @@ export function createUpgradeHandler(
             },
             '$connect failed',
           )
-          return refuse(socket, 502, 'connect_error', sourceIp)
+          return refuse(socket, 502, 'integration_failed', sourceIp)
         }
         response = outcome.response
         if (response.status < 200) {
@@ -294,7 +298,7 @@ export function createUpgradeHandler(
             { connectionId: id, requestId: event.requestId, status: response.status },
             '$connect returned 1xx',
           )
-          return refuse(socket, 502, 'connect_error', sourceIp)
+          return refuse(socket, 502, 'integration_failed', sourceIp)
         }
       }
     } finally {
@@ -312,7 +316,7 @@ export function createUpgradeHandler(
       return refuse(
         socket,
         response.status,
-        'connect_rejected',
+        'connect_refused',
         sourceIp,
         keep ? { 'Retry-After': retry } : undefined,
       )
@@ -321,12 +325,15 @@ export function createUpgradeHandler(
     // The app accepted. From here on, if the upgrade cannot finish, the app still hears a
     // $disconnect so whatever it recorded at $connect is released.
     if (rt.closing || socket.destroyed || !socket.writable) {
-      if (!socket.destroyed) writeRawResponse(socket, 503, { headers: retryAfter })
+      if (!socket.destroyed) {
+        logger.info({ status: 503, reason: 'gateway_closing' }, 'upgrade refused')
+        writeRawResponse(socket, 503, retryAfter)
+      }
       fireDisconnect(
         rt,
         handshake,
-        rt.closing ? CLOSE.goingAway.code : 1006,
-        rt.closing ? CLOSE.goingAway.reason : '',
+        rt.closing ? CLOSE.goingAway.code : CLOSE.abnormal.code,
+        rt.closing ? CLOSE.goingAway.reason : CLOSE.abnormal.reason,
       )
       return
     }
@@ -337,14 +344,14 @@ export function createUpgradeHandler(
       opened = true
       open(handshake, ipKey, ws, socket)
     })
-    if (!opened) fireDisconnect(rt, handshake, 1006, '')
+    if (!opened) fireDisconnect(rt, handshake, CLOSE.abnormal.code, CLOSE.abnormal.reason)
   }
 
   return (req, socket, head) => {
     // Until ws owns the socket, a reset must not become an unhandled 'error'.
     socket.on('error', destroySocket)
     upgrade(req, socket, head).catch((error: unknown) => {
-      logger.error({ err: logSafe(errorText(error)) }, 'upgrade failed')
+      logger.error({ reason: 'internal_error', err: logSafe(errorText(error)) }, 'upgrade failed')
       if (!socket.destroyed) writeRawResponse(socket, 500)
     })
   }

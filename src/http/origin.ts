@@ -10,9 +10,10 @@ import { GatehouseError } from '../errors.ts'
  * - `ok`: the header names an allowed origin.
  * - `missing-ok`: no `Origin` header (a non-browser client) and Origin is not required;
  *   the token still has to authenticate it.
+ * - `missing`: no `Origin` header, and Origin is required (`requireOrigin`).
  * - `forbidden`: anything else.
  */
-export type OriginVerdict = 'ok' | 'missing-ok' | 'forbidden'
+export type OriginVerdict = 'ok' | 'missing-ok' | 'missing' | 'forbidden'
 
 /** A compiled Origin check. */
 export type OriginCheck = (originHeader: string | null | undefined) => OriginVerdict
@@ -86,7 +87,7 @@ export function createOriginCheck(
   const requireOrigin = options.requireOrigin === true
   return (originHeader) => {
     if (originHeader === undefined || originHeader === null) {
-      return requireOrigin ? 'forbidden' : 'missing-ok'
+      return requireOrigin ? 'missing' : 'missing-ok'
     }
     if (typeof originHeader !== 'string') return 'forbidden'
     const origin = parseOrigin(originHeader)

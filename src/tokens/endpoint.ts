@@ -4,7 +4,8 @@
  * adapter can mount it. The logged-in page POSTs here with its session cookie and CSRF token
  * and gets `{"token": "...", "expires_in": 60}` (DESIGN.md flow 1).
  *
- * Checks, cheapest first, each refusal with a generic body (the reason goes to the log only):
+ * Checks, cheapest first, each refusal with the one generic body `{"message": <status text>}`
+ * of `http/refusal.ts` (the reason, a `TokenRefusalReason`, goes to the log only):
  * 1. method is POST, else 405 with `Allow: POST`;
  * 2. `Sec-Fetch-Site`, when the browser sends it, is `same-origin` (or `same-site` when
  *    `allowSameSite` is set), else 403. `same-site` is refused by default because sibling
@@ -23,6 +24,7 @@ import { GatehouseError, isGatehouseError } from '../errors.ts'
 import { HTTP_TOKEN } from '../events/headers.ts'
 import { parseCookies } from '../http/cookies.ts'
 import { createOriginCheck, type OriginCheck } from '../http/origin.ts'
+import { refusalBody, type TokenRefusalReason } from '../http/refusal.ts'
 import { type Logger, logSafe, silentLogger } from '../logger.ts'
 import type { TokenService } from './service.ts'
 
@@ -51,16 +53,8 @@ export interface TokenEndpointOptions {
 /** The longest CSRF value compared; longer ones are refused. */
 const MAX_CSRF_LENGTH = 256
 
-const STATUS_TEXT: Readonly<Record<number, string>> = {
-  403: 'Forbidden',
-  405: 'Method Not Allowed',
-  429: 'Too Many Requests',
-  500: 'Internal Server Error',
-  503: 'Service Unavailable',
-}
-
-function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), {
+function json(status: number, body: string, headers: Record<string, string> = {}): Response {
+  return new Response(body, {
     status,
     headers: {
       'content-type': 'application/json',
@@ -72,7 +66,7 @@ function json(status: number, body: unknown, headers: Record<string, string> = {
 }
 
 function failure(status: number, headers?: Record<string, string>): Response {
-  return json(status, { error: STATUS_TEXT[status] ?? 'Error' }, headers)
+  return json(status, refusalBody(status), headers)
 }
 
 function sha256(value: string): Buffer {
@@ -141,7 +135,7 @@ export function createTokenEndpoint(
   const headerName = checkName('csrfHeaderName', options.csrfHeaderName ?? DEFAULTS.csrfHeaderName)
   const logger = options.logger ?? silentLogger
 
-  const reject = (reason: string, fields: Record<string, unknown> = {}): Response => {
+  const reject = (reason: TokenRefusalReason, fields: Record<string, unknown> = {}): Response => {
     logger.warn({ reason, ...fields }, 'token request rejected')
     return failure(403)
   }
@@ -149,39 +143,54 @@ export function createTokenEndpoint(
   return async (req) => {
     try {
       if (req.method !== 'POST') {
-        logger.info({ reason: 'method', method: logSafe(req.method, 16) }, 'token request rejected')
+        logger.info(
+          {
+            reason: 'method_not_allowed' satisfies TokenRefusalReason,
+            method: logSafe(req.method, 16),
+          },
+          'token request rejected',
+        )
         return failure(405, { allow: 'POST' })
       }
       const site = req.headers.get('sec-fetch-site')
       if (site !== null && !fetchSites.has(site)) {
-        return reject('fetch_site', { secFetchSite: logSafe(site, 32) })
+        return reject('fetch_site_forbidden', { secFetchSite: logSafe(site, 32) })
       }
       const origin = req.headers.get('origin')
       if (checkOrigin !== null && origin !== null && checkOrigin(origin) !== 'ok') {
-        return reject('origin', { origin: logSafe(origin) })
+        return reject('origin_forbidden', { origin: logSafe(origin) })
       }
       const cookies = parseCookies(req.headers.get('cookie'))
       if (!csrfMatches(cookies.get(cookieName), req.headers.get(headerName))) {
-        return reject('csrf')
+        return reject('csrf_mismatch')
       }
       const identity: unknown = await authenticate(req)
       if (!isIdentity(identity)) return reject('unauthenticated')
 
       const issued = await tokens.issue(identity.userId, identity.sessionId)
       if (!issued.ok) {
-        logger.warn({ reason: 'rate', userId: logSafe(identity.userId) }, 'token request rejected')
+        logger.warn(
+          { reason: 'rate_limited' satisfies TokenRefusalReason, userId: logSafe(identity.userId) },
+          'token request rejected',
+        )
         return failure(429, { 'retry-after': String(issued.retryAfterSec) })
       }
       logger.debug({ userId: logSafe(identity.userId) }, 'token issued')
-      return json(200, { token: issued.token, expires_in: issued.expiresInSec })
+      return json(200, JSON.stringify({ token: issued.token, expires_in: issued.expiresInSec }))
     } catch (err) {
       if (isGatehouseError(err, 'ERR_STORE_UNAVAILABLE')) {
-        logger.error({ reason: 'store_unavailable', code: err.code }, 'token request failed')
+        logger.error(
+          { reason: 'store_unavailable' satisfies TokenRefusalReason, code: err.code },
+          'token request failed',
+        )
         return failure(503)
       }
       // The message may carry host details; log it, never send it.
       logger.error(
-        { reason: 'internal', err: logSafe(err instanceof Error ? err.message : err) },
+        {
+          reason: 'internal_error' satisfies TokenRefusalReason,
+          err: logSafe(err instanceof Error ? err.message : err),
+        },
         'token request failed',
       )
       return failure(500)

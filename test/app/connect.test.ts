@@ -124,11 +124,14 @@ describe('$connect pipeline', () => {
       200,
     )
     const strict = await appFixture({ requireOrigin: true })
-    assert.equal(
-      (await strict.app.handle(strict.connectEvent({ origin: null, token: await strict.issue() })))
-        .status,
-      403,
+    const refused = await strict.app.handle(
+      strict.connectEvent({ origin: null, token: await strict.issue() }),
     )
+    assert.equal(refused.status, 403)
+    assert.equal(refused.body, '{"message":"Forbidden"}')
+    const line = strict.logs.map((l) => JSON.parse(l)).find((l) => l.event === 'connect_rejected')
+    assert.equal(line?.reason, 'origin_missing', 'the log says why: no Origin at all')
+    assert.equal(line?.check, 'origin')
   })
 
   test('hostile channel names get 400 before the token is used', async () => {

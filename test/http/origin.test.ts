@@ -58,11 +58,11 @@ test('origin: look-alikes, other schemes/ports, null, joined duplicates, paths, 
   for (const origin of hostile) assert.equal(check(origin), 'forbidden', JSON.stringify(origin))
 })
 
-test('origin: missing header is missing-ok unless requireOrigin', () => {
+test('origin: missing header is missing-ok, or missing (refused) with requireOrigin', () => {
   assert.equal(createOriginCheck(ALLOWED)(undefined), 'missing-ok')
   assert.equal(createOriginCheck(ALLOWED)(null), 'missing-ok')
-  assert.equal(createOriginCheck(ALLOWED, { requireOrigin: true })(undefined), 'forbidden')
-  assert.equal(createOriginCheck(ALLOWED, { requireOrigin: true })(null), 'forbidden')
+  assert.equal(createOriginCheck(ALLOWED, { requireOrigin: true })(undefined), 'missing')
+  assert.equal(createOriginCheck(ALLOWED, { requireOrigin: true })(null), 'missing')
   assert.equal(createOriginCheck(ALLOWED, { requireOrigin: true })(ALLOWED[0]), 'ok')
 })
 
@@ -131,6 +131,7 @@ test('origin: property — never accepts a string whose parsed origin is not in 
     fc.property(candidates, (value) => {
       const verdict = check(value)
       assert.notEqual(verdict, 'missing-ok')
+      assert.notEqual(verdict, 'missing')
       if (verdict === 'ok') assert.ok(acceptable(value, set), value)
     }),
     { numRuns: 5000 },

@@ -64,11 +64,12 @@ function request(headers: Record<string, string | null> = {}, method = 'POST'): 
   return new Request(URL_, { method, headers: h })
 }
 
-async function expectStatus(res: Response, status: number, error: string): Promise<void> {
+/** Every refusal has the one body shape of `http/refusal.ts`: `{"message": <status text>}`. */
+async function expectStatus(res: Response, status: number, message: string): Promise<void> {
   assert.equal(res.status, status)
   assert.equal(res.headers.get('cache-control'), 'no-store')
   assert.equal(res.headers.get('content-type'), 'application/json')
-  assert.deepEqual(await res.json(), { error })
+  assert.deepEqual(await res.json(), { message })
 }
 
 describe('token endpoint', () => {
@@ -133,7 +134,7 @@ describe('token endpoint', () => {
     }
     assert.equal(authCalls.count, 0)
     assert.deepEqual(spy.calls, [])
-    assert.ok(logger.lines.every((l) => l.fields.reason === 'csrf'))
+    assert.ok(logger.lines.every((l) => l.fields.reason === 'csrf_mismatch'))
     assert.ok(!logger.text().includes(CSRF))
   })
 
@@ -222,7 +223,7 @@ describe('token endpoint', () => {
     const retryAfter = Number(res.headers.get('retry-after'))
     assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 120)
     await expectStatus(res, 429, 'Too Many Requests')
-    assert.ok(logger.lines.some((l) => l.fields.reason === 'rate'))
+    assert.ok(logger.lines.some((l) => l.fields.reason === 'rate_limited'))
     // Bob's budget is his own.
     const bob = request({ cookie: `sessionid=sid-bob; csrftoken=${CSRF}` })
     assert.equal((await handle(bob)).status, 200)
@@ -249,7 +250,7 @@ describe('token endpoint', () => {
     const res = await handle(request())
     const text = await res.text()
     assert.equal(res.status, 500)
-    assert.equal(text, '{"error":"Internal Server Error"}')
+    assert.equal(text, '{"message":"Internal server error"}')
     assert.ok(logger.text().includes('secret detail'))
   })
 
