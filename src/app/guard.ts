@@ -28,14 +28,26 @@ export async function guard(
   } catch (err) {
     if (isGatehouseError(err, 'ERR_STORE_UNAVAILABLE')) {
       logger.error(
-        { event: 'store_unavailable', stage, connectionId: event.connectionId, err },
+        {
+          event: 'store_unavailable',
+          reason: 'store_unavailable',
+          stage,
+          connectionId: event.connectionId,
+          err,
+        },
         'store unavailable',
       )
       const response = toResponse(reject(503, 'store_unavailable'))
       return replies ? { status: 503, body: replies.unavailable } : response
     }
     logger.error(
-      { event: 'internal_error', stage, connectionId: event.connectionId, err },
+      {
+        event: 'internal_error',
+        reason: 'internal_error',
+        stage,
+        connectionId: event.connectionId,
+        err,
+      },
       'unexpected error',
     )
     return replies

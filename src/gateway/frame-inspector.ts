@@ -20,7 +20,7 @@ import { CLOSE } from './close-codes.ts'
  * ```
  */
 export interface FrameViolation {
-  readonly code: 1003 | 1009
+  readonly code: typeof CLOSE.binary.code | typeof CLOSE.frameTooLarge.code
   readonly reason: string
 }
 

@@ -36,7 +36,7 @@ import {
  * sendError(rt, conn, ERROR_MESSAGES.forbidden, requestId)
  * ```
  */
-const ERROR_MESSAGES = Object.freeze({
+export const ERROR_MESSAGES = Object.freeze({
   forbidden: statusText(403),
   internal: statusText(502),
   timeout: statusText(504),
