@@ -259,9 +259,30 @@ function errorReply(status: number): string {
   return JSON.stringify({ type: 'error', message: statusText(status) })
 }
 
-/** The generic error reply of message routes (unknown, hostile, forbidden or malformed). */
+/**
+ * The generic error reply of message routes (unknown, hostile, forbidden or malformed).
+ *
+ * @example
+ * ```ts
+ * return { status: 403, body: FORBIDDEN_REPLY } // {"type":"error","message":"Forbidden"}
+ * ```
+ */
 export const FORBIDDEN_REPLY: string = errorReply(403)
-/** The reply when a handler throws; details go to the log only. */
+/**
+ * The reply when a handler throws; details go to the log only.
+ *
+ * @example
+ * ```ts
+ * return { status: 500, body: INTERNAL_ERROR_REPLY } // {"type":"error","message":"Internal server error"}
+ * ```
+ */
 export const INTERNAL_ERROR_REPLY: string = errorReply(500)
-/** The reply when the store is unavailable. */
+/**
+ * The reply when the store is unavailable.
+ *
+ * @example
+ * ```ts
+ * return { status: 503, body: UNAVAILABLE_REPLY } // {"type":"error","message":"Service Unavailable"}
+ * ```
+ */
 export const UNAVAILABLE_REPLY: string = errorReply(503)

@@ -4,7 +4,14 @@
  * Store implements `hit` with them; the arithmetic is in `limits/sliding-window.ts`.
  */
 
-/** One sliding-window counter to test and bump. */
+/**
+ * One sliding-window counter to test and bump.
+ *
+ * @example
+ * ```ts
+ * const key: RateKey = { key: 'connect:ip:203.0.113.9', limit: 30, windowMs: 60_000 }
+ * ```
+ */
 export interface RateKey {
   /** Namespaced key, e.g. `connect:ip:203.0.113.9`. */
   readonly key: string
@@ -15,6 +22,12 @@ export interface RateKey {
 /**
  * The outcome of `Store.hit`. When not allowed, `key` names the exhausted counter and
  * `msBeforeNext` says how long until one more attempt would pass.
+ *
+ * @example
+ * ```ts
+ * const decision: RateDecision = await store.hit([key], clock.now())
+ * if (!decision.allowed) retryAfterSec = Math.ceil(decision.msBeforeNext / 1000)
+ * ```
  */
 export interface RateDecision {
   readonly allowed: boolean
