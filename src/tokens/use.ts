@@ -24,6 +24,7 @@
  *   `Store.createSession`), so a revocation between the two refuses the connect.
  */
 import type { Clock } from '../clock.ts'
+import type { AppRefusalReason } from '../http/refusal.ts'
 import type { Logger } from '../logger.ts'
 import type { ConsumedToken, NewSession, Store, TokenClaim } from '../store/store.ts'
 import { hashSessionId, hashToken, isWellFormedToken } from './token.ts'
@@ -55,7 +56,10 @@ export interface UsedToken extends ConsumedToken {
  * expired, foreign (another session, app or user) and malformed are one reason,
  * `token_invalid`: the client must not learn which.
  */
-export type TokenRefusal = 'token_missing' | 'token_invalid' | 'token_revoked'
+export type TokenRefusal = Extract<
+  AppRefusalReason,
+  'token_missing' | 'token_invalid' | 'token_revoked'
+>
 
 /**
  * A `$connect` that presents a token; see {@link connectWithToken}.
