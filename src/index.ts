@@ -57,6 +57,7 @@ export type {
   TokenRefusalReason,
 } from './http/refusal.ts'
 export { resolveClientIp } from './limits/client-ip.ts'
+export { encodeKeyPart } from './limits/keys.ts'
 export {
   createLogger,
   type Logger,

@@ -41,6 +41,8 @@ export async function buildAssets(): Promise<ReadonlyMap<string, Asset>> {
     write: false,
     format: 'esm',
     platform: 'browser',
+    // `gatehouse/client` resolves to src/ (package.json "exports"): a checkout needs no build.
+    conditions: ['gatehouse-source'],
     target: 'es2020',
     minify: true,
     legalComments: 'none',

@@ -4,11 +4,14 @@
  * allowed Origin, with a single-use token bound to their HTTP session), to which room, and
  * what their messages do.
  */
-import { type App, createApp } from '../../src/app/create-app.ts'
-import type { GatewayEvent } from '../../src/events/event.ts'
-import type { Logger } from '../../src/logger.ts'
-import type { Connections } from '../../src/push/connections.ts'
-import type { Store } from '../../src/store/store.ts'
+import {
+  type App,
+  type Connections,
+  createApp,
+  type GatewayEvent,
+  type Logger,
+  type Store,
+} from 'gatehouse'
 import { chatHandlers } from './handlers.ts'
 import { announcePresence } from './presence.ts'
 import type { SessionStore } from './sessions.ts'

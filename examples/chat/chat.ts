@@ -5,9 +5,7 @@
  */
 import { createServer, type Server } from 'node:http'
 import { join } from 'node:path'
-import type { EventHandler } from '../../src/events/event.ts'
-import { createLogger } from '../../src/logger.ts'
-import { openSqliteStore } from '../../src/store/sqlite.ts'
+import { createLogger, type EventHandler, openSqliteStore } from 'gatehouse'
 import { buildAssets } from './assets.ts'
 import { createChatApp } from './chat-app.ts'
 import { appOrigins, type ChatConfig } from './config.ts'

@@ -4,7 +4,7 @@
  * running, so the gateway can be restarted without rebuilding the app. While no gateway runs,
  * every connection is gone (as the real port would say).
  */
-import type { ConnectionInfo, Connections, PostManyResult } from '../../src/push/connections.ts'
+import type { ConnectionInfo, Connections, PostManyResult } from 'gatehouse'
 
 /** A {@link Connections} port that follows the current gateway. */
 export interface SwitchableConnections extends Connections {

@@ -4,13 +4,14 @@
  * the `@connections` management API next to it. The gateway can be restarted in place (same
  * port, new sockets), which is how the end-to-end tests show the page coming back by itself.
  */
-import type { EventHandler, GatewayEvent, GatewayResponse } from '../../src/events/event.ts'
-import { createGateway, type Gateway, type GatewayStats } from '../../src/gateway/gateway.ts'
+import type { EventHandler, GatewayEvent, GatewayResponse, Logger } from 'gatehouse'
 import {
+  createGateway,
   createManagementServer,
+  type Gateway,
+  type GatewayStats,
   type ManagementServer,
-} from '../../src/gateway/management/server.ts'
-import type { Logger } from '../../src/logger.ts'
+} from 'gatehouse/gateway'
 import { createSwitchableConnections, type SwitchableConnections } from './connections.ts'
 
 /** Options of {@link createGatewayHost}. */

@@ -12,9 +12,7 @@
  * | `kick` | `user` | `chat.moderate` only: the user's unused tokens revoked, all their sockets closed; they get `{"type":"kicked","by"}` first; reply `{"type":"kick_result","user","closed"}` |
  * | `ping` | — | nothing (the client's keep-alive) |
  */
-import type { HandlerFn, HandlerSpec } from '../../src/app/types.ts'
-import type { Store } from '../../src/store/store.ts'
-import type { TokenService } from '../../src/tokens/service.ts'
+import type { HandlerFn, HandlerSpec, Store, TokenService } from 'gatehouse'
 import { announcePresence, presenceOf } from './presence.ts'
 
 /** The one error reply (the same as Gatehouse's own for unknown and forbidden actions). */

@@ -7,7 +7,7 @@
  *
  * @example
  * ```sh
- * PORT=4000 WS_PORT=4001 MGMT_PORT=4002 node examples/chat/main.ts
+ * PORT=4000 WS_PORT=4001 MGMT_PORT=4002 npm start
  * ```
  */
 import { startChat } from './chat.ts'

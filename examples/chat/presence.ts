@@ -6,9 +6,7 @@
  * Wire: `{"type":"presence","channel":"lobby","users":["alice","bob"]}`, pushed to the room
  * when someone joins, leaves or moves, and sent back to whoever asks with `{"action":"who"}`.
  */
-import type { Sender } from '../../src/app/send.ts'
-import type { Logger } from '../../src/logger.ts'
-import type { Store } from '../../src/store/store.ts'
+import type { Logger, Sender, Store } from 'gatehouse'
 
 /** The presence message of a room. */
 export interface PresenceMessage {

@@ -15,11 +15,8 @@
  * | `GET /__test/stats`, `POST /__test/restart-gateway` | only with `GATEHOUSE_DEMO_TEST=1` |
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
-import { toFetchRequest, writeFetchResponse } from '../../src/adapters/node.ts'
-import type { App } from '../../src/app/create-app.ts'
-import { encodeKeyPart } from '../../src/limits/keys.ts'
-import { type Logger, logSafe } from '../../src/logger.ts'
-import type { Store } from '../../src/store/store.ts'
+import { type App, encodeKeyPart, type Logger, logSafe, type Store } from 'gatehouse'
+import { toFetchRequest, writeFetchResponse } from 'gatehouse/node'
 import type { Asset } from './assets.ts'
 import type { GatewayHost } from './gateway-host.ts'
 import { discardBody, readJsonObject, sendJson } from './http-util.ts'

@@ -6,7 +6,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { DatabaseSync } from 'node:sqlite'
-import { parseCookies } from '../../src/http/cookies.ts'
+import { parseCookies } from 'gatehouse'
 
 /** Name of the HttpOnly session cookie. */
 export const SESSION_COOKIE = 'sessionid'

@@ -6,7 +6,7 @@
  * kept only as SHA-256 hashes, as everywhere else.
  */
 import { createHash } from 'node:crypto'
-import type { GatewayEvent, GatewayResponse } from '../../src/events/event.ts'
+import type { GatewayEvent, GatewayResponse } from 'gatehouse'
 
 /** One `$connect` as the tests see it. */
 export interface ConnectRecord {

@@ -6,7 +6,7 @@
  */
 import { randomBytes, type ScryptOptions, scrypt, timingSafeEqual } from 'node:crypto'
 import type { DatabaseSync } from 'node:sqlite'
-import type { User } from '../../src/app/types.ts'
+import type { User } from 'gatehouse'
 
 /** A demo user as the app sees it. */
 export interface ChatUser extends User {

@@ -12,7 +12,9 @@
  */
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { DatabaseSync, type StatementSync } from 'node:sqlite'
+// Types only: `node:sqlite` itself is loaded by `openSqliteStore`, so importing `gatehouse` for
+// another store never loads it (on Node 22 loading it prints an ExperimentalWarning).
+import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import { GatehouseError } from '../errors.ts'
 import {
   bucketStart,
@@ -133,6 +135,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     if (path !== ':memory:' && !path.startsWith('file:')) {
       mkdirSync(dirname(path), { recursive: true })
     }
+    const { DatabaseSync } = await import('node:sqlite')
     db = new DatabaseSync(path)
     db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`)
     db.exec('PRAGMA journal_mode = WAL')

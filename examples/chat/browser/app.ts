@@ -8,7 +8,7 @@
  * HTTP status of a refused WebSocket upgrade, so when an attempt fails before opening the
  * page asks `/api/me` what it can tell: logged out, or not allowed to chat.
  */
-import { GatehouseClient } from '../../../src/client/index.ts'
+import { GatehouseClient } from 'gatehouse/client'
 import { $, avatar, el, timeLabel } from './dom.ts'
 import type { ChatIn, ChatOut, Me } from './protocol.ts'
 

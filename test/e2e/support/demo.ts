@@ -1,5 +1,5 @@
 /**
- * End-to-end support: the demo chat in a child process (`node examples/chat/main.ts`) on
+ * End-to-end support: the demo chat in a child process (what `npm start` runs) on
  * free loopback ports and a temporary DATA_DIR, plus small HTTP and WebSocket helpers.
  * Every wait has a deadline; nothing sleeps for a fixed time.
  */
@@ -69,7 +69,10 @@ export async function startDemo(
 ): Promise<Demo> {
   const [app, ws, mgmt] = [await freePort(), await freePort(), await freePort()]
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'gatehouse-demo-')))
-  const child = spawn(process.execPath, [join(root, 'examples/chat/main.ts')], {
+  // The demo imports `gatehouse`, `gatehouse/gateway`, … as users do; the condition maps them
+  // to src/ (package.json "exports"), as `npm start` does.
+  const main = join(root, 'examples/chat/main.ts')
+  const child = spawn(process.execPath, ['--conditions=gatehouse-source', main], {
     cwd: root,
     env: {
       ...process.env,
