@@ -167,6 +167,9 @@ if (found === null) {
 
     test('a locked table fails as unavailable and leaves the token unused', async () => {
       const schema = fresh()
+      // Migrated first under the default timeout: on a loaded machine the DDL alone can take
+      // longer than the 100 ms this test gives the statements it means to time out.
+      await (await createPostgresStore({ connectionString: url, schema })).close()
       const store = await createPostgresStore({
         connectionString: url,
         schema,
