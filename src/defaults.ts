@@ -68,6 +68,11 @@ export const DEFAULTS = Object.freeze({
   csrfCookieName: 'csrftoken',
   csrfHeaderName: 'x-csrftoken',
   /**
+   * The token endpoint refuses `Sec-Fetch-Site: same-site` unless told otherwise: sibling
+   * subdomains are same-site, and are exactly the attacker a CSRF check keeps out.
+   */
+  allowSameSite: false,
+  /**
    * A push answered Gone does not end a session that connected less than this long ago: a
    * push racing a handshake is answered Gone (AWS does the same) although the socket is about
    * to open. Covers the longest `$connect` (the integration timeout). `$disconnect` and

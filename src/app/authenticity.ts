@@ -25,7 +25,7 @@ export type AuthenticityCheck = (event: GatewayEvent) => Rejection | undefined
  * ```
  */
 export function createAuthenticityCheck(config: AppConfig): AuthenticityCheck {
-  const secret = config.options.gatewaySecret
+  const secret = config.gatewaySecret
   const verifier =
     secret === undefined ? undefined : createSignatureVerifier({ secret, clock: config.clock })
   return (event) => {

@@ -17,7 +17,6 @@
  */
 import { DEFAULTS } from '../defaults.ts'
 import type { GatewayEvent, GatewayResponse } from '../events/event.ts'
-import { createOriginCheck } from '../http/origin.ts'
 import { type Rejection, reject, toResponse } from '../http/refusal.ts'
 import { connectIpKey, connectUserKey } from '../limits/keys.ts'
 import type { NewSession, RateKey, SessionRecord, Store } from '../store/store.ts'
@@ -25,11 +24,10 @@ import { hashSessionId } from '../tokens/token.ts'
 import { connectWithToken, type TokenUseContext } from '../tokens/use.ts'
 import type { AuthenticityCheck } from './authenticity.ts'
 import { isValidChannel } from './checks/channel.ts'
-import { createRequiredHeadersCheck } from './checks/headers.ts'
-import { createHostCheck } from './checks/host.ts'
 import { hasPermissions } from './checks/permissions.ts'
 import type { AppConfig } from './config.ts'
 import { guard } from './guard.ts'
+import type { Sender } from './send.ts'
 import type { ConnectIdentity, User } from './types.ts'
 
 /** What the connect checks learn as they run. */
@@ -60,6 +58,8 @@ export interface ConnectDeps {
   readonly config: AppConfig
   readonly store: Store
   readonly authenticity: AuthenticityCheck
+  /** Handed to the `onConnect` hook. */
+  readonly send: Sender
 }
 
 /** Split a `Sec-WebSocket-Protocol` header into its token entry and whether the app protocol was offered. */
@@ -85,26 +85,23 @@ function nonEmpty(value: unknown): value is string {
  *
  * @example
  * ```ts
- * const connect = createConnectPipeline({ config, store, authenticity })
+ * const connect = createConnectPipeline({ config, store, authenticity, send })
  * const response = await connect(event) // { status: 200 } or a generic rejection
  * ```
  */
 export function createConnectPipeline(
   deps: ConnectDeps,
 ): (event: GatewayEvent) => Promise<GatewayResponse> {
-  const { config, store, authenticity } = deps
+  const { config, store, authenticity, send } = deps
   const tokenUse: TokenUseContext = {
     store,
     appId: config.appId,
     clock: config.clock,
     logger: config.logger,
   }
-  const opts = config.options
-  const originCheck = createOriginCheck(config.allowedOrigins, {
-    requireOrigin: config.requireOrigin,
-  })
-  const hostCheck = opts.allowedHosts ? createHostCheck(opts.allowedHosts) : undefined
-  const headersCheck = createRequiredHeadersCheck(config.requiredHeaders)
+  // Everything below comes from the frozen config, compiled once; the caller's options
+  // object is never read again.
+  const { checkOrigin, checkHost, missingHeader, identify, loadUser, permissions } = config
   const ipLimit = { limit: config.connectLimitPerIp, windowMs: config.connectWindowMs }
   const userLimit = { limit: config.connectLimitPerUser, windowMs: config.connectWindowMs }
 
@@ -113,7 +110,7 @@ export function createConnectPipeline(
     {
       name: 'identify',
       run: async (s) => {
-        s.identity = opts.identify ? await opts.identify(s.event) : null
+        s.identity = identify ? await identify(s.event) : null
         return undefined
       },
     },
@@ -132,17 +129,17 @@ export function createConnectPipeline(
     {
       name: 'headers',
       run: (s) =>
-        headersCheck(s.event.headers) === null ? undefined : reject(400, 'headers_missing'),
+        missingHeader(s.event.headers) === null ? undefined : reject(400, 'headers_missing'),
     },
     {
       name: 'host',
       run: (s) =>
-        !hostCheck || hostCheck(s.event.headers.host) ? undefined : reject(403, 'host_forbidden'),
+        !checkHost || checkHost(s.event.headers.host) ? undefined : reject(403, 'host_forbidden'),
     },
     {
       name: 'origin',
       run: (s) => {
-        const verdict = originCheck(s.event.headers.origin)
+        const verdict = checkOrigin(s.event.headers.origin)
         if (verdict === 'forbidden') return reject(403, 'origin_forbidden')
         if (verdict === 'missing') return reject(403, 'origin_missing')
         return undefined
@@ -173,7 +170,7 @@ export function createConnectPipeline(
   const userStep: ConnectStep = {
     name: 'user',
     run: async (s) => {
-      const user = s.userId === null ? null : await opts.loadUser!(s.userId)
+      const user = s.userId === null || !loadUser ? null : await loadUser(s.userId)
       if (!user) return reject(401, 'user_unknown')
       if (user.active === false) return reject(403, 'user_inactive')
       s.user = user
@@ -183,14 +180,14 @@ export function createConnectPipeline(
   const permissionsStep: ConnectStep = {
     name: 'permissions',
     run: (s) =>
-      hasPermissions(s.user!.permissions, opts.permissions)
+      hasPermissions(s.user!.permissions, permissions)
         ? undefined
         : reject(403, 'permission_denied'),
   }
 
   const checks: ConnectStep[] = []
-  if (opts.authorizeChannel) {
-    const authorize = opts.authorizeChannel
+  if (config.authorizeChannel) {
+    const authorize = config.authorizeChannel
     checks.push({
       name: 'channel-authorization',
       run: async (s) =>
@@ -200,7 +197,7 @@ export function createConnectPipeline(
     })
   }
 
-  for (const [i, check] of (opts.connectChecks ?? []).entries()) {
+  for (const [i, check] of config.connectChecks.entries()) {
     checks.push({
       name: `custom-${i}`,
       run: async (s) => {
@@ -306,9 +303,9 @@ export function createConnectPipeline(
         },
         'connected',
       )
-      if (opts.onConnect) {
+      if (config.onConnect) {
         try {
-          await opts.onConnect({ event, user: state.user, session })
+          await config.onConnect({ event, user: state.user, session, send })
         } catch (err) {
           config.logger.error(
             { event: 'hook_failed', hook: 'onConnect', err },

@@ -14,15 +14,15 @@ import {
   toLambdaResult,
 } from '../events/lambda.ts'
 import { refusalBody } from '../http/refusal.ts'
-import { createTokenEndpoint } from '../tokens/endpoint.ts'
+import { createTokenEndpoint, type TokenEndpointOptions } from '../tokens/endpoint.ts'
 import { createTokenService, type TokenService } from '../tokens/service.ts'
 import { hashSessionId } from '../tokens/token.ts'
+import { invalidOption, readOptions } from '../util/options.ts'
 import { createAuthenticityCheck } from './authenticity.ts'
 import { resolveAppConfig } from './config.ts'
 import { createConnectPipeline } from './connect.ts'
 import { createDisconnectPipeline } from './disconnect.ts'
 import { createMessagePipeline } from './message.ts'
-import { createRegistry } from './registry.ts'
 import { createSender, type Sender } from './send.ts'
 import type { AppOptions } from './types.ts'
 
@@ -56,12 +56,17 @@ export interface App extends EventHandler {
   /** Issue, use and revoke tokens of this app's id (the token endpoint is built on it). */
   readonly tokens: TokenService
   /**
-   * The CSRF-protected token endpoint as a Fetch handler.
-   * `authenticate` reads the logged-in user and session id from the request.
+   * The CSRF-protected token endpoint as a Fetch handler. `authenticate` reads the logged-in
+   * user and session id from the request; it is the only option (token TTL, issue limit,
+   * CSRF names and `allowSameSite` are app options), and any other key is refused.
    */
   tokenEndpoint(options: {
-    authenticate: (request: Request) => Promise<{ userId: string; sessionId: string } | null>
+    readonly authenticate: (
+      request: Request,
+    ) => Promise<{ userId: string; sessionId: string } | null>
   }): (request: Request) => Promise<Response>
+  /** The app's id (`AppOptions.appId`). */
+  readonly appId: string
   /**
    * Logout or ban: delete all of a user's tokens (used ones too, so a `$connect` that has
    * consumed one but not yet recorded its session is refused) and close all their sockets.
@@ -92,27 +97,37 @@ export interface App extends EventHandler {
  * ```
  */
 export function createApp(options: AppOptions): App {
+  // From here on only `config` is read: the caller's object is never consulted again.
   const config = resolveAppConfig(options)
-  const store = options.store
-  const registry = createRegistry(options.handlers)
+  const { store, connections } = config
   const authenticity = createAuthenticityCheck(config)
   const tokens = createTokenService({
     store,
     appId: config.appId,
     clock: config.clock,
     logger: config.logger,
+    ttlMs: config.tokenTtlMs,
+    issueLimit: config.tokenIssueLimit,
+    issueWindowMs: config.tokenIssueWindowMs,
   })
   const send = createSender({
     store,
-    connections: options.connections,
+    connections,
     maxOutboundBytes: config.maxOutboundBytes,
     goneGraceMs: config.goneGraceMs,
     clock: config.clock,
     logger: config.logger,
   })
-  const onConnect = createConnectPipeline({ config, store, authenticity })
-  const onMessage = createMessagePipeline({ config, store, registry, send, authenticity })
-  const onDisconnect = createDisconnectPipeline({ config, store, authenticity })
+  const onConnect = createConnectPipeline({ config, store, authenticity, send })
+  const onMessage = createMessagePipeline({
+    config,
+    store,
+    registry: config.handlers,
+    send,
+    authenticity,
+    tokens,
+  })
+  const onDisconnect = createDisconnectPipeline({ config, store, authenticity, send })
 
   const handle = (event: GatewayEvent): Promise<GatewayResponse> => {
     if (event.eventType === 'CONNECT') return onConnect(event)
@@ -171,16 +186,29 @@ export function createApp(options: AppOptions): App {
     },
     send,
     tokens,
-    tokenEndpoint: ({ authenticate }) =>
-      createTokenEndpoint({
+    tokenEndpoint(endpointOptions) {
+      const { authenticate } = readOptions('tokenEndpoint', endpointOptions, ['authenticate'])
+      if (typeof authenticate !== 'function') {
+        invalidOption(
+          'tokenEndpoint.authenticate',
+          'a function (request) => { userId, sessionId } | null',
+          authenticate,
+        )
+      }
+      return createTokenEndpoint({
         tokens,
-        authenticate,
+        authenticate: authenticate as TokenEndpointOptions['authenticate'],
         allowedOrigins: config.allowedOrigins,
+        allowSameSite: config.allowSameSite,
+        csrfCookieName: config.csrfCookieName,
+        csrfHeaderName: config.csrfHeaderName,
         logger: config.logger,
-      }),
+      })
+    },
+    appId: config.appId,
     async revokeUser(userId) {
       const revoked = await tokens.revokeUser(userId)
-      const closed = options.connections ? await send.close({ userId }) : 0
+      const closed = connections ? await send.close({ userId }) : 0
       config.logger.info(
         { event: 'revoked', scope: 'user', tokens: revoked, connections: closed },
         'user revoked',
@@ -189,9 +217,7 @@ export function createApp(options: AppOptions): App {
     },
     async revokeSession(sessionId) {
       const revoked = await tokens.revokeSession(sessionId)
-      const closed = options.connections
-        ? await send.close({ sessionHash: hashSessionId(sessionId) })
-        : 0
+      const closed = connections ? await send.close({ sessionHash: hashSessionId(sessionId) }) : 0
       config.logger.info(
         { event: 'revoked', scope: 'session', tokens: revoked, connections: closed },
         'session revoked',

@@ -9,13 +9,14 @@ import type { Store } from '../store/store.ts'
 import type { AuthenticityCheck } from './authenticity.ts'
 import type { AppConfig } from './config.ts'
 import { guard } from './guard.ts'
+import type { Sender } from './send.ts'
 
 /**
  * Build the `$disconnect` handler of an app.
  *
  * @example
  * ```ts
- * const onDisconnect = createDisconnectPipeline({ config, store, authenticity })
+ * const onDisconnect = createDisconnectPipeline({ config, store, authenticity, send })
  * await onDisconnect(event) // { status: 200 }
  * ```
  */
@@ -23,9 +24,11 @@ export function createDisconnectPipeline(deps: {
   readonly config: AppConfig
   readonly store: Store
   readonly authenticity: AuthenticityCheck
+  /** Handed to the `onDisconnect` hook. */
+  readonly send: Sender
 }): (event: GatewayEvent) => Promise<GatewayResponse> {
-  const { config, store, authenticity } = deps
-  const hook = config.options.onDisconnect
+  const { config, store, authenticity, send } = deps
+  const hook = config.onDisconnect
   return (event) =>
     guard(config.logger, 'disconnect', event, async () => {
       const untrusted = authenticity(event)
@@ -51,7 +54,7 @@ export function createDisconnectPipeline(deps: {
       )
       if (hook) {
         try {
-          await hook({ event, session: await store.getSession(event.connectionId) })
+          await hook({ event, session: await store.getSession(event.connectionId), send })
         } catch (err) {
           config.logger.error(
             { event: 'hook_failed', hook: 'onDisconnect', err },

@@ -16,6 +16,7 @@ import {
 } from '../http/refusal.ts'
 import { logSafe } from '../logger.ts'
 import type { Store } from '../store/store.ts'
+import type { TokenService } from '../tokens/service.ts'
 import type { AuthenticityCheck } from './authenticity.ts'
 import { isValidChannel } from './checks/channel.ts'
 import { parseMessage } from './checks/json.ts'
@@ -33,6 +34,8 @@ export interface MessageDeps {
   readonly registry: HandlerRegistry
   readonly send: Sender
   readonly authenticity: AuthenticityCheck
+  /** Handed to handlers as `ctx.tokens`. */
+  readonly tokens: TokenService
 }
 
 const REPLIES = { unavailable: UNAVAILABLE_REPLY, internal: INTERNAL_ERROR_REPLY }
@@ -44,16 +47,16 @@ const encoder = new TextEncoder()
  *
  * @example
  * ```ts
- * const onMessage = createMessagePipeline({ config, store, registry, send, authenticity })
+ * const onMessage = createMessagePipeline({ config, store, registry, send, authenticity, tokens })
  * const reply = await onMessage(event) // { status: 200, body: '{"type":"ok"}' }
  * ```
  */
 export function createMessagePipeline(
   deps: MessageDeps,
 ): (event: GatewayEvent) => Promise<GatewayResponse> {
-  const { config, store, registry, send, authenticity } = deps
-  const opts = config.options
-  const logger = config.logger
+  const { config, store, registry, send, authenticity, tokens } = deps
+  // From the frozen config only: the caller's options object is never read again.
+  const { logger, loadUser, permissions, authorizeChannel } = config
 
   function refuse(
     event: GatewayEvent,
@@ -113,12 +116,12 @@ export function createMessagePipeline(
 
         let user: User | null = null
         if (session.userId !== null) {
-          user = opts.loadUser ? await opts.loadUser(session.userId) : null
+          user = loadUser ? await loadUser(session.userId) : null
           // Stale authority.
           if (!user || user.active === false)
             return refuseAndClose(event, user ? 'user_inactive' : 'user_unknown')
         }
-        if (!allowed(user, opts.permissions)) return refuse(event, 'permission_denied', 403)
+        if (!allowed(user, permissions)) return refuse(event, 'permission_denied', 403)
 
         const body = parseMessage(text, config.maxJsonDepth) ?? EMPTY_BODY
         const name = Object.hasOwn(body, config.actionKey)
@@ -152,10 +155,11 @@ export function createMessagePipeline(
           action: target.name,
           body,
           send,
+          tokens,
           logger,
           changeChannel: async (channel: unknown) => {
             if (!isValidChannel(channel, config.channelPattern)) return false
-            if (opts.authorizeChannel && !(await opts.authorizeChannel(user, channel))) return false
+            if (authorizeChannel && !(await authorizeChannel(user, channel))) return false
             return store.setChannel(event.connectionId, channel)
           },
         }

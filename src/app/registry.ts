@@ -6,8 +6,10 @@
  */
 import { DEFAULTS } from '../defaults.ts'
 import { GatehouseError } from '../errors.ts'
+import { invalidOption, isRecord, readOptions } from '../util/options.ts'
 import { isHandlerName } from './checks/handler-name.ts'
-import type { HandlerFn, HandlerSpec, PermissionRule } from './types.ts'
+import { compilePermissionRule } from './checks/permissions.ts'
+import type { HandlerFn, PermissionRule } from './types.ts'
 
 /** A registered handler. */
 export interface RegisteredHandler {
@@ -26,7 +28,9 @@ export interface HandlerRegistry {
 }
 
 /**
- * Build the registry, checking every entry now rather than on first use.
+ * Build the registry, checking every entry now rather than on first use: names, functions,
+ * the keys of each `{ run, permissions }` spec (a typo such as `permision` is refused, not
+ * ignored) and each spec's permission rule (copied and frozen).
  *
  * @example
  * ```ts
@@ -35,31 +39,46 @@ export interface HandlerRegistry {
  * registry.get('constructor') // undefined
  * ```
  */
-export function createRegistry(
-  handlers: Readonly<Record<string, HandlerFn | HandlerSpec>> | undefined,
-): HandlerRegistry {
+export function createRegistry(handlers: unknown): HandlerRegistry {
   const map = new Map<string, RegisteredHandler>()
-  for (const name of Object.keys(handlers ?? {})) {
-    const entry = (handlers as Record<string, HandlerFn | HandlerSpec>)[name]
+  if (handlers !== undefined && !isRecord(handlers)) {
+    invalidOption(
+      'handlers',
+      'an object of handler name → function or { run, permissions }',
+      handlers,
+    )
+  }
+  // Each entry is read once; the caller's object is never consulted after construction.
+  for (const [name, entry] of Object.entries(handlers ?? {})) {
     if (!isHandlerName(name)) {
       throw new GatehouseError(
         'ERR_HANDLER_INVALID',
-        `Handler name ${JSON.stringify(name)} must match ${String(DEFAULTS.handlerNamePattern)}.`,
+        `\`handlers\`: the name ${JSON.stringify(name)} must match ${String(DEFAULTS.handlerNamePattern)}.`,
       )
     }
-    const run = typeof entry === 'function' ? entry : entry?.run
+    const where = `handlers.${name}`
+    let run: unknown = entry
+    let permissions: PermissionRule | undefined
+    if (typeof entry !== 'function') {
+      if (!isRecord(entry)) {
+        throw new GatehouseError(
+          'ERR_HANDLER_INVALID',
+          `\`${where}\` must be a function or { run, permissions }.`,
+        )
+      }
+      const spec = readOptions(where, entry, ['run', 'permissions'])
+      run = spec.run
+      permissions = compilePermissionRule(spec.permissions, `${where}.permissions`)
+    }
     if (typeof run !== 'function') {
-      throw new GatehouseError(
-        'ERR_HANDLER_INVALID',
-        `Handler ${JSON.stringify(name)} is not a function.`,
-      )
+      throw new GatehouseError('ERR_HANDLER_INVALID', `\`${where}.run\` must be a function.`)
     }
-    const permissions = typeof entry === 'function' ? undefined : entry?.permissions
-    map.set(name, Object.freeze({ name, run, permissions }))
+    map.set(name, Object.freeze({ name, run: run as HandlerFn, permissions }))
   }
-  return {
-    get: (name) => (typeof name === 'string' ? map.get(name) : undefined),
+  const names = Object.freeze([...map.keys()])
+  return Object.freeze({
+    get: (name: unknown) => (typeof name === 'string' ? map.get(name) : undefined),
     fallback: map.get('default'),
-    names: [...map.keys()],
-  }
+    names,
+  })
 }

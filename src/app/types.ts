@@ -8,6 +8,7 @@ import type { GatewayEvent } from '../events/event.ts'
 import type { Logger } from '../logger.ts'
 import type { Connections } from '../push/connections.ts'
 import type { SessionRecord, Store } from '../store/store.ts'
+import type { TokenService } from '../tokens/service.ts'
 import type { Sender } from './send.ts'
 
 /** A user as the host app knows it. */
@@ -56,6 +57,8 @@ export interface MessageContext {
   readonly body: Readonly<Record<string, unknown>>
   /** Push to connections, users, channels or everyone. */
   readonly send: Sender
+  /** The app's token service (e.g. revoke a kicked user's tokens before closing their sockets). */
+  readonly tokens: TokenService
   /** Move this connection to another channel, validated and authorised like at connect. */
   changeChannel(channel: unknown): Promise<boolean>
   readonly logger: Logger
@@ -83,7 +86,11 @@ export type ConnectCheck = (ctx: {
   readonly channel: string | null
 }) => boolean | number | Promise<boolean | number>
 
-/** Options of {@link createApp}. See `DEFAULTS` for every default value. */
+/**
+ * Options of {@link createApp}. See `DEFAULTS` for every default value. They are read once:
+ * an unknown key, a wrong type or a contradiction throws at construction (`ERR_INVALID_OPTION`,
+ * `ERR_OPTION_CONFLICT`), and changing this object afterwards changes nothing.
+ */
 export interface AppOptions {
   readonly store: Store
   /**
@@ -130,15 +137,17 @@ export interface AppOptions {
   readonly requireChannel?: boolean
   /** Extra connect checks, after the token and permissions. */
   readonly connectChecks?: readonly ConnectCheck[]
-  /** Called after a session is recorded, and after a disconnect. */
+  /** Called after a session is recorded, and after a disconnect; `send` is the app's. */
   readonly onConnect?: (ctx: {
     event: GatewayEvent
     user: User | null
     session: SessionRecord
+    send: Sender
   }) => void | Promise<void>
   readonly onDisconnect?: (ctx: {
     event: GatewayEvent
     session: SessionRecord | null
+    send: Sender
   }) => void | Promise<void>
   /** Connect limits (attempts per window). */
   readonly connectLimitPerIp?: number
@@ -152,6 +161,19 @@ export interface AppOptions {
   readonly actionKey?: string
   readonly channelPattern?: RegExp
   readonly tokenQueryParam?: string
+  /** Token lifetime, at least 1000 ms (`DEFAULTS.tokenTtlMs`). */
+  readonly tokenTtlMs?: number
+  /** Tokens one user may be issued per `tokenIssueWindowMs` (`DEFAULTS.tokenIssueLimit`). */
+  readonly tokenIssueLimit?: number
+  readonly tokenIssueWindowMs?: number
+  /** Cookie and header of the token endpoint's CSRF double submit (`csrftoken`, `x-csrftoken`). */
+  readonly csrfCookieName?: string
+  readonly csrfHeaderName?: string
+  /**
+   * Let the token endpoint accept `Sec-Fetch-Site: same-site` (page and endpoint on sibling
+   * hosts). Default false (`DEFAULTS.allowSameSite`).
+   */
+  readonly allowSameSite?: boolean
   readonly clock?: Clock
   readonly logger?: Logger
 }

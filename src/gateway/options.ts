@@ -198,6 +198,14 @@ export function randomApiId(): string {
   return id
 }
 
+/**
+ * `value`, or the default when it is absent. Only `undefined` is absent: `null` is a wrong
+ * type and reaches the checks (`??` would have turned `port: null` into the default).
+ */
+function orDefault<T, D>(value: T | undefined, fallback: () => D): T | D {
+  return value === undefined ? fallback() : value
+}
+
 function invalid(message: string): never {
   throw new GatehouseError('ERR_INVALID_OPTION', message)
 }
@@ -218,7 +226,8 @@ function checkIntegration(key: string, integration: unknown): Integration {
   if (typeof integration !== 'object' || integration === null) {
     invalid(`routes[${JSON.stringify(key)}] must be an integration object.`)
   }
-  const i = integration as Record<string, unknown>
+  // A private copy: changing the caller's integration object later changes nothing.
+  const i: Record<string, unknown> = { ...(integration as Record<string, unknown>) }
   const where = `routes[${JSON.stringify(key)}]`
   for (const field of Object.keys(i)) {
     const allowed =
@@ -290,7 +299,7 @@ function checkIntegration(key: string, integration: unknown): Integration {
     default:
       invalid(`${where}.type must be 'in-process', 'http' or 'lambda'.`)
   }
-  return integration as Integration
+  return Object.freeze(i) as unknown as Integration
 }
 
 function checkRoutes(routes: unknown): Map<string, Integration> {
@@ -330,22 +339,22 @@ export function resolveGatewayOptions(options: GatewayOptions = {}): ResolvedGat
   const numbers = {} as Record<NumericKey, number>
   for (const key of NUMERIC_KEYS) {
     const fallback = key === 'trustedHops' ? 1 : (DEFAULTS as Record<string, unknown>)[key]
-    const value = options[key] ?? fallback
+    const value = options[key] === undefined ? fallback : options[key]
     numbers[key] = positiveInt(key, value)
   }
   checkTimeout('integrationTimeoutMs', numbers.integrationTimeoutMs)
 
-  const port = options.port ?? DEFAULTS.gatewayPort
+  const port = orDefault(options.port, () => DEFAULTS.gatewayPort)
   if (!Number.isSafeInteger(port) || port < 0 || port > 65_535) {
     invalid(`\`port\` must be an integer from 0 to 65535, got ${String(port)}.`)
   }
-  const host = options.host ?? DEFAULTS.gatewayHost
+  const host = orDefault(options.host, () => DEFAULTS.gatewayHost)
   if (typeof host !== 'string' || host.length === 0) invalid('`host` must be a non-empty string.')
-  const stage = options.stage ?? DEFAULTS.stage
+  const stage = orDefault(options.stage, () => DEFAULTS.stage)
   if (typeof stage !== 'string' || !STAGE_PATTERN.test(stage)) {
     invalid('`stage` must match ^[A-Za-z0-9_-]{1,128}$.')
   }
-  const apiId = options.apiId ?? randomApiId()
+  const apiId = orDefault(options.apiId, () => randomApiId())
   if (typeof apiId !== 'string' || !API_ID_PATTERN.test(apiId)) {
     invalid('`apiId` must match ^[A-Za-z0-9_-]{1,64}$.')
   }
@@ -356,24 +365,27 @@ export function resolveGatewayOptions(options: GatewayOptions = {}): ResolvedGat
   ) {
     invalid('`domainName` must be a host name, optionally with a port.')
   }
-  const expression = options.routeSelectionExpression ?? DEFAULTS.routeSelectionExpression
+  const expression = orDefault(
+    options.routeSelectionExpression,
+    () => DEFAULTS.routeSelectionExpression,
+  )
   if (typeof expression !== 'string' || expression.length === 0 || expression.length > 1024) {
     invalid('`routeSelectionExpression` must be a non-empty string such as $request.body.action.')
   }
   // Parsed now so a malformed expression fails at construction, not on the first message.
   compileRouteExpression(expression)
-  const trustedProxies = options.trustedProxies ?? []
+  const trustedProxies = orDefault(options.trustedProxies, () => [])
   if (!Array.isArray(trustedProxies) || trustedProxies.some((p) => typeof p !== 'string')) {
     invalid('`trustedProxies` must be an array of IP addresses or CIDR ranges.')
   }
   const frozenProxies = Object.freeze([...trustedProxies])
   // Compile once now, so a bad entry fails at construction rather than on the first connect.
   isTrustedProxy('127.0.0.1', frozenProxies)
-  const clock = options.clock ?? systemClock
+  const clock = orDefault(options.clock, () => systemClock)
   if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function') {
     invalid('`clock` must have a now() method.')
   }
-  const logger = options.logger ?? silentLogger
+  const logger = orDefault(options.logger, () => silentLogger)
   for (const level of ['debug', 'info', 'warn', 'error'] as const) {
     if (typeof logger?.[level] !== 'function') invalid(`\`logger\` must have a ${level}() method.`)
   }

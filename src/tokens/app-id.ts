@@ -6,6 +6,7 @@
  * string, so it is kept short and plain.
  */
 import { GatehouseError } from '../errors.ts'
+import { describe } from '../util/options.ts'
 
 /**
  * What an app id may be: 1 to 64 letters, digits, `.`, `_`, `:` or `-`.
@@ -32,7 +33,10 @@ export function checkAppId(name: string, value: unknown): string {
   if (typeof value !== 'string' || value.length > 64 || !APP_ID_PATTERN.test(value)) {
     throw new GatehouseError(
       'ERR_INVALID_OPTION',
-      `\`${name}\` must match ${String(APP_ID_PATTERN)}; got ${JSON.stringify(String(value).slice(0, 80))}.`,
+      `\`${name}\` must match ${String(APP_ID_PATTERN)}; got ${
+        // Never String() an arbitrary value: a null-prototype object makes it throw.
+        typeof value === 'string' ? JSON.stringify(value.slice(0, 80)) : describe(value)
+      }.`,
     )
   }
   return value

@@ -33,7 +33,11 @@ describe('resolveAppConfig', () => {
 
   test('an anchored channelPattern is accepted and used at connect', async () => {
     const channelPattern = /^room-[0-9]{1,3}$/i
-    assert.equal(resolveAppConfig({ ...base, channelPattern }).channelPattern, channelPattern)
+    // A private copy: the caller's RegExp can be changed in place (compile()), the app's not.
+    const copy = resolveAppConfig({ ...base, channelPattern }).channelPattern
+    assert.notEqual(copy, channelPattern)
+    assert.equal(copy.source, channelPattern.source)
+    assert.equal(copy.flags, channelPattern.flags)
     const f = await appFixture({ channelPattern })
     const token = await f.issue()
     assert.equal((await f.app.handle(f.connectEvent({ token, channel: 'lobby' }))).status, 400)

@@ -3,6 +3,7 @@
  * Permission rules with both lists enforced together (upstream's `if … elif` ignored the
  * any-of list whenever an all-of list was set; research/security.md §1).
  */
+import { invalidOption, readOptions, stringArrayOption } from '../../util/options.ts'
 import type { PermissionRule } from '../types.ts'
 
 /**
@@ -38,4 +39,47 @@ function toLookup(perms: ReadonlySet<string> | readonly string[]): (name: unknow
     return (name) => typeof name === 'string' && set.has(name)
   }
   return () => false
+}
+
+/** Longest permission name a rule may hold. */
+const MAX_PERMISSION_LENGTH = 256
+const PERMISSION_NAME = {
+  test: (name: string) => name.length > 0 && name.length <= MAX_PERMISSION_LENGTH,
+  expected: `a permission name (1 to ${MAX_PERMISSION_LENGTH} characters)`,
+}
+
+/**
+ * Check a permission rule from the options and return a frozen copy, so the caller's object
+ * and arrays are never read again. Refused with `ERR_INVALID_OPTION` naming `key`: anything
+ * but an object with `anyOf` and/or `allOf` (a list such as `['chat.use']`, a typo such as
+ * `anyof`, a string), a list that is not an array of non-empty strings, an empty list
+ * (`anyOf: []` reads both as "no requirement" and as "nobody"), and a rule with no list at
+ * all. Before this check, each of those let a user with no permissions through.
+ *
+ * @example
+ * ```ts
+ * compilePermissionRule({ anyOf: ['chat.use'] }, 'permissions') // { anyOf: ['chat.use'] } (frozen)
+ * compilePermissionRule({ anyof: ['chat.use'] }, 'permissions') // throws: unknown `permissions.anyof`
+ * compilePermissionRule(undefined, 'permissions')               // undefined
+ * ```
+ */
+export function compilePermissionRule(value: unknown, key: string): PermissionRule | undefined {
+  if (value === undefined) return undefined
+  if (Array.isArray(value)) {
+    invalidOption(key, 'an object { anyOf?: [...], allOf?: [...] }, not a list', value)
+  }
+  const o = readOptions(key, value, ['anyOf', 'allOf'])
+  const rule: { anyOf?: readonly string[]; allOf?: readonly string[] } = {}
+  for (const list of ['anyOf', 'allOf'] as const) {
+    if (o[list] === undefined) continue
+    const names = stringArrayOption(`${key}.${list}`, o[list], undefined, PERMISSION_NAME)!
+    if (names.length === 0) {
+      invalidOption(`${key}.${list}`, 'a non-empty list (omit it for no requirement)')
+    }
+    rule[list] = names
+  }
+  if (rule.anyOf === undefined && rule.allOf === undefined) {
+    invalidOption(key, 'a rule with `anyOf` or `allOf` (omit `permissions` for no requirement)')
+  }
+  return Object.freeze(rule)
 }
