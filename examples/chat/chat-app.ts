@@ -35,16 +35,14 @@ export interface ChatAppDeps {
  *
  * @example
  * ```ts
- * const app = createChatApp({ store, connections, users, sessions, origins, wsHosts, logger })
+ * const { gateway, app } = createLocalGateway({
+ *   app: (connections) => createChatApp({ store, connections, users, sessions, origins, wsHosts, logger }),
+ * })
  * ```
  */
 export function createChatApp(deps: ChatAppDeps): App {
   const { store, users, sessions, logger } = deps
-  let app: App | undefined
-  const announce = (channel: string | null, except?: string) =>
-    announcePresence({ store, send: app!.send, logger }, channel, except)
-
-  app = createApp({
+  return createApp({
     store,
     connections: deps.connections,
     allowedOrigins: deps.origins,
@@ -59,11 +57,12 @@ export function createChatApp(deps: ChatAppDeps): App {
     },
     loadUser: (id) => users.get(id),
     permissions: { anyOf: ['chat.use'] },
-    handlers: chatHandlers({ store, tokens: () => app!.tokens }),
+    handlers: chatHandlers({ store }),
     // The newcomer's socket opens right after this returns; it asks `who` once open.
-    onConnect: ({ session }) => announce(session.channel, session.connectionId),
-    onDisconnect: ({ session }) => announce(session?.channel ?? null),
+    onConnect: ({ session, send }) =>
+      announcePresence({ store, send, logger }, session.channel, session.connectionId),
+    onDisconnect: ({ session, send }) =>
+      announcePresence({ store, send, logger }, session?.channel ?? null),
     logger,
   })
-  return app
 }

@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from 'node:http'
 import { join } from 'node:path'
-import { createLogger, type EventHandler, openSqliteStore } from 'gatehouse'
+import { createLogger, openSqliteStore } from 'gatehouse'
 import { buildAssets } from './assets.ts'
 import { createChatApp } from './chat-app.ts'
 import { appOrigins, type ChatConfig } from './config.ts'
@@ -50,14 +50,22 @@ export async function startChat(config: ChatConfig): Promise<RunningChat> {
 
   const counters = config.testHooks ? createTestCounters() : undefined
   const origins = appOrigins(config.port)
-  // The gateway exists before the app (the app pushes through it), so its integration
-  // reaches the app through this late-bound handler.
-  let app: EventHandler | undefined
+  // The gateway and the app are built together: the app from the gateway's push port, the
+  // gateway routing to the app.
   const gateway = createGatewayHost({
     host: config.host,
     wsPort: config.wsPort,
     mgmtPort: config.mgmtPort,
-    app: { handle: (event) => app!.handle(event) },
+    app: (connections) =>
+      createChatApp({
+        store,
+        connections,
+        users,
+        sessions,
+        origins,
+        wsHosts: [`127.0.0.1:${config.wsPort}`, `localhost:${config.wsPort}`],
+        logger,
+      }),
     logger,
     observe: counters
       ? (event, response) =>
@@ -68,16 +76,6 @@ export async function startChat(config: ChatConfig): Promise<RunningChat> {
           )
       : undefined,
   })
-  const chatApp = createChatApp({
-    store,
-    connections: gateway.connections,
-    users,
-    sessions,
-    origins,
-    wsHosts: [`127.0.0.1:${config.wsPort}`, `localhost:${config.wsPort}`],
-    logger,
-  })
-  app = chatApp
 
   const server: Server = createServer(
     { headersTimeout: 10_000, requestTimeout: 15_000 },
@@ -85,7 +83,6 @@ export async function startChat(config: ChatConfig): Promise<RunningChat> {
       port: config.port,
       wsPort: config.wsPort,
       origins,
-      app: chatApp,
       store,
       users,
       sessions,

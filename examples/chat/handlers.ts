@@ -12,7 +12,7 @@
  * | `kick` | `user` | `chat.moderate` only: the user's unused tokens revoked, all their sockets closed; they get `{"type":"kicked","by"}` first; reply `{"type":"kick_result","user","closed"}` |
  * | `ping` | — | nothing (the client's keep-alive) |
  */
-import type { HandlerFn, HandlerSpec, Store, TokenService } from 'gatehouse'
+import type { HandlerFn, HandlerSpec, Store } from 'gatehouse'
 import { announcePresence, presenceOf } from './presence.ts'
 
 /** The one error reply (the same as Gatehouse's own for unknown and forbidden actions). */
@@ -47,13 +47,11 @@ export function isValidText(text: unknown): text is string {
  *
  * @example
  * ```ts
- * const app = createApp({ ..., handlers: chatHandlers({ store, tokens: () => app.tokens }) })
+ * const app = createApp({ ..., handlers: chatHandlers({ store }) })
  * ```
  */
 export function chatHandlers(deps: {
   readonly store: Store
-  /** Late-bound: the token service exists only once the app does. */
-  readonly tokens: () => TokenService
 }): Record<string, HandlerFn | HandlerSpec> {
   const { store } = deps
 
@@ -90,7 +88,7 @@ export function chatHandlers(deps: {
       }
       const by = ctx.user?.id ?? ''
       // Tokens first, so a page that is reconnecting right now cannot slip back in.
-      await deps.tokens().revokeUser(target)
+      await ctx.tokens.revokeUser(target)
       // Told before the close (same socket, so it arrives first): the page then stays out.
       await ctx.send.toUser(target, { type: 'kicked', by })
       const closed = await ctx.send.close({ userId: target })

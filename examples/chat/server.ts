@@ -30,11 +30,11 @@ export interface ChatServerDeps {
   readonly port: number
   readonly wsPort: number
   readonly origins: readonly string[]
-  readonly app: App
   readonly store: Store
   readonly users: UserDirectory
   readonly sessions: SessionStore
   readonly assets: ReadonlyMap<string, Asset>
+  /** The gateway and its app (`gateway.app`: the current one, across test restarts). */
   readonly gateway: GatewayHost
   readonly logger: Logger
   /** Present only in test mode. */
@@ -55,20 +55,29 @@ const LOGIN_WINDOW_MS = 60_000
  * ```
  */
 export function createChatListener(deps: ChatServerDeps): RequestListener {
-  const { app, store, users, sessions, assets, gateway, logger, counters } = deps
+  const { store, users, sessions, assets, gateway, logger, counters } = deps
   const hosts = new Set([`127.0.0.1:${deps.port}`, `localhost:${deps.port}`])
   const origins = new Set(deps.origins)
   const pageHeaders = securityHeaders(deps.wsPort)
   const page = Buffer.from(chatPage(deps.wsPort), 'utf8')
 
-  const tokenEndpoint = app.tokenEndpoint({
-    authenticate: async (request) => {
-      const session = sessions.fromCookies(request.headers.get('cookie'))
-      // The endpoint compares cookie and header; the header must also be this session's.
-      if (!session || !csrfMatches(session, request.headers.get('x-csrftoken'))) return null
-      return { userId: session.username, sessionId: session.sessionId }
-    },
-  })
+  const authenticate = async (request: Request) => {
+    const session = sessions.fromCookies(request.headers.get('cookie'))
+    // The endpoint compares cookie and header; the header must also be this session's.
+    if (!session || !csrfMatches(session, request.headers.get('x-csrftoken'))) return null
+    return { userId: session.username, sessionId: session.sessionId }
+  }
+  // One endpoint per app (a test restart builds a new app).
+  const endpoints = new WeakMap<App, (request: Request) => Promise<Response>>()
+  const tokenEndpoint = (request: Request): Promise<Response> => {
+    const app = gateway.app
+    let endpoint = endpoints.get(app)
+    if (endpoint === undefined) {
+      endpoint = app.tokenEndpoint({ authenticate })
+      endpoints.set(app, endpoint)
+    }
+    return endpoint(request)
+  }
 
   /** A browser request from another site (or a page of ours under a foreign origin). */
   function crossSite(req: IncomingMessage): boolean {
@@ -111,7 +120,7 @@ export function createChatListener(deps: ChatServerDeps): RequestListener {
     // A new id at every login: a session id planted before login is worth nothing after.
     const previous = sessions.fromCookies(req.headers.cookie)
     const session = sessions.create(user.id, previous?.sessionId)
-    if (previous) await app.revokeSession(previous.sessionId)
+    if (previous) await gateway.app.revokeSession(previous.sessionId)
     logger.info({ event: 'login', user: user.id }, 'logged in')
     sendJson(
       res,
@@ -135,7 +144,7 @@ export function createChatListener(deps: ChatServerDeps): RequestListener {
     sessions.destroy(session.sessionId)
     // DEMO.md: the user's live sockets close and their unused tokens are revoked. Other
     // browsers of the same user keep their login, so their pages reconnect with new tokens.
-    const revoked = await app.revokeUser(session.username)
+    const revoked = await gateway.app.revokeUser(session.username)
     logger.info({ event: 'logout', user: session.username, ...revoked }, 'logged out')
     sendJson(res, 200, { ok: true, closed: revoked.connections }, { 'set-cookie': logoutCookies() })
   }

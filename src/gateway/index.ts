@@ -5,14 +5,19 @@
  *
  * @example
  * ```ts
- * import { createGateway } from 'gatehouse/gateway'
+ * import { createGateway, createLocalGateway } from 'gatehouse/gateway'
+ * // An HTTP backend:
  * const gateway = createGateway({ routes: { $default: { type: 'http', url: 'http://127.0.0.1:8000/ws/default' } } })
  * await gateway.listen()
+ * // Or a Gatehouse app in this process:
+ * const local = createLocalGateway({ port: 3001, app: (connections) => createApp({ store, connections, identify, loadUser }) })
+ * await local.gateway.listen()
  * ```
  */
 export { ID_PATTERN, newId as newConnectionId } from './connection-id.ts'
 export { createGateway, type Gateway, type GatewayStats } from './gateway.ts'
 export type { Integration, LambdaContext, LambdaHandler } from './integration.ts'
+export { createLocalGateway, type LocalGateway, type LocalGatewayOptions } from './local.ts'
 export {
   createManagementHandler,
   createManagementServer,
