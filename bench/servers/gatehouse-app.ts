@@ -13,8 +13,6 @@ import {
   type App,
   type Connections,
   createApp,
-  createTokenEndpoint,
-  createTokenService,
   openSqliteStore,
   parseCookies,
   type Store,
@@ -79,14 +77,10 @@ export async function createBenchApp(options: {
     permissions: { anyOf: [PERMISSION] },
     connectLimitPerIp: BENCH_RATE_LIMIT,
     connectLimitPerUser: BENCH_RATE_LIMIT,
+    tokenIssueLimit: BENCH_RATE_LIMIT,
     handlers: { echo: (ctx) => ctx.body },
   })
-  // The app's own endpoint keeps the default issue rate (20 per user per minute); the bench
-  // builds the same endpoint over a token service with a raised limit.
-  const tokens = createTokenService({ store, issueLimit: BENCH_RATE_LIMIT })
-  const tokenEndpoint = createTokenEndpoint({
-    tokens,
-    allowedOrigins: [BENCH_ORIGIN],
+  const tokenEndpoint = app.tokenEndpoint({
     authenticate: async (request) => {
       const sessionId = parseCookies(request.headers.get('cookie')).get('sid')
       const userId = userOfSession(sessionId)

@@ -86,20 +86,19 @@ export interface Gateway {
 }
 
 /**
- * Create a gateway.
+ * Create a gateway. For a Gatehouse app in the same process, `createLocalGateway` builds the
+ * gateway and the app together (the app from `gateway.connections`).
  *
  * @example
  * ```ts
- * let app: App
  * const gateway = createGateway({
  *   port: 3001,
  *   routes: {
- *     $connect: { type: 'in-process', handler: { handle: (e) => app.handle(e) } },
- *     $disconnect: { type: 'in-process', handler: { handle: (e) => app.handle(e) } },
- *     $default: { type: 'in-process', handler: { handle: (e) => app.handle(e) }, twoWay: true },
+ *     $connect: { type: 'http', url: 'http://127.0.0.1:8000/ws/connect' },
+ *     $disconnect: { type: 'http', url: 'http://127.0.0.1:8000/ws/disconnect' },
+ *     $default: { type: 'http', url: 'http://127.0.0.1:8000/ws/default', twoWay: true },
  *   },
  * })
- * app = createApp({ store, connections: gateway.connections })
  * const { url } = await gateway.listen() // ws://127.0.0.1:3001/production
  * ```
  */

@@ -26,6 +26,7 @@ import { parseCookies } from '../http/cookies.ts'
 import { createOriginCheck, type OriginCheck } from '../http/origin.ts'
 import { refusalBody, type TokenRefusalReason } from '../http/refusal.ts'
 import { type Logger, logSafe, silentLogger } from '../logger.ts'
+import { booleanOption, readOptions } from '../util/options.ts'
 import type { TokenService } from './service.ts'
 
 /** Who sent a token request, as the host app reads it from its session. */
@@ -117,6 +118,16 @@ function checkName(option: string, value: string): string {
 export function createTokenEndpoint(
   options: TokenEndpointOptions,
 ): (req: Request) => Promise<Response> {
+  // Unknown keys (a typo such as `allowedOrigin`) are refused rather than ignored.
+  readOptions('createTokenEndpoint', options, [
+    'tokens',
+    'authenticate',
+    'allowedOrigins',
+    'allowSameSite',
+    'csrfCookieName',
+    'csrfHeaderName',
+    'logger',
+  ])
   const { tokens, authenticate } = options
   if (typeof tokens?.issue !== 'function' || typeof authenticate !== 'function') {
     throw new GatehouseError(
@@ -128,9 +139,12 @@ export function createTokenEndpoint(
     options.allowedOrigins === undefined
       ? null
       : createOriginCheck(options.allowedOrigins, { requireOrigin: false })
-  const fetchSites = new Set(
-    options.allowSameSite === true ? ['same-origin', 'same-site'] : ['same-origin'],
+  const allowSameSite = booleanOption(
+    'allowSameSite',
+    options.allowSameSite,
+    DEFAULTS.allowSameSite,
   )
+  const fetchSites = new Set(allowSameSite ? ['same-origin', 'same-site'] : ['same-origin'])
   const cookieName = checkName('csrfCookieName', options.csrfCookieName ?? DEFAULTS.csrfCookieName)
   const headerName = checkName('csrfHeaderName', options.csrfHeaderName ?? DEFAULTS.csrfHeaderName)
   const logger = options.logger ?? silentLogger

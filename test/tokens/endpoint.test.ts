@@ -303,3 +303,17 @@ describe('token endpoint', () => {
     assert.throws(() => createTokenEndpoint({ tokens }), invalid)
   })
 })
+
+test('createTokenEndpoint refuses unknown keys and a non-boolean allowSameSite, naming them', () => {
+  for (const [change, key] of [
+    [{ allowedOrigin: [ORIGIN] }, 'allowedOrigin'],
+    [{ ttlMs: 1000 }, 'ttlMs'],
+    [{ allowSameSite: 'yes' }, 'allowSameSite'],
+  ] as const) {
+    assert.throws(
+      () => setup(change as unknown as Partial<TokenEndpointOptions>),
+      (e) => isGatehouseError(e, 'ERR_INVALID_OPTION') && e.message.includes(key),
+      key,
+    )
+  }
+})
