@@ -12,7 +12,7 @@ import { GatehouseError } from '../errors.ts'
 import { compileRouteExpression } from '../events/route-selection.ts'
 import { isTrustedProxy } from '../limits/client-ip.ts'
 import { type Logger, silentLogger } from '../logger.ts'
-import { positiveInt } from '../util/options.ts'
+import { describe, positiveInt } from '../util/options.ts'
 import type { Integration } from './integration.ts'
 import { mapperFor } from './integrations/request-parameters.ts'
 
@@ -346,7 +346,7 @@ export function resolveGatewayOptions(options: GatewayOptions = {}): ResolvedGat
 
   const port = orDefault(options.port, () => DEFAULTS.gatewayPort)
   if (!Number.isSafeInteger(port) || port < 0 || port > 65_535) {
-    invalid(`\`port\` must be an integer from 0 to 65535, got ${String(port)}.`)
+    invalid(`\`port\` must be an integer from 0 to 65535, got ${describe(port)}.`)
   }
   const host = orDefault(options.host, () => DEFAULTS.gatewayHost)
   if (typeof host !== 'string' || host.length === 0) invalid('`host` must be a non-empty string.')

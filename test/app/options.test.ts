@@ -232,7 +232,7 @@ describe('createApp refuses malformed options, naming the key', () => {
         const noToken = f.connectEvent({ sid: SID.alice, token: null })
         assert.notEqual((await f.app.handle(noToken)).status, 200, `${key}: no token connected`)
       }),
-      { numRuns: 300 },
+      { numRuns: Number(process.env.FC_RUNS ?? 300) },
     )
   })
 })
@@ -272,6 +272,52 @@ describe('createGateway refuses the same kind of mistakes, naming the key', () =
       assertRefused(() => createGateway(options as never), key)
     })
   }
+
+  test('a fast-check property: any one option set to any value is refused naming it, or accepted', async () => {
+    const keys = [
+      'port',
+      'host',
+      'stage',
+      'apiId',
+      'domainName',
+      'routes',
+      'routeSelectionExpression',
+      'maxMessageBytes',
+      'maxFrameBytes',
+      'idleTimeoutMs',
+      'integrationTimeoutMs',
+      'maxConnections',
+      'trustedProxies',
+      'trustedHops',
+      'clock',
+      'logger',
+      'allowedOrigins',
+      'idleTimeout',
+      'route',
+    ]
+    const value = fc.oneof(
+      fc.anything(),
+      fc.constantFrom(null, '', 0, -1, 1.5, 2 ** 53, [], {}, ['10.0.0.0/8'], ['not-an-ip']),
+      fc.dictionary(fc.constantFrom('$connect', '$default', '$bad', 'chat'), fc.anything(), {
+        maxKeys: 2,
+      }),
+    )
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...keys), value, async (key, v) => {
+        let gateway: ReturnType<typeof createGateway>
+        try {
+          gateway = createGateway({ [key]: v } as never)
+        } catch (err) {
+          assert.ok(isGatehouseError(err), `not a GatehouseError: ${String(err)}`)
+          assert.ok(OPTION_CODES.has(err.code), err.code)
+          assert.ok(err.message.includes(key), `${key}: ${err.message}`)
+          return
+        }
+        await gateway.close({ drainMs: 0 })
+      }),
+      { numRuns: Number(process.env.FC_RUNS ?? 300) },
+    )
+  })
 })
 
 describe('changing the options object after createApp changes nothing', () => {

@@ -2,11 +2,13 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { DEFAULTS } from '../../src/defaults.ts'
 import { isGatehouseError } from '../../src/errors.ts'
+import { createGateway } from '../../src/gateway/gateway.ts'
 import {
   type GatewayOptions,
   randomApiId,
   resolveGatewayOptions,
 } from '../../src/gateway/options.ts'
+import { connectClient } from '../conformance/gateway/support/harness.ts'
 
 const handler = { handle: async () => ({ status: 200 }) }
 
@@ -119,4 +121,19 @@ test('contradicting options are ERR_OPTION_CONFLICT', () => {
     { routes: { $disconnect: { type: 'in-process', handler, twoWay: true } } },
     'ERR_OPTION_CONFLICT',
   )
+})
+
+test('routes are copied at construction: changing the caller’s integration later changes nothing', async (t) => {
+  const refuse = { handle: async () => ({ status: 403 }) }
+  const accept = { handle: async () => ({ status: 200 }) }
+  const routes: Record<string, { type: 'in-process'; handler: typeof refuse; twoWay?: boolean }> = {
+    $connect: { type: 'in-process', handler: refuse },
+  }
+  const gateway = createGateway({ port: 0, routes })
+  t.after(() => gateway.close({ drainMs: 0 }))
+  const { url } = await gateway.listen()
+  // Swapping the handler, or the whole route, on the caller's objects must not open the door.
+  routes.$connect!.handler = accept
+  routes.$connect = { type: 'in-process', handler: accept }
+  await assert.rejects(connectClient(url), { status: 403 })
 })
