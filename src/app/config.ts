@@ -102,7 +102,17 @@ const CONNECTIONS_METHODS = [
 ] as const satisfies readonly (keyof Connections)[]
 const LOGGER_METHODS = ['debug', 'info', 'warn', 'error'] as const
 
-/** The resolved, validated, compiled options an app runs with. Frozen. */
+/**
+ * The resolved, validated, compiled options an app runs with. Frozen; the pipelines read
+ * nothing else.
+ *
+ * @example
+ * ```ts
+ * const config: AppConfig = resolveAppConfig({ store, identify, loadUser, appId: 'chat' })
+ * config.appId             // 'chat'
+ * config.checkOrigin(origin) // 'ok' | 'missing-ok' | 'forbidden'
+ * ```
+ */
 export interface AppConfig {
   /** Which app tokens are issued for (their audience). */
   readonly appId: string

@@ -158,8 +158,11 @@ export interface AppOptions {
   /** How long after connecting a Gone push leaves the session alone (`DEFAULTS.goneGraceMs`). */
   readonly goneGraceMs?: number
   readonly maxJsonDepth?: number
+  /** The body key naming the handler, `^[A-Za-z][A-Za-z0-9_]{0,63}$` (`DEFAULTS.actionKey`). */
   readonly actionKey?: string
+  /** Anchored, without the m, g or y flags (`DEFAULTS.channelPattern`); copied at construction. */
   readonly channelPattern?: RegExp
+  /** The token's query parameter, `^[A-Za-z0-9_.-]{1,64}$`, not `channel` (`DEFAULTS.tokenQueryParam`). */
   readonly tokenQueryParam?: string
   /** Token lifetime, at least 1000 ms (`DEFAULTS.tokenTtlMs`). */
   readonly tokenTtlMs?: number

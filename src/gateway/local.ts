@@ -40,7 +40,14 @@ export interface LocalGatewayOptions<A extends EventHandler>
   readonly twoWay?: boolean
 }
 
-/** What {@link createLocalGateway} returns: the gateway (not yet listening) and the app. */
+/**
+ * What {@link createLocalGateway} returns: the gateway (not yet listening) and the app.
+ *
+ * @example
+ * ```ts
+ * const { gateway, app }: LocalGateway<App> = createLocalGateway({ app: (c) => createApp({ store, connections: c, identify, loadUser }) })
+ * ```
+ */
 export interface LocalGateway<A extends EventHandler> {
   readonly gateway: Gateway
   readonly app: A

@@ -135,7 +135,15 @@ export function functionOption<F extends (...args: never[]) => unknown>(
   return value as F
 }
 
-/** What each entry of a string-array option must be. */
+/**
+ * What each entry of a string-array option must be.
+ *
+ * @example
+ * ```ts
+ * const rule: EntryRule = { test: (s) => s.length > 0, expected: 'a non-empty name' }
+ * stringArrayOption('names', ['a', ''], [], rule) // throws: `names[1]` must be a non-empty name
+ * ```
+ */
 export interface EntryRule {
   readonly test: (entry: string) => boolean
   /** For the message, e.g. `a non-empty permission name`. */
