@@ -8,7 +8,7 @@
 import { randomInt } from 'node:crypto'
 import { type Clock, systemClock } from '../clock.ts'
 import { DEFAULTS } from '../defaults.ts'
-import { GatehouseError } from '../errors.ts'
+import { GatehouseError, isGatehouseError } from '../errors.ts'
 import { compileRouteExpression } from '../events/route-selection.ts'
 import { isTrustedProxy } from '../limits/client-ip.ts'
 import { type Logger, silentLogger } from '../logger.ts'
@@ -373,7 +373,13 @@ export function resolveGatewayOptions(options: GatewayOptions = {}): ResolvedGat
     invalid('`routeSelectionExpression` must be a non-empty string such as $request.body.action.')
   }
   // Parsed now so a malformed expression fails at construction, not on the first message.
-  compileRouteExpression(expression)
+  try {
+    compileRouteExpression(expression)
+  } catch (err) {
+    // The parser's message says what is wrong; this names the option it came from.
+    if (isGatehouseError(err)) invalid(`\`routeSelectionExpression\`: ${err.message}`)
+    throw err
+  }
   const trustedProxies = orDefault(options.trustedProxies, () => [])
   if (!Array.isArray(trustedProxies) || trustedProxies.some((p) => typeof p !== 'string')) {
     invalid('`trustedProxies` must be an array of IP addresses or CIDR ranges.')
