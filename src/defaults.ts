@@ -81,6 +81,12 @@ export const DEFAULTS = Object.freeze({
   goneGraceMs: 30_000,
   /** Concurrency of pushes through the AWS Management API. */
   pushConcurrency: 16,
+  /**
+   * After a throttled push (429 `LimitExceededException`), pushes through the AWS Management
+   * API pause this long, doubling on each further throttle up to the max; a success resets it.
+   */
+  pushThrottleBackoffMs: 100,
+  pushThrottleBackoffMaxMs: 5_000,
   /** Outbound bytes buffered for a slow reader before its socket is closed (1008). */
   maxBufferedBytes: 1_048_576,
   /** Inbound message rate per connection: burst and refill per second. */

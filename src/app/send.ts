@@ -8,7 +8,7 @@ import type { Clock } from '../clock.ts'
 import { DEFAULTS } from '../defaults.ts'
 import { GatehouseError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
-import { mapBounded } from '../push/bounded.ts'
+import { goneOf, mapBounded } from '../push/bounded.ts'
 import type { Connections } from '../push/connections.ts'
 import { audienceTarget } from '../store/audience.ts'
 import type { Audience, Store } from '../store/store.ts'
@@ -118,15 +118,20 @@ export function createSender(deps: SenderDeps): Sender {
     } catch (err) {
       // A transport failure (gateway unreachable, 5xx): operators need it, the caller decides.
       logger.error({ event: 'push_failed', recipients: ids.length, err }, 'push failed')
+      // Recipients a partly failed fan-out found gone are gone all the same.
+      await markGone(goneOf(err)).catch(() => {})
       throw err
     }
     const { sent, gone } = outcome
-    if (gone.length > 0) {
-      logger.info({ event: 'push_gone', count: gone.length }, 'connections gone')
-      const now = clock.now()
-      await store.markDisconnected(gone, now, now - goneGraceMs)
-    }
+    await markGone(gone)
     return { sent, gone: gone.length }
+  }
+
+  async function markGone(gone: readonly string[]): Promise<void> {
+    if (gone.length === 0) return
+    logger.info({ event: 'push_gone', count: gone.length }, 'connections gone')
+    const now = clock.now()
+    await store.markDisconnected(gone, now, now - goneGraceMs)
   }
 
   return {

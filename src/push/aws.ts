@@ -4,6 +4,11 @@
  * (`@aws-sdk/client-apigatewaymanagementapi`, an optional peer dependency loaded on first
  * use). AWS has no fan-out call, so `postMany` sends one `PostToConnection` per recipient
  * with bounded concurrency; `GoneException` (410) means the connection is gone.
+ *
+ * A push is never retried: the client is built with `maxAttempts: 1`, because a 5xx or a
+ * timeout after AWS accepted the message would deliver it twice (the SDK's default retries
+ * three times). Failures are reported to the caller; a throttle (429) also pauses later
+ * pushes for a growing back-off instead of hammering the limit.
  */
 import { DEFAULTS } from '../defaults.ts'
 import { GatehouseError } from '../errors.ts'
@@ -16,21 +21,53 @@ export interface ManagementApiClientLike {
   send(command: unknown): Promise<unknown>
 }
 
+/** Static AWS credentials; when absent the SDK's default chain (env, profile, role) is used. */
+export interface AwsCredentials {
+  readonly accessKeyId: string
+  readonly secretAccessKey: string
+  readonly sessionToken?: string
+}
+
 /** Options of {@link createAwsConnections}. */
 export interface AwsConnectionsOptions {
-  /** `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}` or a custom domain + base path. */
+  /**
+   * `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`, or a custom domain with its
+   * base path; {@link awsEndpointFromEvent} derives it from a Lambda event.
+   */
   readonly endpoint: string
   readonly region: string
-  /** A ready client (custom credentials, retries, a test double). Built from endpoint and region when absent. */
+  /** Credentials for the built client; default: the SDK's default chain. */
+  readonly credentials?: AwsCredentials
+  /**
+   * A ready client (a test double, a custom HTTP handler). Build it with `maxAttempts: 1`:
+   * a retried `PostToConnection` can deliver a message twice. Built from endpoint, region and
+   * credentials when absent.
+   */
   readonly client?: ManagementApiClientLike
   /** `PostToConnection` calls in flight at once. Default `DEFAULTS.pushConcurrency`. */
   readonly concurrency?: number
+  /** First pause after a throttled push. Default `DEFAULTS.pushThrottleBackoffMs`. */
+  readonly throttleBackoffMs?: number
+  /** Longest pause after repeated throttles. Default `DEFAULTS.pushThrottleBackoffMaxMs`. */
+  readonly throttleBackoffMaxMs?: number
 }
+
+const OPTION_KEYS: ReadonlySet<string> = new Set([
+  'endpoint',
+  'region',
+  'credentials',
+  'client',
+  'concurrency',
+  'throttleBackoffMs',
+  'throttleBackoffMaxMs',
+])
 
 interface SdkModule {
   ApiGatewayManagementApiClient: new (config: {
     endpoint: string
     region: string
+    maxAttempts: number
+    credentials?: AwsCredentials
   }) => ManagementApiClientLike
   PostToConnectionCommand: new (input: { ConnectionId: string; Data: Uint8Array }) => unknown
   GetConnectionCommand: new (input: { ConnectionId: string }) => unknown
@@ -46,20 +83,65 @@ interface GetConnectionOutput {
 const encoder = new TextEncoder()
 const SDK = '@aws-sdk/client-apigatewaymanagementapi'
 
+function statusOf(err: unknown): unknown {
+  return (err as { $metadata?: { httpStatusCode?: unknown } } | null)?.$metadata?.httpStatusCode
+}
+
+function nameOf(err: unknown): unknown {
+  return (err as { name?: unknown } | null)?.name
+}
+
 function isGone(err: unknown): boolean {
-  if (typeof err !== 'object' || err === null) return false
-  const e = err as { name?: unknown; $metadata?: { httpStatusCode?: unknown } }
-  return e.name === 'GoneException' || e.$metadata?.httpStatusCode === 410
+  return nameOf(err) === 'GoneException' || statusOf(err) === 410
+}
+
+function isThrottled(err: unknown): boolean {
+  const name = nameOf(err)
+  return (
+    name === 'LimitExceededException' || name === 'ThrottlingException' || statusOf(err) === 429
+  )
 }
 
 function wrap(op: string, err: unknown): GatehouseError {
-  const name = (err as { name?: unknown })?.name
-  if (name === 'PayloadTooLargeException') {
+  const name = nameOf(err)
+  if (name === 'PayloadTooLargeException' || statusOf(err) === 413) {
     return new GatehouseError('ERR_MESSAGE_TOO_LARGE', `${op}: payload too large`, { cause: err })
   }
-  return new GatehouseError('ERR_INTEGRATION_FAILED', `${op} failed: ${String(name ?? err)}`, {
+  const status = statusOf(err)
+  const what = `${String(name ?? err)}${typeof status === 'number' ? ` (${status})` : ''}`
+  return new GatehouseError('ERR_INTEGRATION_FAILED', `${op} failed: ${what}; not retried`, {
     cause: err,
   })
+}
+
+/**
+ * The Management API endpoint of the API a Lambda event came from:
+ * `https://{domainName}/{stage}`. Behind a custom domain with a base path, configure the
+ * endpoint instead (the event names the domain, not the mapping).
+ *
+ * @example
+ * ```ts
+ * export const handler = async (event: LambdaWebSocketEvent) => {
+ *   connections ??= createAwsConnections({ endpoint: awsEndpointFromEvent(event), region: 'eu-west-1' })
+ *   return app.lambda(event)
+ * }
+ * ```
+ */
+export function awsEndpointFromEvent(event: {
+  readonly requestContext: { readonly domainName: string; readonly stage: string }
+}): string {
+  const { domainName, stage } = event.requestContext
+  if (!/^[A-Za-z0-9.-]{1,253}$/.test(domainName) || !/^[A-Za-z0-9_-]{1,128}$/.test(stage)) {
+    throw new GatehouseError(
+      'ERR_INVALID_EVENT',
+      'The event has no valid requestContext.domainName and stage',
+    )
+  }
+  return `https://${domainName}/${stage}`
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
 /**
@@ -75,18 +157,48 @@ function wrap(op: string, err: unknown): GatehouseError {
  * ```
  */
 export function createAwsConnections(options: AwsConnectionsOptions): Connections {
+  for (const key of Object.keys(options)) {
+    if (!OPTION_KEYS.has(key)) {
+      throw new GatehouseError(
+        'ERR_INVALID_OPTION',
+        `Unknown createAwsConnections option \`${key}\`.`,
+      )
+    }
+  }
+  const { endpoint, region, credentials, client: given } = options
+  if (typeof endpoint !== 'string' || !/^https?:\/\/[^/?#]+/.test(endpoint)) {
+    throw new GatehouseError('ERR_INVALID_OPTION', '`endpoint` must be an http(s) URL.')
+  }
+  if (typeof region !== 'string' || !/^[a-z0-9-]{1,32}$/.test(region)) {
+    throw new GatehouseError('ERR_INVALID_OPTION', '`region` must be an AWS region name.')
+  }
   const concurrency = positiveInt('concurrency', options.concurrency ?? DEFAULTS.pushConcurrency)
+  const backoffMin = positiveInt(
+    'throttleBackoffMs',
+    options.throttleBackoffMs ?? DEFAULTS.pushThrottleBackoffMs,
+  )
+  const backoffMax = positiveInt(
+    'throttleBackoffMaxMs',
+    options.throttleBackoffMaxMs ?? DEFAULTS.pushThrottleBackoffMaxMs,
+    backoffMin,
+  )
   let loaded: Promise<{ sdk: SdkModule; client: ManagementApiClientLike }> | undefined
+  // Throttle state shared by every push of this port: one 429 slows the whole fan-out.
+  let backoffMs = 0
+  let resumeAt = 0
 
   function load(): Promise<{ sdk: SdkModule; client: ManagementApiClientLike }> {
     loaded ??= import(SDK).then(
       (m) => {
         const sdk = m as SdkModule
         const client =
-          options.client ??
+          given ??
           new sdk.ApiGatewayManagementApiClient({
-            endpoint: options.endpoint,
-            region: options.region,
+            endpoint,
+            region,
+            // Never retry: a retried PostToConnection after a 5xx can deliver twice.
+            maxAttempts: 1,
+            ...(credentials ? { credentials: { ...credentials } } : {}),
           })
         return { sdk, client }
       },
@@ -105,13 +217,26 @@ export function createAwsConnections(options: AwsConnectionsOptions): Connection
   async function post(connectionId: string, data: string | Uint8Array): Promise<boolean> {
     const { sdk, client } = await load()
     const bytes = typeof data === 'string' ? encoder.encode(data) : data
+    // Only a throttled port waits; the usual path has no timer.
+    const wait = resumeAt - Date.now()
+    if (wait > 0) await sleep(wait)
     try {
       await client.send(
         new sdk.PostToConnectionCommand({ ConnectionId: connectionId, Data: bytes }),
       )
+      backoffMs = 0
       return true
     } catch (err) {
       if (isGone(err)) return false
+      if (isThrottled(err)) {
+        backoffMs = Math.min(backoffMax, backoffMs === 0 ? backoffMin : backoffMs * 2)
+        resumeAt = Math.max(resumeAt, Date.now() + backoffMs)
+        throw new GatehouseError(
+          'ERR_INTEGRATION_FAILED',
+          `PostToConnection throttled (${String(nameOf(err) ?? 429)}); not retried, later pushes wait ${backoffMs} ms`,
+          { cause: err },
+        )
+      }
       throw wrap('PostToConnection', err)
     }
   }

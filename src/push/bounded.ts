@@ -65,11 +65,28 @@ export async function postEachBounded(
     else gone.push(ids[i] as string)
   })
   if (errors.length > 0) {
+    // The ids found gone travel with the failure, so the caller can still end their sessions.
+    const cause = Object.assign(new AggregateError(errors), { sent, gone })
     throw new GatehouseError(
       'ERR_INTEGRATION_FAILED',
       `${errors.length} of ${ids.length} pushes failed (${sent} sent, ${gone.length} gone).`,
-      { cause: new AggregateError(errors) },
+      { cause },
     )
   }
   return { sent, gone }
+}
+
+/**
+ * The connection ids a failed {@link postEachBounded} found gone before it threw (empty for
+ * any other error), so a partly failed fan-out still marks those sessions disconnected.
+ *
+ * @example
+ * ```ts
+ * try { await connections.postMany(ids, data) } catch (err) { await markGone(goneOf(err)) }
+ * ```
+ */
+export function goneOf(err: unknown): readonly string[] {
+  const cause = (err as { cause?: { gone?: unknown } } | null)?.cause
+  const gone = cause?.gone
+  return Array.isArray(gone) && gone.every((g) => typeof g === 'string') ? gone : []
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { DEFAULTS } from '../../src/defaults.ts'
 import { isGatehouseError } from '../../src/errors.ts'
+import { postEachBounded } from '../../src/push/bounded.ts'
 import { appFixture, SID } from '../support/app-fixture.ts'
 
 describe('send API', () => {
@@ -73,6 +74,26 @@ describe('send API', () => {
     f.connections.post = () => Promise.reject(new Error('gateway down'))
     await assert.rejects(f.app.send.toConnection(a, 'x'), /gateway down/)
     assert.ok(f.logs.some((line) => line.includes('"push_failed"')))
+  })
+
+  test('a fan-out that partly fails still marks the recipients it found gone', async () => {
+    const f = await appFixture()
+    const a = await f.connect('alice')
+    const b = await f.connect('bob')
+    const m = await f.connect('mod')
+    f.clock.advance(30_001)
+    // As the AWS port does: one POST per recipient; bob is gone, mod's POST fails (5xx).
+    f.connections.postMany = (ids) =>
+      postEachBounded(ids, 4, async (id) => {
+        if (id === m) throw new Error('500 from the management API')
+        return id !== b
+      })
+    await assert.rejects(f.app.send.toAll('x'), (err) =>
+      isGatehouseError(err, 'ERR_INTEGRATION_FAILED'),
+    )
+    assert.equal((await f.store.getSession(b))?.connected, false, 'gone recipient marked')
+    assert.equal((await f.store.getSession(a))?.connected, true)
+    assert.equal((await f.store.getSession(m))?.connected, true, 'a failed push is not gone')
   })
 
   test('outgoing messages over 128 KiB are refused with ERR_MESSAGE_TOO_LARGE; exactly 128 KiB passes', async () => {

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi'
 import { isGatehouseError } from '../../src/errors.ts'
 import { createManagementServer } from '../../src/gateway/management/server.ts'
-import { createAwsConnections } from '../../src/push/aws.ts'
+import { awsEndpointFromEvent, createAwsConnections } from '../../src/push/aws.ts'
 import { createMemoryConnections, type MemoryConnections } from '../../src/push/memory.ts'
 
 const CREDS = { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'dummy-secret' }
@@ -115,6 +117,124 @@ describe('createAwsConnections with a client double', () => {
         (err) =>
           isGatehouseError(err, 'ERR_INVALID_OPTION') && err.message.startsWith('`concurrency`'),
         String(concurrency),
+      )
+    }
+  })
+})
+
+/** A local HTTP server answering every request with one fixed reply; counts requests. */
+async function fixedReplyServer(status: number, errorType?: string) {
+  const requests: string[] = []
+  const server = createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`)
+    req.resume()
+    req.on('end', () => {
+      const headers: Record<string, string> = { 'content-type': 'application/json' }
+      if (errorType) headers['x-amzn-ErrorType'] = errorType
+      res.writeHead(status, headers).end(JSON.stringify({ message: errorType ?? 'boom' }))
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/prod`
+  return { url, requests, close: () => new Promise((r) => server.close(r)) }
+}
+
+describe('createAwsConnections never retries a push (client it builds itself)', () => {
+  it('a 500 from the Management API is sent once and reported to the caller', async () => {
+    const s = await fixedReplyServer(500, 'InternalServerErrorException')
+    try {
+      const c = createAwsConnections({ endpoint: s.url, region: 'eu-west-1', credentials: CREDS })
+      await assert.rejects(c.post('abc=', 'hello'), (err) => {
+        assert.ok(isGatehouseError(err, 'ERR_INTEGRATION_FAILED'))
+        assert.match(err.message, /not retried/)
+        return true
+      })
+      // The SDK's default (maxAttempts 3) would have sent this three times.
+      assert.deepEqual(s.requests, ['POST /prod/@connections/abc%3D'])
+    } finally {
+      await s.close()
+    }
+  })
+
+  it('a 500 in a fan-out is one request per recipient, and the failure reaches the caller', async () => {
+    const s = await fixedReplyServer(502)
+    try {
+      const c = createAwsConnections({ endpoint: s.url, region: 'eu-west-1', credentials: CREDS })
+      await assert.rejects(c.postMany(['a1=', 'a2=', 'a3='], 'x'), (err) =>
+        isGatehouseError(err, 'ERR_INTEGRATION_FAILED'),
+      )
+      assert.equal(s.requests.length, 3)
+    } finally {
+      await s.close()
+    }
+  })
+
+  it('a 429 LimitExceededException is sent once, reported, and later pushes back off', async () => {
+    const s = await fixedReplyServer(429, 'LimitExceededException')
+    try {
+      const c = createAwsConnections({
+        endpoint: s.url,
+        region: 'eu-west-1',
+        credentials: CREDS,
+        throttleBackoffMs: 150,
+      })
+      await assert.rejects(c.post('t1=', 'x'), (err) => {
+        assert.ok(isGatehouseError(err, 'ERR_INTEGRATION_FAILED'))
+        assert.match(err.message, /throttled \(LimitExceededException\).*wait 150 ms/)
+        return true
+      })
+      assert.equal(s.requests.length, 1)
+      const started = performance.now()
+      await assert.rejects(c.post('t2=', 'x'), /wait 300 ms/)
+      assert.ok(performance.now() - started >= 140, 'the second push waited for the back-off')
+      assert.equal(s.requests.length, 2)
+    } finally {
+      await s.close()
+    }
+  })
+
+  it('a 413 is ERR_MESSAGE_TOO_LARGE, sent once', async () => {
+    const s = await fixedReplyServer(413, 'PayloadTooLargeException')
+    try {
+      const c = createAwsConnections({ endpoint: s.url, region: 'eu-west-1', credentials: CREDS })
+      await assert.rejects(c.post('big=', 'x'), (err) =>
+        isGatehouseError(err, 'ERR_MESSAGE_TOO_LARGE'),
+      )
+      assert.equal(s.requests.length, 1)
+    } finally {
+      await s.close()
+    }
+  })
+
+  it('refuses unknown options and bad endpoints/regions', () => {
+    assert.throws(
+      () =>
+        createAwsConnections({
+          endpoint: 'https://x/y',
+          region: 'us-east-1',
+          maxAttempts: 3,
+        } as unknown as Parameters<typeof createAwsConnections>[0]),
+      (err) => isGatehouseError(err, 'ERR_INVALID_OPTION') && /maxAttempts/.test(err.message),
+    )
+    assert.throws(
+      () => createAwsConnections({ endpoint: 'ftp://x', region: 'us-east-1' }),
+      (err) => isGatehouseError(err, 'ERR_INVALID_OPTION'),
+    )
+  })
+})
+
+describe('awsEndpointFromEvent', () => {
+  it('is https://{domainName}/{stage}; refuses a domain that could redirect the push', () => {
+    assert.equal(
+      awsEndpointFromEvent({
+        requestContext: { domainName: 'abc123.execute-api.eu-west-1.amazonaws.com', stage: 'prod' },
+      }),
+      'https://abc123.execute-api.eu-west-1.amazonaws.com/prod',
+    )
+    for (const domainName of ['evil.com/x', 'a@b', '']) {
+      assert.throws(
+        () => awsEndpointFromEvent({ requestContext: { domainName, stage: 'prod' } }),
+        (err) => isGatehouseError(err, 'ERR_INVALID_EVENT'),
       )
     }
   })
