@@ -87,6 +87,13 @@ export const DEFAULTS = Object.freeze({
    */
   pushThrottleBackoffMs: 100,
   pushThrottleBackoffMaxMs: 5_000,
+  /**
+   * Stage throttling `gatehouse aws` provisions (every route): steady requests per second and
+   * burst. Well under the account quota (10 000/s, burst 5 000), so one API cannot starve
+   * the others of the account.
+   */
+  awsThrottlingRateLimitPerSecond: 1_000,
+  awsThrottlingBurstLimit: 500,
   /** Outbound bytes buffered for a slow reader before its socket is closed (1008). */
   maxBufferedBytes: 1_048_576,
   /** Inbound message rate per connection: burst and refill per second. */

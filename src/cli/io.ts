@@ -22,6 +22,8 @@ export interface CliIo {
    * the command listens for SIGTERM and SIGINT itself.
    */
   readonly stop?: AbortSignal
+  /** Where a command that must confirm (`aws destroy`) reads the answer; asks only on a TTY. */
+  readonly stdin?: NodeJS.ReadableStream & { readonly isTTY?: boolean }
 }
 
 /**

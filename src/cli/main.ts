@@ -33,6 +33,16 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
       },
     },
   ],
+  [
+    'aws',
+    {
+      summary: 'provision the AWS API Gateway WebSocket API: plan, apply, status, destroy',
+      run: async (argv, io) => {
+        const { runAwsCli } = await import('./aws.ts')
+        return runAwsCli(argv, io)
+      },
+    },
+  ],
 ])
 
 /** The top-level help text. */
