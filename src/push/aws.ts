@@ -31,10 +31,11 @@ export interface AwsCredentials {
 /** Options of {@link createAwsConnections}. */
 export interface AwsConnectionsOptions {
   /**
-   * `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`, or a custom domain with its
-   * base path; {@link awsEndpointFromEvent} derives it from a Lambda event.
+   * `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`. When absent, the port
+   * learns it from the first Lambda event it sees through `toLambdaHandler(app, {
+   * connections })` ({@link awsEndpointFromEvent}); a push before that event fails.
    */
-  readonly endpoint: string
+  readonly endpoint?: string
   readonly region: string
   /** Credentials for the built client; default: the SDK's default chain. */
   readonly credentials?: AwsCredentials
@@ -114,30 +115,67 @@ function wrap(op: string, err: unknown): GatehouseError {
   })
 }
 
+/** The part of a Lambda event {@link awsEndpointFromEvent} reads. */
+export interface AwsEventContext {
+  readonly requestContext: {
+    readonly domainName: string
+    readonly stage: string
+    readonly apiId?: string
+  }
+}
+
+const EXECUTE_API_HOST = /^[a-z0-9]{1,32}\.execute-api\.[a-z0-9-]{1,32}\.amazonaws\.com(\.cn)?$/
+
 /**
  * The Management API endpoint of the API a Lambda event came from:
- * `https://{domainName}/{stage}`. Behind a custom domain with a base path, configure the
- * endpoint instead (the event names the domain, not the mapping).
+ * `https://{domainName}/{stage}` when the event arrived on the API's own execute-api host.
+ * Through a custom domain (whose base path need not be the stage) the API's own host is used
+ * instead, built from the event's `apiId` and `region`.
  *
+ * @throws GatehouseError `ERR_INVALID_EVENT` when the domain, stage or API id is malformed.
  * @example
  * ```ts
- * export const handler = async (event: LambdaWebSocketEvent) => {
- *   connections ??= createAwsConnections({ endpoint: awsEndpointFromEvent(event), region: 'eu-west-1' })
- *   return app.lambda(event)
- * }
+ * awsEndpointFromEvent(event) // 'https://abc123.execute-api.eu-west-1.amazonaws.com/prod'
  * ```
  */
-export function awsEndpointFromEvent(event: {
-  readonly requestContext: { readonly domainName: string; readonly stage: string }
-}): string {
-  const { domainName, stage } = event.requestContext
-  if (!/^[A-Za-z0-9.-]{1,253}$/.test(domainName) || !/^[A-Za-z0-9_-]{1,128}$/.test(stage)) {
+export function awsEndpointFromEvent(event: AwsEventContext, region?: string): string {
+  const { domainName, stage, apiId } =
+    (event as Partial<AwsEventContext> | null)?.requestContext ?? {}
+  if (
+    typeof domainName !== 'string' ||
+    typeof stage !== 'string' ||
+    !/^[A-Za-z0-9.-]{1,253}$/.test(domainName) ||
+    !/^[A-Za-z0-9_-]{1,128}$/.test(stage)
+  ) {
     throw new GatehouseError(
       'ERR_INVALID_EVENT',
       'The event has no valid requestContext.domainName and stage',
     )
   }
-  return `https://${domainName}/${stage}`
+  if (EXECUTE_API_HOST.test(domainName) || region === undefined || apiId === undefined) {
+    return `https://${domainName}/${stage}`
+  }
+  if (typeof apiId !== 'string' || !/^[a-z0-9]{1,32}$/.test(apiId)) {
+    throw new GatehouseError('ERR_INVALID_EVENT', 'The event has a malformed requestContext.apiId')
+  }
+  const suffix = region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com'
+  return `https://${apiId}.execute-api.${region}.${suffix}/${stage}`
+}
+
+/** Ports created without an endpoint, and how each learns it from an event. */
+const learners = new WeakMap<Connections, (event: AwsEventContext) => void>()
+
+/**
+ * Let a port created without `endpoint` learn it from a Lambda event (the first one wins).
+ * A no-op for any other port. `toLambdaHandler(app, { connections })` calls it per event.
+ *
+ * @example
+ * ```ts
+ * learnAwsEndpoint(connections, event)
+ * ```
+ */
+export function learnAwsEndpoint(connections: Connections, event: AwsEventContext): void {
+  learners.get(connections)?.(event)
 }
 
 function sleep(ms: number): Promise<void> {
@@ -165,8 +203,12 @@ export function createAwsConnections(options: AwsConnectionsOptions): Connection
       )
     }
   }
-  const { endpoint, region, credentials, client: given } = options
-  if (typeof endpoint !== 'string' || !/^https?:\/\/[^/?#]+/.test(endpoint)) {
+  const { region, credentials, client: given } = options
+  let endpoint = options.endpoint
+  if (
+    endpoint !== undefined &&
+    (typeof endpoint !== 'string' || !/^https?:\/\/[^/?#]+/.test(endpoint))
+  ) {
     throw new GatehouseError('ERR_INVALID_OPTION', '`endpoint` must be an http(s) URL.')
   }
   if (typeof region !== 'string' || !/^[a-z0-9-]{1,32}$/.test(region)) {
@@ -188,13 +230,22 @@ export function createAwsConnections(options: AwsConnectionsOptions): Connection
   let resumeAt = 0
 
   function load(): Promise<{ sdk: SdkModule; client: ManagementApiClientLike }> {
+    const at = endpoint
+    if (at === undefined && given === undefined) {
+      return Promise.reject(
+        new GatehouseError(
+          'ERR_INVALID_OPTION',
+          'createAwsConnections has no endpoint yet: pass `endpoint`, or wrap the handler with toLambdaHandler(app, { connections }) so the first event sets it.',
+        ),
+      )
+    }
     loaded ??= import(SDK).then(
       (m) => {
         const sdk = m as SdkModule
         const client =
           given ??
           new sdk.ApiGatewayManagementApiClient({
-            endpoint,
+            endpoint: at as string,
             region,
             // Never retry: a retried PostToConnection after a 5xx can deliver twice.
             maxAttempts: 1,
@@ -241,7 +292,7 @@ export function createAwsConnections(options: AwsConnectionsOptions): Connection
     }
   }
 
-  return {
+  const port: Connections = {
     post,
     async postMany(ids, data): Promise<PostManyResult> {
       if (ids.length === 0) return { sent: 0, gone: [] }
@@ -279,4 +330,10 @@ export function createAwsConnections(options: AwsConnectionsOptions): Connection
       }
     },
   }
+  if (endpoint === undefined) {
+    learners.set(port, (event) => {
+      endpoint ??= awsEndpointFromEvent(event, region)
+    })
+  }
+  return port
 }

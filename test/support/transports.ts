@@ -5,30 +5,42 @@
  * - `in-process`: the gateway's own `invoke()` with an in-process integration;
  * - `http`: the gateway's `invoke()` with an HTTP integration, signed with HMAC, over a real
  *   node:http server running `app.fetch` (the app decodes the AWS-shaped request);
- * - `lambda`: the gateway's `invoke()` with a Lambda integration calling `app.lambda`.
+ * - `lambda`: the gateway's `invoke()` with a Lambda integration calling `app.lambda`;
+ * - `aws-lambda`: no gateway at all: each event is built from AWS's own sample Lambda events
+ *   (`test/fixtures/aws/`) and passed to `toLambdaHandler(app)`, as AWS would call it.
  * The response is what the gateway would pass on: status, body, and only the
  * `Sec-WebSocket-Protocol` and `Retry-After` headers.
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { toLambdaHandler } from '../../src/adapters/lambda.ts'
 import { toNodeListener } from '../../src/adapters/node.ts'
 import type { App } from '../../src/app/create-app.ts'
 import type { Clock } from '../../src/clock.ts'
+import { clfTime } from '../../src/events/clf-time.ts'
 import type { GatewayEvent, GatewayResponse } from '../../src/events/event.ts'
 import { integrationUrlFor } from '../../src/events/integration-request.ts'
+import { fromLambdaResult } from '../../src/events/lambda.ts'
 import type { Handshake } from '../../src/gateway/handshake.ts'
 import type { Integration } from '../../src/gateway/integration.ts'
 import { invoke } from '../../src/gateway/integrations/invoke.ts'
+import { type AwsWebSocketEvent, freshEvent } from '../fixtures/aws/fixtures.ts'
 
-export type TestTransport = 'direct' | 'in-process' | 'http' | 'lambda'
+export type TestTransport = 'direct' | 'in-process' | 'http' | 'lambda' | 'aws-lambda'
+
+const TRANSPORTS: readonly TestTransport[] = [
+  'direct',
+  'in-process',
+  'http',
+  'lambda',
+  'aws-lambda',
+]
 
 export const TRANSPORT: TestTransport = ((): TestTransport => {
   const value = process.env.GATEHOUSE_TEST_TRANSPORT ?? 'direct'
-  if (value === 'direct' || value === 'in-process' || value === 'http' || value === 'lambda')
-    return value
-  throw new Error(
-    `GATEHOUSE_TEST_TRANSPORT must be direct, in-process, http or lambda; got ${value}`,
-  )
+  const found = TRANSPORTS.find((t) => t === value)
+  if (found) return found
+  throw new Error(`GATEHOUSE_TEST_TRANSPORT must be one of ${TRANSPORTS.join(', ')}; got ${value}`)
 })()
 
 /** The secret the HTTP transport signs with (the app is given the same). */
@@ -102,6 +114,13 @@ export async function throughTransport(
   clock: Clock,
 ): Promise<(event: GatewayEvent) => Promise<GatewayResponse>> {
   if (TRANSPORT === 'direct') return (event) => app.handle(event)
+  if (TRANSPORT === 'aws-lambda') {
+    const handler = toLambdaHandler(app)
+    return async (event) => {
+      if (event.transport.via !== 'in-process') return app.handle(event)
+      return passedOn(fromLambdaResult(await handler(awsLambdaEvent(event))))
+    }
+  }
   let integration: Integration
   if (TRANSPORT === 'in-process') integration = { type: 'in-process', handler: app, twoWay: true }
   else if (TRANSPORT === 'lambda') {
@@ -129,4 +148,81 @@ export async function throughTransport(
       `integration ${outcome.kind}: ${String((outcome as { error?: unknown }).error)}`,
     )
   }
+}
+
+/**
+ * The event AWS would pass to the function for `event`: AWS's sample of the same event type,
+ * with the fields of this connection and message written over the sample's values. CONNECT
+ * keeps the sample's AWS-added headers (`X-Amzn-Trace-Id`, `X-Forwarded-*`) and carries the
+ * client's handshake headers and query; DISCONNECT keeps AWS's fixed header stub.
+ */
+export function awsLambdaEvent(event: GatewayEvent): AwsWebSocketEvent {
+  const aws = freshEvent(event.eventType)
+  const ctx = aws.requestContext
+  ctx.routeKey = event.routeKey
+  ctx.connectionId = event.connectionId
+  ctx.connectedAt = event.connectedAt
+  ctx.requestId = event.requestId
+  ctx.extendedRequestId = event.requestId
+  ctx.requestTimeEpoch = event.requestTimeEpoch
+  ctx.requestTime = clfTime(event.requestTimeEpoch)
+  if (event.stage !== '') ctx.stage = event.stage
+  if (event.domainName !== '') ctx.domainName = event.domainName
+  if (event.apiId !== '') ctx.apiId = event.apiId
+  ctx.identity = {
+    sourceIp: event.sourceIp,
+    ...(event.userAgent !== undefined ? { userAgent: event.userAgent } : {}),
+  }
+  if (event.eventType === 'MESSAGE') {
+    aws.body = event.body ?? ''
+    if (event.messageId !== undefined) ctx.messageId = event.messageId
+  }
+  if (event.eventType === 'DISCONNECT') {
+    if (event.disconnectStatusCode !== undefined)
+      ctx.disconnectStatusCode = event.disconnectStatusCode
+    if (event.disconnectReason !== undefined) ctx.disconnectReason = event.disconnectReason
+  }
+  if (event.eventType === 'CONNECT') {
+    // AWS's own headers stay; the sample client's headers give way to this client's.
+    const own = [
+      'host',
+      'x-amzn-trace-id',
+      'x-forwarded-for',
+      'x-forwarded-port',
+      'x-forwarded-proto',
+    ]
+    const headers: Record<string, string> = {}
+    const multi: Record<string, string[]> = {}
+    for (const [name, value] of Object.entries(aws.headers ?? {})) {
+      if (!own.includes(name.toLowerCase())) continue
+      headers[name] = value
+      multi[name] = [value]
+    }
+    headers['X-Forwarded-For'] = event.sourceIp
+    multi['X-Forwarded-For'] = [event.sourceIp]
+    for (const [name, value] of Object.entries(event.headers)) {
+      if (own.includes(name)) continue
+      headers[name] = value
+      multi[name] = [value]
+    }
+    if (event.headers.host !== undefined) {
+      headers.Host = event.headers.host
+      multi.Host = [event.headers.host]
+    }
+    aws.headers = headers
+    aws.multiValueHeaders = multi
+    delete aws.queryStringParameters
+    delete aws.multiValueQueryStringParameters
+    if (event.rawQuery !== '') {
+      const single: Record<string, string> = {}
+      const many: Record<string, string[]> = {}
+      for (const [key, value] of new URLSearchParams(event.rawQuery)) {
+        single[key] = value
+        many[key] = [...(many[key] ?? []), value]
+      }
+      aws.queryStringParameters = single
+      aws.multiValueQueryStringParameters = many
+    }
+  }
+  return aws
 }
