@@ -145,6 +145,7 @@ describe('gatehouse aws (in process, SDK client routed to the fake)', () => {
     await cli(['apply', '--config', CONFIG])
     const before = fake.mutations().length
     const notTty = Object.assign(new PassThrough(), { isTTY: false })
+    notTty.end('chat\n') // even the right answer on a pipe is not a confirmation
     const r = await cli(['destroy', '--config', CONFIG], ENV, notTty)
     assert.equal(r.code, 1)
     assert.match(r.err, /refusing without --yes/)
