@@ -1,16 +1,19 @@
 /**
  * An app deployed as one Lambda function behind an API Gateway WebSocket API
- * (`gatehouse aws apply --lambda <function-arn>`), with a second export for the scheduled
- * cleanup (an EventBridge rule). Shown in docs/deploy-aws.md; type-checked with the repo.
+ * (`gatehouse aws apply --lambda <function-arn>`), and the scheduled cleanup an EventBridge
+ * rule invokes. docs/deploy-aws.md shows this file verbatim (a test keeps the two equal).
  */
-import { toLambdaHandler } from '../../src/adapters/lambda.ts'
-import { createApp } from '../../src/app/create-app.ts'
-import { reconcileSessions } from '../../src/app/reconcile.ts'
-import { systemClock } from '../../src/clock.ts'
-import { createAwsConnections } from '../../src/push/aws.ts'
-import { CLEANUP_DEFAULTS, cleanupStore } from '../../src/store/cleanup.ts'
-import { createPostgresStore } from '../../src/store/postgres.ts'
-import { parseCookies } from '../../src/tokens/cookies.ts'
+import {
+  CLEANUP_DEFAULTS,
+  cleanupStore,
+  createApp,
+  parseCookies,
+  reconcileSessions,
+  systemClock,
+} from 'gatehouse'
+import { createAwsConnections } from 'gatehouse/aws'
+import { toLambdaHandler } from 'gatehouse/lambda'
+import { createPostgresStore } from 'gatehouse/postgres'
 
 // Created once per Lambda container, reused by every invocation it serves.
 const store = await createPostgresStore({ connectionString: process.env.DATABASE_URL ?? '' })

@@ -125,17 +125,26 @@ describe('docs/deploy-aws.md', () => {
     assert.deepEqual(JSON.parse(block.body), expected)
   })
 
+  it('the Lambda example it shows is examples/aws-lambda/handler.ts, verbatim', () => {
+    const shown = blocks().filter((b) => b.note?.startsWith('example: '))
+    assert.ok(shown.length > 0)
+    for (const b of shown) {
+      const file = readFileSync(new URL(b.note!.slice('example: '.length), root), 'utf8')
+      // The file's own header comment is the only part left out.
+      assert.equal(b.body, file.slice(file.indexOf('*/\n') + 3))
+    }
+  })
+
   it('every name its TypeScript snippets import is exported by that subpath', async () => {
     const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as {
-      exports: Record<string, { default?: string } | string>
+      exports: Record<string, { 'gatehouse-source'?: string } | string>
     }
     for (const b of blocks().filter((x) => x.lang === 'ts')) {
       for (const m of b.body.matchAll(/^import \{([^}]+)\} from '(gatehouse[^']*)'/gm)) {
         const subpath = m[2] === 'gatehouse' ? '.' : `./${m[2]!.slice('gatehouse/'.length)}`
         const target = pkg.exports[subpath]
-        const dist = typeof target === 'string' ? target : target?.default
-        assert.ok(dist, `package.json exports ${subpath}`)
-        const src = dist.replace(/^\.\/dist\//, 'src/').replace(/\.js$/, '.ts')
+        const src = typeof target === 'string' ? undefined : target?.['gatehouse-source']
+        assert.ok(src, `package.json exports ${subpath} with its source`)
         const mod = (await import(new URL(src, root).href)) as Record<string, unknown>
         for (const name of m[1]!
           .split(',')
