@@ -1,6 +1,6 @@
 import express from 'express'
-import { toExpress } from '../../src/adapters/express.ts'
-import type { App } from '../../src/index.ts'
+import type { App } from 'gatehouse'
+import { toExpress } from 'gatehouse/express'
 import { authenticate } from './my-auth.ts'
 
 export function expressServer(app: App) {

@@ -1,6 +1,6 @@
 import Fastify from 'fastify'
-import { gatehousePlugin } from '../../src/adapters/fastify.ts'
-import type { App } from '../../src/index.ts'
+import type { App } from 'gatehouse'
+import { gatehousePlugin } from 'gatehouse/fastify'
 import { authenticate } from './my-auth.ts'
 
 export async function fastifyServer(app: App) {

@@ -1,4 +1,4 @@
-import { createGateway } from '../../src/gateway/index.ts'
+import { createGateway } from 'gatehouse/gateway'
 
 // The bundled gateway in front of a web server: every event becomes an HTTP integration
 // request to <backend>/ws/connect, /ws/disconnect or /ws/default, signed with `secret`

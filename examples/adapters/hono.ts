@@ -1,6 +1,6 @@
+import type { App } from 'gatehouse'
+import { toHono } from 'gatehouse/hono'
 import { Hono } from 'hono'
-import { toHono } from '../../src/adapters/hono.ts'
-import type { App } from '../../src/index.ts'
 import { authenticate } from './my-auth.ts'
 
 export function honoServer(app: App) {

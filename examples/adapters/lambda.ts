@@ -1,6 +1,6 @@
-import { toLambdaHandler } from '../../src/adapters/lambda.ts'
-import { createGateway } from '../../src/gateway/index.ts'
-import type { App } from '../../src/index.ts'
+import type { App } from 'gatehouse'
+import { createGateway } from 'gatehouse/gateway'
+import { toLambdaHandler } from 'gatehouse/lambda'
 
 // On AWS, `toLambdaHandler(app)` is the function handler of the $connect, $disconnect and
 // $default routes. Locally, the bundled gateway invokes the same handler with the Lambda

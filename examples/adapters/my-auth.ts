@@ -2,7 +2,7 @@
  * A stand-in for the host's own login sessions, shared by the adapter examples: session id
  * (the `sessionid` cookie) → user id. The adapter tests log users in by filling it.
  */
-import { parseCookies } from '../../src/index.ts'
+import { parseCookies } from 'gatehouse'
 
 export const sessions = new Map<string, string>()
 

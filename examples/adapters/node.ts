@@ -1,6 +1,6 @@
 import { createServer } from 'node:http'
-import { toNodeListener } from '../../src/adapters/node.ts'
-import type { App } from '../../src/index.ts'
+import type { App } from 'gatehouse'
+import { toNodeListener } from 'gatehouse/node'
 import { authenticate } from './my-auth.ts'
 
 export function nodeServer(app: App) {
