@@ -100,11 +100,17 @@ function parseForwardedEntry(entry: string): string | null {
     const close = text.indexOf(']')
     if (close === -1) return null
     const rest = text.slice(close + 1)
-    if (rest !== '' && !/^:\d{1,5}$/.test(rest)) return null
+    if (rest !== '' && !(rest.startsWith(':') && isPort(rest.slice(1)))) return null
     return normalizeIp(text.slice(1, close))
   }
-  const v4WithPort = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/.exec(text)
+  const v4WithPort = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(text)
+  if (v4WithPort && !isPort(v4WithPort[2] ?? '')) return null
   return normalizeIp(v4WithPort ? (v4WithPort[1] ?? '') : text)
+}
+
+/** A TCP port as decimal text (0–65535). */
+function isPort(text: string): boolean {
+  return /^\d{1,5}$/.test(text) && Number(text) <= 65535
 }
 
 const matchers = new WeakMap<readonly string[], BlockList>()
@@ -158,9 +164,12 @@ export function isTrustedProxy(ip: string, trustedProxies: readonly string[]): b
  *
  * - `peer` (the socket's remote address) is the answer unless it is a trusted proxy.
  * - From a trusted proxy, `X-Forwarded-For` is read from the right: the `trustedHops`-th
- *   valid entry (1 = the address the nearest proxy saw). Invalid entries (`unknown`, junk)
- *   are skipped, never mapped to a shared value; with fewer valid entries than hops, the
- *   leftmost valid one wins; with none, the peer.
+ *   entry (1 = the address the nearest proxy saw); with fewer entries than hops, the
+ *   leftmost one wins.
+ * - An invalid entry among those hops (`unknown`, an empty entry, `1.2.3.4%eth0:443`, junk)
+ *   ends the scan and the answer is the peer: a trusted proxy wrote that entry, so the chain
+ *   is broken there, and skipping it would hand the answer to an entry on its left — one the
+ *   client wrote. Never mapped to a shared value either.
  * - The result is normalised (`::ffff:1.2.3.4` → `1.2.3.4`); a peer that is no address is
  *   returned unchanged, so it still has a bucket of its own.
  *
@@ -187,14 +196,17 @@ export function resolveClientIp(
   if (typeof forwardedFor !== 'string' || forwardedFor === '') return peerIp
   const entries = forwardedFor.split(',')
   let found: string | null = null
-  let valid = 0
+  let seen = 0
   const stop = Math.max(0, entries.length - MAX_FORWARDED_ENTRIES)
   for (let i = entries.length - 1; i >= stop; i--) {
     const ip = parseForwardedEntry(entries[i] ?? '')
-    if (ip === null) continue
+    // Within the trusted hops every entry was written by a proxy we trust; one that is no
+    // address means the chain cannot be read past it. Falling back to the peer keeps the
+    // answer on the trusted side instead of on a client-written entry further left.
+    if (ip === null) return peerIp
     found = ip
-    valid++
-    if (valid === trustedHops) break
+    seen++
+    if (seen === trustedHops) break
   }
   return found ?? peerIp
 }

@@ -60,8 +60,40 @@ test('resolveClientIp: from a trusted proxy, X-Forwarded-For counted from the ri
   assert.equal(resolveClientIp('10.0.0.5', '', PROXIES), '10.0.0.5')
 })
 
-test('resolveClientIp: invalid entries are skipped, never a shared bucket', () => {
-  assert.equal(resolveClientIp('10.0.0.5', '203.0.113.9, unknown', PROXIES), '203.0.113.9')
+test('resolveClientIp: an invalid entry within the trusted hops stops the scan at the peer', () => {
+  // The attack: the client writes 6.6.6.6, the proxy appends something that is no address;
+  // skipping it would resolve to the client-written entry.
+  for (const xff of ['6.6.6.6, unknown', '6.6.6.6, ', '6.6.6.6, 203.0.113.9%eth0:443']) {
+    assert.equal(resolveClientIp('10.0.0.5', xff, PROXIES), '10.0.0.5', xff)
+  }
+  // Two trusted hops: an invalid second hop stops there too.
+  assert.equal(resolveClientIp('10.0.0.5', '6.6.6.6, junk, 10.1.1.1', PROXIES, 2), '10.0.0.5')
+  // Invalid entries left of the trusted hops do not matter.
+  assert.equal(resolveClientIp('10.0.0.5', 'junk, 203.0.113.9', PROXIES), '203.0.113.9')
+})
+
+test('resolveClientIp: property — an invalid entry within the hops always yields the peer', () => {
+  const junk = fc.oneof(
+    fc.constantFrom('unknown', '', ' ', '203.0.113.9%eth0:443', '1.2.3.4:99999', '[::1'),
+    fc.string({ maxLength: 20 }).filter((s) => !s.includes(',') && /[^0-9a-fA-F:.\s[\]]/.test(s)),
+  )
+  fc.assert(
+    fc.property(
+      fc.array(fc.ipV4(), { maxLength: 4 }),
+      junk,
+      fc.array(fc.ipV4(), { maxLength: 3 }),
+      fc.integer({ min: 1, max: 4 }),
+      (left, bad, right, extra) => {
+        const hops = right.length + extra
+        const xff = [...left, bad, ...right].join(', ')
+        return resolveClientIp('10.9.9.9', xff, PROXIES, hops) === '10.9.9.9'
+      },
+    ),
+    { numRuns: 1000 },
+  )
+})
+
+test('resolveClientIp: invalid entries never a shared bucket', () => {
   assert.equal(resolveClientIp('10.0.0.5', 'garbage, , nope', PROXIES), '10.0.0.5')
   const a = resolveClientIp('1.2.3.4', 'garbage', PROXIES)
   const b = resolveClientIp('5.6.7.8', 'garbage', PROXIES)
