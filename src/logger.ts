@@ -80,14 +80,14 @@ const MAX_DEPTH = 8
  * ```
  */
 export function redactFields(value: unknown, depth = 0): unknown {
-  if (typeof value === 'string') return value.includes('token=') ? redactUrl(value) : value
+  if (typeof value === 'string') return mayHoldQueryToken(value) ? redactUrl(value) : value
   if (value === null || typeof value !== 'object') return value
   if (depth >= MAX_DEPTH) return '[…]'
   if (Array.isArray(value)) return value.map((v) => redactFields(v, depth + 1))
   if (value instanceof Error) return redactError(value, depth)
   const out: Record<string, unknown> = {}
   for (const [key, v] of Object.entries(value)) {
-    out[key] = SENSITIVE_FIELDS.has(key.toLowerCase()) ? CENSOR : redactFields(v, depth + 1)
+    out[key] = isSensitiveName(key) ? CENSOR : redactFields(v, depth + 1)
   }
   return out
 }
@@ -103,12 +103,42 @@ function redactError(err: Error, depth: number): Record<string, unknown> {
     message: redactFields(err.message, depth + 1),
   }
   for (const [key, v] of Object.entries(err)) {
-    out[key] = SENSITIVE_FIELDS.has(key.toLowerCase()) ? CENSOR : redactFields(v, depth + 1)
+    out[key] = isSensitiveName(key) ? CENSOR : redactFields(v, depth + 1)
   }
   if (typeof err.stack === 'string') out.stack = redactFields(err.stack, depth + 1)
   if (err.cause !== undefined) out.cause = redactFields(err.cause, depth + 1)
   if (err instanceof AggregateError) out.errors = redactFields(err.errors, depth + 1)
   return out
+}
+
+/**
+ * True when a field or parameter name is sensitive once percent-decoded and lower-cased:
+ * a query parser decodes `ws%5Ftoken` to `ws_token`, so the log must see the same name.
+ */
+function isSensitiveName(name: string): boolean {
+  return SENSITIVE_FIELDS.has(decodeName(name).toLowerCase())
+}
+
+/**
+ * A parameter name as `URLSearchParams` reads it: `+` is a space, `%XX` a byte, malformed
+ * escapes kept as written. Names without `%` or `+` are returned as they are (the common case).
+ */
+function decodeName(name: string): string {
+  if (!name.includes('%') && !name.includes('+')) return name
+  const spaced = name.replace(/\+/g, ' ')
+  try {
+    return decodeURIComponent(spaced)
+  } catch {
+    // A stray `%` (or an invalid UTF-8 sequence): decode the escapes that are whole.
+    return spaced.replace(/%[0-9A-Fa-f]{2}/g, (hex) =>
+      String.fromCharCode(Number.parseInt(hex.slice(1), 16)),
+    )
+  }
+}
+
+/** Cheap pre-test of a string before the query scan: a parameter, and a token or an escape. */
+function mayHoldQueryToken(value: string): boolean {
+  return value.includes('=') && (value.includes('%') || /token/i.test(value))
 }
 
 /**
@@ -137,18 +167,26 @@ export function createLogger(
     : pino(opts)
 }
 
-const TOKEN_IN_QUERY = /([?&](?:ws_token|token)=)[^&#\s]*/gi
+/** One query parameter: its separator (or the start), its name as written, its value. */
+const QUERY_PARAM = /(^|[?&;])([^=&#?;\s]*)=([^&#;\s]*)/g
+/** Parameter names whose values are credentials, compared decoded and lower-cased. */
+const TOKEN_PARAMS: ReadonlySet<string> = new Set(['ws_token', 'token'])
 
 /**
- * A URL or query string with any `ws_token` value replaced, safe to log.
+ * A URL or query string with the value of every `ws_token` (or `token`) parameter replaced,
+ * safe to log. Names are compared percent-decoded, as the app's query parser reads them, so
+ * `?ws%5Ftoken=` and `?ws_tok%65n=` are redacted like `?ws_token=`.
  *
  * @example
  * ```ts
  * redactUrl('/?ws_token=abc&channel=x') // '/?ws_token=[redacted]&channel=x'
+ * redactUrl('/?ws%5Ftoken=abc')         // '/?ws%5Ftoken=[redacted]'
  * ```
  */
 export function redactUrl(url: string): string {
-  return url.replace(TOKEN_IN_QUERY, '$1[redacted]')
+  return url.replace(QUERY_PARAM, (whole, sep: string, name: string) =>
+    TOKEN_PARAMS.has(decodeName(name).toLowerCase()) ? `${sep}${name}=${CENSOR}` : whole,
+  )
 }
 
 /**

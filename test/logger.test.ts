@@ -89,6 +89,30 @@ describe('logger', () => {
     )
   })
 
+  test('percent-encoded parameter and field names are redacted as the app decodes them', () => {
+    // The app's query parser reads both as ws_token, so the log must redact both.
+    assert.equal(new URLSearchParams('ws%5Ftoken=T1').get('ws_token'), 'T1')
+    assert.equal(new URLSearchParams('ws_tok%65n=T1').get('ws_token'), 'T1')
+    for (const url of ['/?ws%5Ftoken=T1', '/?channel=a&ws_tok%65n=T1', '/?WS%5fTOKEN=T1&x=1']) {
+      const redacted = redactUrl(url)
+      assert.ok(!redacted.includes('T1'), redacted)
+      assert.ok(redacted.includes('[redacted]'), redacted)
+    }
+    assert.equal(redactUrl('/?channel=a&ws_tok%65n=T1&b=2'), '/?channel=a&ws_tok%65n=[redacted]&b=2')
+    assert.equal(redactUrl('ws%5Ftoken=T1'), 'ws%5Ftoken=[redacted]', 'a bare query string')
+    const { lines, logger } = capture()
+    logger.info({
+      url: '/production?ws%5Ftoken=URLTOK&channel=a',
+      raw: 'ws_tok%65n=RAWTOK',
+      fields: { 'ws%5Ftoken': 'KEYTOK', 'c%6Fokie': 'COOKIE1', 'sec-websocket-pr%6Ftocol': 'P1' },
+    })
+    const text = lines.join('')
+    for (const secret of ['URLTOK', 'RAWTOK', 'KEYTOK', 'COOKIE1', 'P1']) {
+      assert.ok(!text.includes(secret), secret)
+    }
+    assert.ok(text.includes('channel=a'), 'the rest stays readable')
+  })
+
   test('logSafe escapes control characters and caps length (no forged lines, no terminal escapes)', () => {
     assert.equal(logSafe('x\n{"level":60}'), 'x\\x0a{"level":60}')
     assert.ok(!logSafe('\u001b[2J').includes('\u001b'))
