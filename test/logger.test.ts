@@ -98,7 +98,10 @@ describe('logger', () => {
       assert.ok(!redacted.includes('T1'), redacted)
       assert.ok(redacted.includes('[redacted]'), redacted)
     }
-    assert.equal(redactUrl('/?channel=a&ws_tok%65n=T1&b=2'), '/?channel=a&ws_tok%65n=[redacted]&b=2')
+    assert.equal(
+      redactUrl('/?channel=a&ws_tok%65n=T1&b=2'),
+      '/?channel=a&ws_tok%65n=[redacted]&b=2',
+    )
     assert.equal(redactUrl('ws%5Ftoken=T1'), 'ws%5Ftoken=[redacted]', 'a bare query string')
     const { lines, logger } = capture()
     logger.info({

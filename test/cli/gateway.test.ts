@@ -41,6 +41,7 @@ function awsShapedBackend(reply?: (body: string) => string) {
     if (req.url === '/ws/default' && connectionId && !reply) {
       const r = await fetch(`${managementUrl}/@connections/${encodeURIComponent(connectionId)}`, {
         method: 'POST',
+        headers: { 'content-type': 'application/octet-stream' },
         body: `echo:${body}`,
       })
       assert.equal(r.status, 200)

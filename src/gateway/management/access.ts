@@ -1,9 +1,12 @@
 /**
  * @module gateway/management/access
  * Who may reach the management API at all, checked before anything else: the peer address
- * (an unauthenticated API answers loopback peers only, whatever socket it is mounted on) and
+ * (an unauthenticated API answers loopback peers only, whatever socket it is mounted on),
  * the `Host` header (a page on `evil.example` whose DNS name is rebound to 127.0.0.1 sends
- * `Host: evil.example`, so a browser on this machine cannot be turned against a loopback API).
+ * `Host: evil.example`, so a browser on this machine cannot be turned against a loopback API),
+ * and the browser's own word on where a request comes from (`Origin`, `Sec-Fetch-Site`): a
+ * page on any origin can send a "simple" cross-site POST to `127.0.0.1` without a preflight,
+ * and an unsigned API must not act on it.
  */
 import type { IncomingMessage } from 'node:http'
 import { GatehouseError } from '../../errors.ts'
@@ -94,4 +97,80 @@ export function createHostCheck(
     if (local === undefined) return false
     return name === local || (local.startsWith('::ffff:') && name === local.slice(7))
   }
+}
+
+/**
+ * Build the browser-origin check. A request passes when it carries no `Origin` and no
+ * `Sec-Fetch-Site` of `cross-site` or `same-site` (what servers, the SDK and curl send), or
+ * when its `Origin` is one of `allowedOrigins` (exact `scheme://host[:port]`; default none).
+ * Browsers send `Origin` on every POST and DELETE, so a page elsewhere is refused whatever
+ * its body; `Sec-Fetch-Site` also catches the GETs a browser sends without `Origin`.
+ *
+ * @throws GatehouseError `ERR_INVALID_OPTION` for an entry that is not a serialised origin.
+ * @example
+ * ```ts
+ * const originAllowed = createOriginCheck(['https://admin.example'])
+ * if (!originAllowed(req)) return reply403()
+ * ```
+ */
+export function createOriginCheck(
+  allowedOrigins: readonly string[] | undefined,
+): (req: IncomingMessage) => boolean {
+  const allowed = new Set<string>()
+  if (allowedOrigins !== undefined) {
+    if (!Array.isArray(allowedOrigins)) {
+      throw new GatehouseError('ERR_INVALID_OPTION', 'allowedOrigins must be an array of origins.')
+    }
+    for (const entry of allowedOrigins) {
+      if (typeof entry !== 'string' || !isSerializedOrigin(entry)) {
+        throw new GatehouseError(
+          'ERR_INVALID_OPTION',
+          `allowedOrigins entries are origins (scheme://host[:port]); got ${JSON.stringify(entry)}.`,
+        )
+      }
+      allowed.add(entry)
+    }
+  }
+  return (req) => {
+    const origins = req.headersDistinct.origin
+    if (origins !== undefined) {
+      // Several Origin headers, or one that is not listed: refused. Listed: the caller chose it.
+      return origins.length === 1 && allowed.has(origins[0] as string)
+    }
+    const site = req.headers['sec-fetch-site']
+    return site !== 'cross-site' && site !== 'same-site'
+  }
+}
+
+function isSerializedOrigin(value: string): boolean {
+  try {
+    const url = new URL(value)
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value
+  } catch {
+    return false
+  }
+}
+
+/** Body types an unsigned call may send: none of them is one a page can send without a preflight. */
+const UNSIGNED_BODY_TYPES: ReadonlySet<string> = new Set([
+  'application/json',
+  'application/octet-stream',
+])
+
+/**
+ * True when an unsigned request's `Content-Type` is `application/json` or
+ * `application/octet-stream` (parameters such as `charset` allowed). A browser sends a
+ * cross-site POST without a preflight only as `text/plain`, a form type or no type at all,
+ * so requiring one of these two refuses those even from a browser that sends no `Origin`.
+ *
+ * @example
+ * ```ts
+ * isUnsignedBodyType(req) // 'application/octet-stream' → true, 'text/plain' → false
+ * ```
+ */
+export function isUnsignedBodyType(req: IncomingMessage): boolean {
+  const value = req.headers['content-type']
+  if (typeof value !== 'string') return false
+  const media = (value.split(';')[0] ?? '').trim().toLowerCase()
+  return UNSIGNED_BODY_TYPES.has(media)
 }

@@ -12,6 +12,7 @@ export type ManagementErrorType =
   | 'GoneException'
   | 'ForbiddenException'
   | 'PayloadTooLargeException'
+  | 'UnsupportedMediaTypeException'
   | 'LimitExceededException'
   | 'BadRequestException'
   | 'InternalServerErrorException'

@@ -7,7 +7,9 @@
  * connections in one call (see `push/fanout-wire.ts` and docs/gateway.md).
  *
  * Order of work per request, cheapest refusal first: peer address (unauthenticated mode:
- * loopback only) and `Host` allow-list (403) → path and method (403) → SigV4 headers
+ * loopback only), `Host` allow-list and browser origin (`Origin` not allowed, or
+ * `Sec-Fetch-Site` cross-site/same-site) (403) → path and method (403) → unsigned POST body
+ * type (`application/json` or `application/octet-stream`, else 415) → SigV4 headers
  * (403) → signature over a signed payload hash, before reading the body (403) → body within
  * its limit (413, the rest is never read) → body hash, or the signature over it (403) → the
  * call. The throttle (429) charges only authenticated calls, as soon as the caller is known:
@@ -38,7 +40,12 @@ import {
 } from '../../push/fanout-wire.ts'
 import type { SigV4Credentials } from '../../push/sigv4.ts'
 import { positiveInt } from '../../util/options.ts'
-import { createHostCheck, isLoopbackAddress } from './access.ts'
+import {
+  createHostCheck,
+  createOriginCheck,
+  isLoopbackAddress,
+  isUnsignedBodyType,
+} from './access.ts'
 import { readBodyLimited } from './body.ts'
 import { replyEmpty, replyError, replyJson } from './replies.ts'
 import { parseManagementPath, splitTarget } from './route.ts'
@@ -80,6 +87,13 @@ export interface ManagementServerOptions {
    * address the request arrived on. List your DNS name here to call the API by name.
    */
   readonly allowedHosts?: readonly string[]
+  /**
+   * Browser origins (`scheme://host[:port]`) allowed to call the API, e.g. an admin page.
+   * Default none: a request with any `Origin`, or with `Sec-Fetch-Site: cross-site` or
+   * `same-site`, gets 403, signed or not — a page on another site must never push, read or
+   * close connections (a cross-site `text/plain` POST needs no preflight).
+   */
+  readonly allowedOrigins?: readonly string[]
   /** The region signatures must be scoped to; any region when absent. */
   readonly region?: string
   /** Accepted distance of `x-amz-date` from now. Default 300 000 (5 min, as AWS). */
@@ -144,6 +158,7 @@ export function createManagementHandler(options: Omit<ManagementServerOptions, '
   }
   const loopbackOnly = options.credentials === undefined
   const hostAllowed = createHostCheck(options.allowedHosts)
+  const originAllowed = createOriginCheck(options.allowedOrigins)
   const clock = options.clock ?? systemClock
   const logger = options.logger ?? silentLogger
   const maxPayloadBytes = positiveInt(
@@ -179,6 +194,7 @@ export function createManagementHandler(options: Omit<ManagementServerOptions, '
       return forbidden('remote_address')
     }
     if (!hostAllowed(req)) return forbidden('host')
+    if (!originAllowed(req)) return forbidden('origin')
 
     if (rawPath === '/healthz' && (method === 'GET' || method === 'HEAD')) {
       replyJson(req, res, 200, { status: 'ok' })
@@ -196,6 +212,19 @@ export function createManagementHandler(options: Omit<ManagementServerOptions, '
     }
     if (route.kind === 'fanout' && (method !== 'POST' || req.headers[FANOUT_HEADER] !== '1')) {
       return forbidden('method')
+    }
+
+    if (!verifier && method === 'POST' && !isUnsignedBodyType(req)) {
+      // Unsigned, the body type is the last guard against a browser that sent no Origin.
+      logger.info({ event: 'management_refused', reason: 'content_type', requestId }, 'refused')
+      replyError(
+        req,
+        res,
+        415,
+        'UnsupportedMediaTypeException',
+        'Unsigned calls send Content-Type application/json or application/octet-stream.',
+      )
+      return
     }
 
     // Spend a token once the caller is authenticated; false means 429 has been sent.

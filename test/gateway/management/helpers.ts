@@ -21,6 +21,31 @@ export function send(
   headers: Record<string, string> = {},
   body?: string | Uint8Array,
 ): Promise<RawReply> {
+  return sendRaw(port, method, path, withBodyType(headers, body), body)
+}
+
+/**
+ * Unsigned calls with a body say what it is, as every real client does (the API refuses
+ * other types, see `isUnsignedBodyType`). Signed calls and explicit types are left alone.
+ */
+function withBodyType(
+  headers: Record<string, string>,
+  body: string | Uint8Array | undefined,
+): Record<string, string> {
+  if (body === undefined) return headers
+  const names = Object.keys(headers).map((h) => h.toLowerCase())
+  if (names.includes('content-type') || names.includes('authorization')) return headers
+  return { ...headers, 'content-type': 'application/octet-stream' }
+}
+
+/** {@link send} without a default body type: exactly the headers given. */
+export function sendRaw(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body?: string | Uint8Array,
+): Promise<RawReply> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
       const chunks: Buffer[] = []

@@ -169,7 +169,7 @@ describe('management API without auth', () => {
     ctx.connections.open('huge=')
     const reply = await rawExchange(
       ctx.port,
-      `POST /${STAGE}/@connections/huge%3D HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000000000\r\n\r\n`,
+      `POST /${STAGE}/@connections/huge%3D HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000000000\r\n\r\n`,
     )
     assert.match(reply.head, /^HTTP\/1\.1 413 /)
     assert.match(reply.head, /x-amzn-ErrorType: PayloadTooLargeException/i)
@@ -186,7 +186,7 @@ describe('management API without auth', () => {
     // Two chunks pass the limit; the body never ends, so only stopping early can answer.
     const reply = await rawExchange(
       ctx.port,
-      `POST /${STAGE}/@connections/chunk%3D HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n${chunk}${chunk}`,
+      `POST /${STAGE}/@connections/chunk%3D HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n${chunk}${chunk}`,
     )
     assert.match(reply.head, /^HTTP\/1\.1 413 /)
     assert.equal(reply.closedByServer, true)
