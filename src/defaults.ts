@@ -64,6 +64,8 @@ export const DEFAULTS = Object.freeze({
   appProtocol: 'gatehouse.v1',
   /** Query parameter naming the channel at connect. */
   channelQueryParam: 'channel',
+  /** Largest body a token request may declare (it needs none): over it, 413. */
+  tokenRequestMaxBodyBytes: 1_024,
   /** Cookie and header names of the CSRF double submit. */
   csrfCookieName: 'csrftoken',
   csrfHeaderName: 'x-csrftoken',

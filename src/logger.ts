@@ -168,7 +168,7 @@ export function createLogger(
 }
 
 /** One query parameter: its separator (or the start), its name as written, its value. */
-const QUERY_PARAM = /(^|[?&;])([^=&#?;\s]*)=([^&#;\s]*)/g
+const QUERY_PARAM = /(^|[?&;\s])([^=&#?;\s]*)=([^&#;\s]*)/g
 /** Parameter names whose values are credentials, compared decoded and lower-cased. */
 const TOKEN_PARAMS: ReadonlySet<string> = new Set(['ws_token', 'token'])
 

@@ -116,6 +116,24 @@ describe('logger', () => {
     assert.ok(text.includes('channel=a'), 'the rest stays readable')
   })
 
+  test('an Error keeps its type, message, stack, code and cause (redacted), never {}', () => {
+    const { lines, logger } = capture()
+    const cause = new Error('inner ws_token=C4USE')
+    const err = Object.assign(new TypeError('outer /?ws_token=T0K&x=1', { cause }), {
+      code: 'E_X',
+      cookie: 'sessionid=S1',
+    })
+    logger.error({ err }, 'failed')
+    const line = JSON.parse(lines.join('')) as { err: Record<string, unknown> }
+    assert.equal(line.err.type, 'TypeError')
+    assert.equal(line.err.message, 'outer /?ws_token=[redacted]&x=1')
+    assert.equal(line.err.code, 'E_X')
+    assert.equal(line.err.cookie, '[redacted]')
+    assert.match(String(line.err.stack), /TypeError: outer/)
+    assert.equal((line.err.cause as Record<string, unknown>).message, 'inner ws_token=[redacted]')
+    for (const secret of ['T0K', 'C4USE', 'S1']) assert.ok(!lines.join('').includes(secret), secret)
+  })
+
   test('logSafe escapes control characters and caps length (no forged lines, no terminal escapes)', () => {
     assert.equal(logSafe('x\n{"level":60}'), 'x\\x0a{"level":60}')
     assert.ok(!logSafe('\u001b[2J').includes('\u001b'))

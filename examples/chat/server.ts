@@ -16,7 +16,7 @@
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
 import { type App, encodeKeyPart, type Logger, logSafe, type Store } from 'gatehouse'
-import { toFetchRequest, writeFetchResponse } from 'gatehouse/node'
+import { answerBridgeError, toFetchRequest, writeFetchResponse } from 'gatehouse/node'
 import type { Asset } from './assets.ts'
 import type { GatewayHost } from './gateway-host.ts'
 import { discardBody, readJsonObject, sendJson } from './http-util.ts'
@@ -40,6 +40,9 @@ export interface ChatServerDeps {
   /** Present only in test mode. */
   readonly counters?: TestCounters | undefined
 }
+
+/** The token endpoint needs no body; a request carries at most this much (else 413). */
+const TOKEN_BODY_LIMIT_BYTES = 1_024
 
 /** Login attempts per client address and per user name, per minute (failed ones count too). */
 const LOGIN_LIMIT_PER_IP = 30
@@ -157,7 +160,16 @@ export function createChatListener(deps: ChatServerDeps): RequestListener {
   }
 
   async function token(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const request = await toFetchRequest(req, { maxBodyBytes: 1_024 })
+    let request: Request
+    try {
+      request = await toFetchRequest(req, { maxBodyBytes: TOKEN_BODY_LIMIT_BYTES })
+    } catch (err) {
+      // The bridge's own refusals (413 over the limit, 400 for a malformed target) are
+      // answers, not failures of the demo.
+      logger.warn({ event: 'token_request_refused', err }, 'token request refused')
+      answerBridgeError(res, err)
+      return
+    }
     const response = await tokenEndpoint(request)
     counters?.tokenAnswer(
       sessions.fromCookies(req.headers.cookie)?.username ?? null,
@@ -234,10 +246,8 @@ export function createChatListener(deps: ChatServerDeps): RequestListener {
 
   return (req, res) => {
     route(req, res).catch((err: unknown) => {
-      logger.error(
-        { event: 'http_error', err: logSafe(err instanceof Error ? err.message : err) },
-        'request failed',
-      )
+      // The error itself: the logger keeps its type, message and stack (redacted).
+      logger.error({ event: 'http_error', err }, 'request failed')
       if (!res.headersSent) sendJson(res, 500, { message: 'Internal server error' })
       else res.destroy()
     })

@@ -50,8 +50,20 @@ export function resolveBridgeOptions(options: NodeBridgeOptions = {}): NodeBridg
   })
 }
 
-class BodyTooLarge extends Error {}
-class BadTarget extends Error {}
+/** A body over the bridge's limit (answered 413). Named, so a log line says what happened. */
+class BodyTooLarge extends Error {
+  constructor(limit: number) {
+    super(`request body over the ${limit}-byte limit`)
+    this.name = 'BodyTooLarge'
+  }
+}
+/** A malformed Host or request target (answered 400). */
+class BadTarget extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'BadTarget'
+  }
+}
 
 // A Host header is a name or an IP literal with an optional port, nothing else: a client that
 // sends `Host: x/ws/connect?` must not be able to rewrite the path a Fetch handler routes on.
@@ -84,12 +96,12 @@ async function readBody(
   limit: number,
 ): Promise<Buffer> {
   const declared = Number(req.headers['content-length'])
-  if (Number.isFinite(declared) && declared > limit) throw new BodyTooLarge()
+  if (Number.isFinite(declared) && declared > limit) throw new BodyTooLarge(limit)
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of source) {
     size += (chunk as Buffer).byteLength
-    if (size > limit) throw new BodyTooLarge()
+    if (size > limit) throw new BodyTooLarge(limit)
     chunks.push(chunk as Buffer)
   }
   return Buffer.concat(chunks)

@@ -52,6 +52,7 @@ export type AppRefusalReason =
  */
 export type TokenRefusalReason =
   | 'method_not_allowed'
+  | 'payload_too_large'
   | 'fetch_site_forbidden'
   | 'origin_forbidden'
   | 'csrf_mismatch'
@@ -129,6 +130,7 @@ export const REFUSAL_REASONS = Object.freeze([
   'connection_unknown',
   'internal_error',
   'method_not_allowed',
+  'payload_too_large',
   'fetch_site_forbidden',
   'csrf_mismatch',
   'unauthenticated',

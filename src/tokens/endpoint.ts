@@ -6,7 +6,8 @@
  *
  * Checks, cheapest first, each refusal with the one generic body `{"message": <status text>}`
  * of `http/refusal.ts` (the reason, a `TokenRefusalReason`, goes to the log only):
- * 1. method is POST, else 405 with `Allow: POST`;
+ * 1. method is POST, else 405 with `Allow: POST`; a body over
+ *    `DEFAULTS.tokenRequestMaxBodyBytes` (the request needs none), else 413;
  * 2. `Sec-Fetch-Site`, when the browser sends it, is `same-origin` (or `same-site` when
  *    `allowSameSite` is set), else 403. `same-site` is refused by default because sibling
  *    subdomains are same-site and are exactly the attacker of research/security.md §2.1;
@@ -80,6 +81,31 @@ function csrfMatches(cookie: string | undefined, header: string | null): boolean
   if (cookie.length === 0 || header.length === 0) return false
   if (cookie.length > MAX_CSRF_LENGTH || header.length > MAX_CSRF_LENGTH) return false
   return timingSafeEqual(sha256(cookie), sha256(header))
+}
+
+/**
+ * True when the request body is at most `limit` bytes: a declared `Content-Length` decides
+ * without reading; otherwise the stream is read until it ends or passes the limit (then
+ * cancelled), so an oversized body costs at most `limit` bytes of memory.
+ */
+async function bodyWithin(req: Request, limit: number): Promise<boolean> {
+  const declared = req.headers.get('content-length')
+  if (declared !== null) {
+    const length = Number(declared)
+    if (!Number.isSafeInteger(length) || length < 0 || length > limit) return false
+  }
+  if (req.body === null) return true
+  const reader = req.body.getReader()
+  let total = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) return true
+    total += value.byteLength
+    if (total > limit) {
+      await reader.cancel().catch(() => {})
+      return false
+    }
+  }
 }
 
 function isIdentity(value: unknown): value is TokenRequestIdentity {
@@ -166,6 +192,14 @@ export function createTokenEndpoint(
         )
         return failure(405, { allow: 'POST' })
       }
+      // A token request needs no body; one over the limit is answered 413, not read on.
+      if (!(await bodyWithin(req, DEFAULTS.tokenRequestMaxBodyBytes))) {
+        logger.info(
+          { reason: 'payload_too_large' satisfies TokenRefusalReason },
+          'token request rejected',
+        )
+        return failure(413)
+      }
       const site = req.headers.get('sec-fetch-site')
       if (site !== null && !fetchSites.has(site)) {
         return reject('fetch_site_forbidden', { secFetchSite: logSafe(site, 32) })
@@ -199,11 +233,11 @@ export function createTokenEndpoint(
         )
         return failure(503)
       }
-      // The message may carry host details; log it, never send it.
+      // The message may carry host details; log it (with its stack), never send it.
       logger.error(
         {
           reason: 'internal_error' satisfies TokenRefusalReason,
-          err: logSafe(err instanceof Error ? err.message : err),
+          err: err instanceof Error ? err : logSafe(err),
         },
         'token request failed',
       )

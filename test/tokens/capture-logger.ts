@@ -1,5 +1,5 @@
 /** A Logger that keeps every line, for assertions on reason codes and redaction. */
-import type { Logger } from '../../src/logger.ts'
+import { type Logger, redactFields } from '../../src/logger.ts'
 
 export interface LogLine {
   readonly level: 'debug' | 'info' | 'warn' | 'error'
@@ -20,6 +20,7 @@ export function captureLogger(): Logger & { readonly lines: LogLine[]; text(): s
     info: at('info'),
     warn: at('warn'),
     error: at('error'),
-    text: () => lines.map((l) => JSON.stringify(l)).join('\n'),
+    // As createLogger writes them: errors with message and stack, secrets redacted.
+    text: () => lines.map((l) => JSON.stringify(redactFields(l))).join('\n'),
   }
 }

@@ -241,6 +241,24 @@ describe('token endpoint', () => {
     await expectStatus(await viaAuth.handle(request()), 503, 'Service Unavailable')
   })
 
+  test('a body over 1 KiB: 413 (not 500), before CSRF and authentication', async () => {
+    const { handle, authCalls, spy } = setup()
+    for (const size of [1_025, 64 * 1024]) {
+      const base = request()
+      const res = await handle(
+        new Request(URL_, { method: 'POST', headers: base.headers, body: 'x'.repeat(size) }),
+      )
+      await expectStatus(res, 413, 'Payload Too Large')
+    }
+    assert.equal(authCalls.count, 0)
+    assert.equal(spy.calls.length, 0)
+    const small = request()
+    const ok = await handle(
+      new Request(URL_, { method: 'POST', headers: small.headers, body: 'x'.repeat(1_024) }),
+    )
+    assert.equal(ok.status, 200)
+  })
+
   test('other failures: 500 with a generic body; the detail goes to the log only', async () => {
     const { handle, logger } = setup({
       authenticate: async () => {
@@ -252,6 +270,7 @@ describe('token endpoint', () => {
     assert.equal(res.status, 500)
     assert.equal(text, '{"message":"Internal server error"}')
     assert.ok(logger.text().includes('secret detail'))
+    assert.ok(logger.text().includes('"stack"'), 'the stack is logged too')
   })
 
   test('the store holds only hashes: raw token absent from every store call and the SQLite file', async () => {
