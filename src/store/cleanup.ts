@@ -68,5 +68,7 @@ export async function cleanupStore(
     tokensCreatedBefore: now - ages.tokenAgeSec * 1_000,
     rateLimitsBefore: now - ages.rateLimitAgeDays * 86_400_000,
     sessionsDisconnectedBefore: now - ages.sessionAgeSec * 1_000,
+    // A nonce is worthless once expired: no age to configure.
+    noncesExpiredBefore: now,
   })
 }

@@ -6,6 +6,7 @@
  * so it is no production store; rows grow until `cleanup()` removes them.
  */
 import { GatehouseError } from '../errors.ts'
+import { validateNonce } from './nonce.ts'
 import {
   advanceCounts,
   decide,
@@ -57,6 +58,7 @@ export function createMemoryStore(): Store {
   const tokens = new Map<string, StoredToken>()
   const counters = new Map<string, StoredCounter>()
   const sessions = new Map<string, MutableSession>()
+  const nonces = new Map<string, number>()
   let closed = false
 
   // Each method runs its body synchronously; a closed store fails like an unreachable backend.
@@ -117,6 +119,9 @@ export function createMemoryStore(): Store {
   }
 
   return {
+    // One process: nothing is shared, so replays to another process are not this store's.
+    shared: false,
+
     insertToken: (token: TokenRecord) =>
       run('insertToken', () => {
         // Never overwrite: rebinding an existing hash to another user would hand over a token.
@@ -221,8 +226,24 @@ export function createMemoryStore(): Store {
         return ids
       }),
 
+    claimNonce: (key: string, expiresAt: number, now: number) =>
+      run('claimNonce', () => {
+        validateNonce(key, expiresAt, now)
+        const held = nonces.get(key)
+        if (held !== undefined && held > now) return false
+        nonces.set(key, expiresAt)
+        return true
+      }),
+
     cleanup: (cutoffs: CleanupCutoffs) =>
       run('cleanup', (): CleanupResult => {
+        let n = 0
+        for (const [key, expiresAt] of nonces) {
+          if (expiresAt < cutoffs.noncesExpiredBefore) {
+            nonces.delete(key)
+            n++
+          }
+        }
         let t = 0
         let r = 0
         let s = 0
@@ -249,7 +270,7 @@ export function createMemoryStore(): Store {
             s++
           }
         }
-        return { tokens: t, rateLimits: r, sessions: s }
+        return { tokens: t, rateLimits: r, sessions: s, nonces: n }
       }),
 
     close: async () => {

@@ -110,6 +110,18 @@ export const POSTGRES_MIGRATIONS: readonly PgMigration[] = [
       ALTER TABLE ${s}.tokens ALTER COLUMN app_id DROP DEFAULT;
     `,
   },
+  {
+    // One-time keys (Store.claimNonce): signed gateway calls already seen by any app process,
+    // so a replay to another process is refused. Expired rows go at cleanup.
+    version: 5,
+    sql: (s) => `
+      CREATE TABLE ${s}.nonces (
+        key text PRIMARY KEY,
+        expires_at bigint NOT NULL
+      );
+      CREATE INDEX nonces_expiry ON ${s}.nonces (expires_at);
+    `,
+  },
 ]
 
 /**

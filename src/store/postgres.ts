@@ -15,6 +15,7 @@ import { GatehouseError } from '../errors.ts'
 import { bucketStart, decide, judge, validateRateKeys } from '../limits/sliding-window.ts'
 import { positiveInt } from '../util/options.ts'
 import { audienceTarget } from './audience.ts'
+import { validateNonce } from './nonce.ts'
 import { migratePostgres, type PgQueryable, quoteSchema } from './postgres-schema.ts'
 import type {
   Audience,
@@ -228,9 +229,15 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
     cleanup: `WITH
       t AS (DELETE FROM ${s}.tokens WHERE created_at < $1 RETURNING 1),
       r AS (DELETE FROM ${s}.rate_limits WHERE window_start + 2 * window_ms < $2 RETURNING 1),
-      x AS (DELETE FROM ${s}.sessions WHERE NOT connected AND disconnected_at < $3 RETURNING 1)
+      x AS (DELETE FROM ${s}.sessions WHERE NOT connected AND disconnected_at < $3 RETURNING 1),
+      n AS (DELETE FROM ${s}.nonces WHERE expires_at < $4 RETURNING 1)
       SELECT (SELECT count(*) FROM t)::int AS tokens, (SELECT count(*) FROM r)::int AS rate_limits,
-             (SELECT count(*) FROM x)::int AS sessions`,
+             (SELECT count(*) FROM x)::int AS sessions, (SELECT count(*) FROM n)::int AS nonces`,
+    // Held unless the held row has expired: the conflict's WHERE leaves a live row alone,
+    // and RETURNING then yields no row. Concurrent claims serialise on the primary key.
+    claimNonce: `INSERT INTO ${s}.nonces AS n (key, expires_at) VALUES ($1, $2)
+      ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE n.expires_at <= $3
+      RETURNING 1 AS claimed`,
   }
 
   let closed = false
@@ -244,6 +251,9 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
   }
 
   return {
+    // Every app process and gateway node may point at the same database.
+    shared: true,
+
     insertToken: (t: TokenRecord) =>
       run('insertToken', async () => {
         // Plain INSERT: a duplicate hash fails rather than rebinding a token to someone else.
@@ -369,13 +379,22 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
           c.tokensCreatedBefore,
           c.rateLimitsBefore,
           c.sessionsDisconnectedBefore,
+          c.noncesExpiredBefore,
         ])
         const r = rows[0] ?? {}
         return {
           tokens: Number(r.tokens ?? 0),
           rateLimits: Number(r.rate_limits ?? 0),
           sessions: Number(r.sessions ?? 0),
+          nonces: Number(r.nonces ?? 0),
         }
+      }),
+
+    claimNonce: (key: string, expiresAt: number, now: number) =>
+      run('claimNonce', async () => {
+        validateNonce(key, expiresAt, now)
+        const { rows } = await db.query(sql.claimNonce, [key, expiresAt, now])
+        return rows.length > 0
       }),
 
     close: async () => {

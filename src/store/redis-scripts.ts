@@ -17,6 +17,7 @@
  * | `s:<connection id>` | hash | session: `u`, `h`, `ch`, `con` (1/0), `rc`, `ca`, `ls`, `da` |
  * | `su:<user>`, `sh:<session hash>`, `sc:<channel>`, `sa` | set | connected ids, for audiences |
  * | `sd` | zset | disconnected ids by disconnect time, for cleanup |
+ * | `n:<key>` | string | a claimed nonce: its expiry (injected clock), with a Redis TTL as well |
  *
  * Nullable strings travel as `''` (null) or `'=' .. value`.
  *
@@ -81,6 +82,17 @@ end\n`
  * ```
  */
 export const REDIS_SCRIPTS = {
+  /**
+   * ARGV: key, expires, now, ttl ms. 1 when claimed, 0 when held. Expiry is judged on the
+   * injected clock like every other row here; the TTL (`SET … PX`) only lets Redis drop the
+   * key itself once it no longer matters, so nonces need no cleanup pass.
+   */
+  claimNonce: script(`local k = KEYS[1] .. 'n:' .. ARGV[1]
+local held = redis.call('GET', k)
+if held and tonumber(held) > tonumber(ARGV[3]) then return 0 end
+redis.call('SET', k, ARGV[2], 'PX', ARGV[4])
+return 1`),
+
   /**
    * ARGV: hash, user, session hash, app id, created, expires. 0 when the hash exists (never
    * overwritten).

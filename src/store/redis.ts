@@ -6,7 +6,9 @@
  * rate-limit step hold under any number of clients; reads are single commands.
  *
  * Rows carry no Redis TTL: times here come from the injected clock, not Redis's, so expiry
- * is the job of `cleanup()` (the CLI or the app's timer), as with the SQL stores.
+ * is the job of `cleanup()` (the CLI or the app's timer), as with the SQL stores. Nonces are
+ * the exception: judged on the injected clock too, they also get a TTL (`SET … PX`), since
+ * one is written per signed call and nothing else ever reads an expired one.
  * On Redis Cluster, give a hash-tagged prefix (`{gatehouse}:`) so all keys share a slot.
  */
 import type { Cluster, Redis } from 'ioredis'
@@ -14,6 +16,7 @@ import { GatehouseError } from '../errors.ts'
 import { bucketStart, decide, judge, validateRateKeys } from '../limits/sliding-window.ts'
 import { positiveInt } from '../util/options.ts'
 import { audienceTarget } from './audience.ts'
+import { validateNonce } from './nonce.ts'
 import { REDIS_SCRIPTS, type RedisScript } from './redis-scripts.ts'
 import type {
   Audience,
@@ -57,6 +60,9 @@ export type RedisStoreOptions = (
   /** Prepended to every key. Default `gatehouse:`. */
   readonly prefix?: string
 }
+
+/** Extra Redis TTL on a nonce beyond its expiry, so skew between clocks never drops it early. */
+const NONCE_TTL_MARGIN_MS = 60_000
 
 // Rows visited per cleanup script call, so one call never blocks Redis for long.
 const CLEANUP_BATCH = 1_000
@@ -168,6 +174,9 @@ function redisStore(redis: Redis | Cluster, p: string, owned: boolean): Store {
   ]
 
   return {
+    // Every app process and gateway node may point at the same Redis.
+    shared: true,
+
     insertToken: (t: TokenRecord) =>
       run('insertToken', async () => {
         const args = [t.hash, t.userId, t.sessionHash, t.appId, t.createdAt, t.expiresAt]
@@ -278,9 +287,19 @@ function redisStore(redis: Redis | Cluster, p: string, owned: boolean): Store {
         }
       }),
 
+    claimNonce: (key: string, expiresAt: number, now: number) =>
+      run('claimNonce', async () => {
+        validateNonce(key, expiresAt, now)
+        // The Redis TTL outlives the injected-clock expiry by a margin for clock skew
+        // between this process and Redis; the script judges expiry on the injected clock.
+        const ttlMs = Math.max(1, expiresAt - now) + NONCE_TTL_MARGIN_MS
+        return (await call(REDIS_SCRIPTS.claimNonce, [key, expiresAt, now, ttlMs])) === 1
+      }),
+
     cleanup: (c: CleanupCutoffs) =>
       run('cleanup', async () => {
-        const total = { tokens: 0, rateLimits: 0, sessions: 0 }
+        // Nonces carry a Redis TTL and expire on their own: none to count here.
+        const total = { tokens: 0, rateLimits: 0, sessions: 0, nonces: 0 }
         for (let batch = 0; batch < CLEANUP_MAX_BATCHES; batch++) {
           const r = (await call(REDIS_SCRIPTS.cleanup, [
             c.tokensCreatedBefore,

@@ -111,6 +111,18 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       CREATE INDEX tokens_created ON tokens (created_at);
     `,
   },
+  {
+    // One-time keys (Store.claimNonce): signed gateway calls already seen, so a replay to
+    // another process sharing this file is refused. Expired rows go at cleanup.
+    version: 5,
+    sql: `
+      CREATE TABLE nonces (
+        key TEXT PRIMARY KEY,
+        expires_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX nonces_expiry ON nonces (expires_at);
+    `,
+  },
 ]
 
 /**
@@ -131,7 +143,7 @@ export const SQLITE_SCHEMA_VERSION: number = SQLITE_MIGRATIONS.at(-1)!.version
  * @example
  * ```ts
  * const db = new DatabaseSync('.data/gatehouse.db')
- * migrateSqlite(db, Date.now()) // 4
+ * migrateSqlite(db, Date.now()) // 5
  * ```
  */
 export function migrateSqlite(db: DatabaseSync, now: number): number {

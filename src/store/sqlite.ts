@@ -16,6 +16,7 @@ import { dirname } from 'node:path'
 // another store never loads it (on Node 22 loading it prints an ExperimentalWarning).
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import { GatehouseError } from '../errors.ts'
+import { validateNonce } from './nonce.ts'
 import {
   bucketStart,
   decide,
@@ -191,6 +192,14 @@ function sqliteStore(db: DatabaseSync): Store {
     // A bucket still weighs on the estimate for one window after it ends (as "previous").
     cleanRates: q('DELETE FROM rate_limits WHERE window_start + 2 * window_ms < ?'),
     cleanSessions: q('DELETE FROM sessions WHERE connected = 0 AND disconnected_at < ?'),
+    // Held unless the held row has expired: the upsert's WHERE leaves a live row alone, and
+    // RETURNING then yields nothing.
+    claimNonce: q(
+      `INSERT INTO nonces (key, expires_at) VALUES (?1, ?2)
+       ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at <= ?3
+       RETURNING 1 AS claimed`,
+    ),
+    cleanNonces: q('DELETE FROM nonces WHERE expires_at < ?'),
   }
 
   // Every call: run synchronously, surface any SQLite failure as ERR_STORE_UNAVAILABLE.
@@ -244,6 +253,10 @@ function sqliteStore(db: DatabaseSync): Store {
   }
 
   return {
+    // Other processes may open the same file, but the default is one process per file; an
+    // app whose processes share a file turns the store-backed replay check on itself.
+    shared: false,
+
     insertToken: (t: TokenRecord) =>
       run('insertToken', () => {
         // Plain INSERT: a duplicate hash fails rather than rebinding a token to someone else.
@@ -348,6 +361,12 @@ function sqliteStore(db: DatabaseSync): Store {
         }
       }),
 
+    claimNonce: (key: string, expiresAt: number, now: number) =>
+      run('claimNonce', () => {
+        validateNonce(key, expiresAt, now)
+        return st.claimNonce.get(key, expiresAt, now) !== undefined
+      }),
+
     cleanup: (c: CleanupCutoffs) =>
       run(
         'cleanup',
@@ -356,6 +375,7 @@ function sqliteStore(db: DatabaseSync): Store {
             tokens: Number(st.cleanTokens.run(c.tokensCreatedBefore).changes),
             rateLimits: Number(st.cleanRates.run(c.rateLimitsBefore).changes),
             sessions: Number(st.cleanSessions.run(c.sessionsDisconnectedBefore).changes),
+            nonces: Number(st.cleanNonces.run(c.noncesExpiredBefore).changes),
           })),
       ),
 

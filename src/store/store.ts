@@ -131,6 +131,8 @@ export interface CleanupCutoffs {
   readonly rateLimitsBefore: number
   /** Disconnected sessions whose disconnect came before this are deleted. */
   readonly sessionsDisconnectedBefore: number
+  /** Nonces ({@link Store.claimNonce}) that expired before this are deleted. */
+  readonly noncesExpiredBefore: number
 }
 
 /** How many rows {@link Store.cleanup} removed. */
@@ -138,6 +140,7 @@ export interface CleanupResult {
   readonly tokens: number
   readonly rateLimits: number
   readonly sessions: number
+  readonly nonces: number
 }
 
 /**
@@ -152,6 +155,12 @@ export interface CleanupResult {
  * ```
  */
 export interface Store {
+  /**
+   * True when other processes (app instances, gateway nodes) can use the same data:
+   * PostgreSQL and Redis. An app then checks signed gateway calls against replays with
+   * {@link Store.claimNonce} by default, not only in its own memory.
+   */
+  readonly shared: boolean
   /** Store a new token (its hash). */
   insertToken(token: TokenRecord): Promise<void>
   /**
@@ -229,6 +238,22 @@ export interface Store {
   ): Promise<number>
   /** Connection ids of the connected sessions an audience names. */
   listConnections(audience: Audience): Promise<string[]>
+
+  /**
+   * Claim a one-time key until `expiresAt` (epoch ms), atomically: true when the key was
+   * absent or had expired at `now` (it is now held until `expiresAt`), false when it is held.
+   * Of any number of concurrent calls with one key, across every process sharing the store,
+   * exactly one gets true. The app uses it so a signed gateway call replayed to another app
+   * process is refused there too. One round trip (`INSERT … ON CONFLICT … WHERE expired`,
+   * `SET NX PX`).
+   *
+   * @example
+   * ```ts
+   * await store.claimNonce('sig:4f1c…', now + 60_000, now) // true
+   * await store.claimNonce('sig:4f1c…', now + 60_000, now) // false: already claimed
+   * ```
+   */
+  claimNonce(key: string, expiresAt: number, now: number): Promise<boolean>
 
   /** Delete old rows; see {@link CleanupCutoffs}. */
   cleanup(cutoffs: CleanupCutoffs): Promise<CleanupResult>

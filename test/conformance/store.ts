@@ -636,6 +636,7 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
             tokensCreatedBefore: 0,
             rateLimitsBefore: 0,
             sessionsDisconnectedBefore: T0 + 10,
+            noncesExpiredBefore: 0,
           }
           assert.equal((await s.cleanup(none)).sessions, 0)
           assert.equal((await s.getSession('c1'))?.connected, true)
@@ -842,6 +843,61 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
         }))
     })
 
+    describe('nonces', () => {
+      test('a nonce is claimed once until it expires, then can be claimed again', () =>
+        withStore(open, async (s) => {
+          const key = `sig:${hashOf('n')}`
+          assert.equal(await s.claimNonce(key, T0 + 30_000, T0), true)
+          assert.equal(await s.claimNonce(key, T0 + 30_000, T0 + 1), false, 'a replay')
+          assert.equal(await s.claimNonce(key, T0 + 90_000, T0 + 29_999), false, 'still held')
+          assert.equal(await s.claimNonce(`sig:${hashOf('other')}`, T0 + 30_000, T0), true)
+          // Held while expiresAt > now, as tokens: at expiresAt it is free again.
+          assert.equal(await s.claimNonce(key, T0 + 60_000, T0 + 30_000), true, 'expired')
+          assert.equal(await s.claimNonce(key, T0 + 60_000, T0 + 30_001), false, 'held anew')
+        }))
+
+      test('50 concurrent claims of one key: exactly one succeeds', () =>
+        withStore(open, async (s) => {
+          const key = `sig:${hashOf('race')}`
+          const results = await Promise.all(
+            Array.from({ length: 50 }, () => s.claimNonce(key, T0 + 30_000, T0)),
+          )
+          assert.equal(results.filter(Boolean).length, 1)
+        }))
+
+      test('cleanup leaves held nonces held and expired ones claimable', () =>
+        withStore(open, async (s) => {
+          const live = `sig:${hashOf('live')}`
+          const dead = `sig:${hashOf('dead')}`
+          await s.claimNonce(live, T0 + 100_000, T0)
+          await s.claimNonce(dead, T0 + 10, T0)
+          await s.cleanup({
+            tokensCreatedBefore: 0,
+            rateLimitsBefore: 0,
+            sessionsDisconnectedBefore: 0,
+            noncesExpiredBefore: T0 + 50,
+          })
+          assert.equal(await s.claimNonce(live, T0 + 100_000, T0 + 60), false)
+          assert.equal(await s.claimNonce(dead, T0 + 100_000, T0 + 60), true)
+        }))
+
+      test('malformed keys and times are rejected, never claimed', () =>
+        withStore(open, async (s) => {
+          for (const [key, exp, now] of [
+            ['', T0 + 1, T0],
+            ['x'.repeat(201), T0 + 1, T0],
+            ['a\nb', T0 + 1, T0],
+            ['k', Number.NaN, T0],
+            ['k', T0 + 1, 1.5],
+          ] as const) {
+            await assert.rejects(s.claimNonce(key, exp, now), (err) =>
+              isGatehouseError(err, 'ERR_INVALID_OPTION'),
+            )
+          }
+          assert.equal(typeof s.shared, 'boolean')
+        }))
+    })
+
     describe('cleanup', () => {
       test('removes exactly what the cut-offs name and reports the counts', () =>
         withStore(open, async (s) => {
@@ -887,15 +943,17 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
             tokensCreatedBefore: cut,
             rateLimitsBefore: cut,
             sessionsDisconnectedBefore: cut,
+            noncesExpiredBefore: 0,
           })
-          assert.deepEqual(result, { tokens: 2, rateLimits: 1, sessions: 1 })
+          assert.deepEqual(result, { tokens: 2, rateLimits: 1, sessions: 1, nonces: 0 })
           assert.deepEqual(
             await s.cleanup({
               tokensCreatedBefore: cut,
               rateLimitsBefore: cut,
               sessionsDisconnectedBefore: cut,
+              noncesExpiredBefore: 0,
             }),
-            { tokens: 0, rateLimits: 0, sessions: 0 },
+            { tokens: 0, rateLimits: 0, sessions: 0, nonces: 0 },
           )
 
           // Survivors are intact; removed rows are gone.

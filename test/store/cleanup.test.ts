@@ -15,7 +15,7 @@ function spyStore(): { store: Store; calls: CleanupCutoffs[] } {
     ...createMemoryStore(),
     cleanup: async (c: CleanupCutoffs) => {
       calls.push(c)
-      return { tokens: 1, rateLimits: 2, sessions: 3 }
+      return { tokens: 1, rateLimits: 2, sessions: 3, nonces: 4 }
     },
   }
   return { store, calls }
@@ -29,12 +29,13 @@ test('cleanupStore turns ages into cut-offs relative to the clock', async () => 
     { tokenAgeSec: 300, rateLimitAgeDays: 7, sessionAgeSec: 86_400 },
     clock,
   )
-  assert.deepEqual(result, { tokens: 1, rateLimits: 2, sessions: 3 })
+  assert.deepEqual(result, { tokens: 1, rateLimits: 2, sessions: 3, nonces: 4 })
   assert.deepEqual(calls, [
     {
       tokensCreatedBefore: 1_700_000_000_000 - 300_000,
       rateLimitsBefore: 1_700_000_000_000 - 7 * 86_400_000,
       sessionsDisconnectedBefore: 1_700_000_000_000 - 86_400_000,
+      noncesExpiredBefore: 1_700_000_000_000,
     },
   ])
 })
@@ -68,7 +69,7 @@ test('cleanupStore removes old rows of a real store and keeps young ones', async
   })
   await store.markDisconnected(['gone'], t - 100_000_000)
   const result = await cleanupStore(store, CLEANUP_DEFAULTS, clock)
-  assert.deepEqual(result, { tokens: 1, rateLimits: 0, sessions: 1 })
+  assert.deepEqual(result, { tokens: 1, rateLimits: 0, sessions: 1, nonces: 0 })
   assert.notEqual(await store.consumeToken(claim('new', 's'), t), null)
 })
 
