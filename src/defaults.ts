@@ -46,6 +46,10 @@ export const DEFAULTS = Object.freeze({
   integrationTimeoutMs: 29_000,
   /** Accepted skew of a signed gateway call's timestamp. */
   signatureWindowMs: 30_000,
+  /** Signed calls the app's replay cache remembers at once (full: the oldest is forgotten). */
+  replayCacheSize: 100_000,
+  /** Of those, at most this many from one client IP (IPv6 per /64). */
+  replayCachePerSource: 10_000,
   /** Channel names: letters, digits, `_` and `-`, 1 to 128 characters. */
   channelPattern: /^[A-Za-z0-9_-]{1,128}$/,
   /** Connection ids as AWS issues them (URL-safe base64 plus `=`). */

@@ -50,6 +50,8 @@ const APP_KEYS = [
   'requiredHeaders',
   'gatewaySecret',
   'allowUnsignedGateway',
+  'hmacOnly',
+  'sharedReplayCheck',
   'authorizeChannel',
   'requireChannel',
   'connectChecks',
@@ -121,6 +123,10 @@ export interface AppConfig {
   readonly useToken: boolean
   readonly requireOrigin: boolean
   readonly allowUnsignedGateway: boolean
+  /** Refuse the static secret header: HMAC-signed calls only. */
+  readonly hmacOnly: boolean
+  /** Claim each signed call's signature in the store too (a replay to another process). */
+  readonly sharedReplayCheck: boolean
   readonly requireChannel: boolean
   readonly allowSameSite: boolean
   readonly connectLimitPerIp: number
@@ -294,6 +300,16 @@ export function resolveAppConfig(options: AppOptions): AppConfig {
       '`allowUnsignedGateway` contradicts `gatewaySecret`: with a secret, unsigned calls are refused.',
     )
   }
+  const hmacOnly = booleanOption('hmacOnly', o.hmacOnly, false)
+  if (hmacOnly && gatewaySecret === undefined) {
+    conflict('`hmacOnly` needs `gatewaySecret`: without a secret no call can be signed.')
+  }
+  // On a shared store (PostgreSQL, Redis) another app process may receive a replay.
+  const sharedReplayCheck = booleanOption(
+    'sharedReplayCheck',
+    o.sharedReplayCheck,
+    store.shared === true,
+  )
   const requireOrigin = booleanOption('requireOrigin', o.requireOrigin, false)
   const allowedOrigins = stringArrayOption('allowedOrigins', o.allowedOrigins, [])!
   const allowedHosts = stringArrayOption('allowedHosts', o.allowedHosts, undefined)
@@ -321,6 +337,8 @@ export function resolveAppConfig(options: AppOptions): AppConfig {
     useToken,
     requireOrigin,
     allowUnsignedGateway,
+    hmacOnly,
+    sharedReplayCheck,
     requireChannel: booleanOption('requireChannel', o.requireChannel, false),
     allowSameSite: booleanOption('allowSameSite', o.allowSameSite, DEFAULTS.allowSameSite),
     connectLimitPerIp: intOption(

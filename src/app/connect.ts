@@ -22,7 +22,7 @@ import { connectIpKey, connectUserKey } from '../limits/keys.ts'
 import type { NewSession, RateKey, SessionRecord, Store } from '../store/store.ts'
 import { hashSessionId } from '../tokens/token.ts'
 import { connectWithToken, type TokenUseContext } from '../tokens/use.ts'
-import type { AuthenticityCheck } from './authenticity.ts'
+import type { Authenticity } from './authenticity.ts'
 import { isValidChannel } from './checks/channel.ts'
 import { hasPermissions } from './checks/permissions.ts'
 import type { AppConfig } from './config.ts'
@@ -57,7 +57,7 @@ interface ConnectStep {
 export interface ConnectDeps {
   readonly config: AppConfig
   readonly store: Store
-  readonly authenticity: AuthenticityCheck
+  readonly authenticity: Authenticity
   /** Handed to the `onConnect` hook. */
   readonly send: Sender
 }
@@ -106,7 +106,7 @@ export function createConnectPipeline(
   const userLimit = { limit: config.connectLimitPerUser, windowMs: config.connectWindowMs }
 
   const steps: ConnectStep[] = [
-    { name: 'gateway', run: (s) => authenticity(s.event) },
+    { name: 'gateway', run: (s) => authenticity.check(s.event) },
     {
       name: 'identify',
       run: async (s) => {
@@ -233,6 +233,9 @@ export function createConnectPipeline(
         user: null,
       }
       const refuse = ({ check, rejection }: Refusal): GatewayResponse => {
+        // A refused connect leaves no trace in the replay cache: anonymous floods of refused
+        // connects cannot fill it, and a replay of this call is only refused again.
+        if (check !== 'gateway') authenticity.release(event)
         config.logger.warn(
           {
             event: 'connect_rejected',
@@ -284,6 +287,9 @@ export function createConnectPipeline(
           userId: null,
           sessionHash: nonEmpty(sessionId) ? hashSessionId(sessionId) : null,
         }
+        // Without a token nothing else stops a replay of this call to another process.
+        const replayed = await authenticity.claimShared(event)
+        if (replayed) return refuse({ check: 'gateway', rejection: replayed })
         await store.createSession(row)
       }
       // Built here rather than read back after the write: every field is known.

@@ -18,7 +18,7 @@ import { createTokenEndpoint, type TokenEndpointOptions } from '../tokens/endpoi
 import { createTokenService, type TokenService } from '../tokens/service.ts'
 import { hashSessionId } from '../tokens/token.ts'
 import { invalidOption, readOptions } from '../util/options.ts'
-import { createAuthenticityCheck } from './authenticity.ts'
+import { createAuthenticity } from './authenticity.ts'
 import { resolveAppConfig } from './config.ts'
 import { createConnectPipeline } from './connect.ts'
 import { createDisconnectPipeline } from './disconnect.ts'
@@ -100,7 +100,7 @@ export function createApp(options: AppOptions): App {
   // From here on only `config` is read: the caller's object is never consulted again.
   const config = resolveAppConfig(options)
   const { store, connections } = config
-  const authenticity = createAuthenticityCheck(config)
+  const authenticity = createAuthenticity(config, store)
   const tokens = createTokenService({
     store,
     appId: config.appId,

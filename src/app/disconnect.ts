@@ -6,7 +6,7 @@
 import type { GatewayEvent, GatewayResponse } from '../events/event.ts'
 import { toResponse } from '../http/refusal.ts'
 import type { Store } from '../store/store.ts'
-import type { AuthenticityCheck } from './authenticity.ts'
+import type { Authenticity } from './authenticity.ts'
 import type { AppConfig } from './config.ts'
 import { guard } from './guard.ts'
 import type { Sender } from './send.ts'
@@ -23,7 +23,7 @@ import type { Sender } from './send.ts'
 export function createDisconnectPipeline(deps: {
   readonly config: AppConfig
   readonly store: Store
-  readonly authenticity: AuthenticityCheck
+  readonly authenticity: Authenticity
   /** Handed to the `onDisconnect` hook. */
   readonly send: Sender
 }): (event: GatewayEvent) => Promise<GatewayResponse> {
@@ -31,7 +31,7 @@ export function createDisconnectPipeline(deps: {
   const hook = config.onDisconnect
   return (event) =>
     guard(config.logger, 'disconnect', event, async () => {
-      const untrusted = authenticity(event)
+      const untrusted = authenticity.check(event) ?? (await authenticity.claimShared(event))
       if (untrusted) {
         config.logger.warn(
           {

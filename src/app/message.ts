@@ -17,7 +17,7 @@ import {
 import { logSafe } from '../logger.ts'
 import type { Store } from '../store/store.ts'
 import type { TokenService } from '../tokens/service.ts'
-import type { AuthenticityCheck } from './authenticity.ts'
+import type { Authenticity } from './authenticity.ts'
 import { isValidChannel } from './checks/channel.ts'
 import { parseMessage } from './checks/json.ts'
 import { hasPermissions } from './checks/permissions.ts'
@@ -33,7 +33,7 @@ export interface MessageDeps {
   readonly store: Store
   readonly registry: HandlerRegistry
   readonly send: Sender
-  readonly authenticity: AuthenticityCheck
+  readonly authenticity: Authenticity
   /** Handed to handlers as `ctx.tokens`. */
   readonly tokens: TokenService
 }
@@ -99,7 +99,7 @@ export function createMessagePipeline(
       'message',
       event,
       async () => {
-        const untrusted = authenticity(event)
+        const untrusted = authenticity.check(event)
         if (untrusted) return refuse(event, untrusted.reason, 403)
         const text = event.body ?? ''
         // Cheap length test first; the byte count only matters near the limit.
@@ -109,7 +109,14 @@ export function createMessagePipeline(
         ) {
           return refuse(event, 'event_invalid', 413)
         }
-        const session = await store.touchSession(event.connectionId, config.clock.now())
+        // The shared replay claim (when on) runs alongside the session read: no added
+        // latency, and on Redis both commands leave in one write.
+        const [replayed, session] = await Promise.all([
+          authenticity.claimShared(event),
+          store.touchSession(event.connectionId, config.clock.now()),
+        ])
+        // A replay to this process of a call another process ran: refused, socket untouched.
+        if (replayed) return refuse(event, replayed.reason, 403)
         // No connected session: a socket that opened although its session was revoked while
         // its $connect ran (the close found it not yet open), or one the store already ended.
         if (!session) return refuseAndClose(event, 'connection_unknown')

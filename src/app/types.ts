@@ -131,6 +131,21 @@ export interface AppOptions {
   readonly gatewaySecret?: string
   /** Accept unsigned HTTP integration calls when no secret is set. Default false (fail closed). */
   readonly allowUnsignedGateway?: boolean
+  /**
+   * Accept only HMAC-signed calls from the bundled gateway: a call carrying the static
+   * `x-gatehouse-secret` header (the AWS request-parameter mapping) is refused (403), so a
+   * leaked static value opens nothing. Needs `gatewaySecret`. Default false.
+   */
+  readonly hmacOnly?: boolean
+  /**
+   * Also claim each signed call's signature in the store (`Store.claimNonce`), so a call
+   * replayed to another app process inside the signature window is refused there too
+   * (the in-memory replay cache only sees its own process). Default: on when the store is
+   * shared (`store.shared`: PostgreSQL, Redis), off otherwise. Costs one store call per
+   * signed message and `$disconnect`, run alongside the session read; a `$connect` with a
+   * token needs none (its single-use token refuses a replay anywhere).
+   */
+  readonly sharedReplayCheck?: boolean
   /** Authorise a channel for a user, at connect and on channel changes. */
   readonly authorizeChannel?: (user: User | null, channel: string) => boolean | Promise<boolean>
   /** Require a channel at connect. Default false (no channel: the session has none). */

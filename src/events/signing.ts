@@ -29,9 +29,10 @@
  * `timestamp` is epoch milliseconds and must lie within ±`windowMs` of the app's clock.
  * `requestId` is a per-call nonce: without it two identical frames sent in the same
  * millisecond would sign identically and the second would look like a replay. The app keeps
- * the signatures it accepted for the length of the window and refuses a second use (per
- * process; the request binding above is what keeps a replay to another process from
- * carrying different credentials). No field may contain a line break, so fields cannot be
+ * the signatures it accepted for the length of the window and refuses a second use (in its
+ * memory, and on a shared store in the store too, so a replay to another app process is
+ * refused as well; the request binding above is what keeps any replay from carrying
+ * different credentials). No field may contain a line break, so fields cannot be
  * shifted into one another.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
@@ -39,6 +40,7 @@ import { isIP } from 'node:net'
 import { type Clock, systemClock } from '../clock.ts'
 import { DEFAULTS } from '../defaults.ts'
 import { GatehouseError } from '../errors.ts'
+import { rateKeyForIp } from '../limits/client-ip.ts'
 import { positiveInt } from '../util/options.ts'
 import type { GatewayEvent } from './event.ts'
 import { joinHeaderValues } from './headers.ts'
@@ -186,8 +188,11 @@ export function hashSignedHeaders(headers: Iterable<readonly [string, string]>):
   return sha256Hex(text)
 }
 
-/** The verdict on one call. `overloaded`: the replay cache is full, so the call is refused. */
-export type SignatureVerdict = 'ok' | 'missing' | 'stale' | 'bad' | 'replayed' | 'overloaded'
+/**
+ * The verdict on one call. `stale` also covers a call older than what the replay cache still
+ * remembers (see {@link createSignatureVerifier}): it may be a replay, so it is refused.
+ */
+export type SignatureVerdict = 'ok' | 'missing' | 'stale' | 'bad' | 'replayed'
 
 /** Options of {@link createSignatureVerifier}. */
 export interface SignatureVerifierOptions {
@@ -195,21 +200,40 @@ export interface SignatureVerifierOptions {
   /** Accepted clock skew either way, and how long a used signature is remembered. */
   readonly windowMs?: number
   readonly clock?: Clock
-  /** Most signatures remembered at once; when full, calls are refused (fail closed). */
+  /** Most signatures remembered at once (`DEFAULTS.replayCacheSize`). */
   readonly replayCacheSize?: number
+  /**
+   * Most signatures remembered per source (the call's client IP, IPv6 by /64;
+   * `DEFAULTS.replayCachePerSource`), so one source cannot take the cache over.
+   */
+  readonly replayCachePerSource?: number
 }
 
 /** Checks signed integration calls. */
 export interface SignatureVerifier {
   /**
    * `ok` for a valid, fresh, first-seen signature (which is then remembered); `missing` when
-   * the event has no signature or did not come over HTTP; `stale` outside the window; `bad`
-   * for a malformed or wrong signature; `replayed` for a signature already accepted;
-   * `overloaded` when the replay cache is full.
+   * the event has no signature or did not come over HTTP; `stale` outside the window or
+   * older than what the cache still remembers; `bad` for a malformed or wrong signature;
+   * `replayed` for a signature already accepted.
    */
   verify(event: GatewayEvent): SignatureVerdict
+  /**
+   * Forget the signature of an event `verify` accepted, because the app refused the call:
+   * a refused `$connect` must not hold a place in the cache (anonymous traffic could fill
+   * it), and a replay of a refused call is simply judged, and refused, again.
+   */
+  release(event: GatewayEvent): void
   /** Signatures currently remembered. */
   readonly size: number
+}
+
+/** One source's share of the cache: its signatures (oldest first) and its floor. */
+interface SourceShare {
+  /** signature → signed timestamp, in arrival order. */
+  readonly entries: Map<string, number>
+  /** Calls of this source signed at or before this were possibly forgotten: refused. */
+  floor: number
 }
 
 /**
@@ -218,10 +242,16 @@ export interface SignatureVerifier {
  * The event must come from `decodeHttpEvent`, which puts the request facts the signature
  * covers (method, path, query, header hash) on `transport.request`; a signed event without
  * them is `bad`. A signature is only remembered after it has been verified, so forged calls
- * cannot fill the cache. The replay cache is per process: several app processes behind one
- * gateway each keep their own, so a call replayed unchanged to a different process inside
- * the window is not caught there — but since every header, the query and the client IP are
- * signed, such a replay carries exactly the credentials and identity of the original.
+ * cannot fill the cache. The replay cache is per process; an app whose processes share a
+ * store also claims each signature there (the app's `sharedReplayCheck`).
+ *
+ * The cache never refuses a call for being full. When it holds `replayCacheSize`
+ * signatures (or a source holds `replayCachePerSource`), the oldest one is forgotten and
+ * every call signed at or before that one's timestamp is from then on refused as `stale`
+ * (globally, or for that source only): the window a replay could use shrinks under load,
+ * instead of either growing memory or refusing everyone. An honest call arrives
+ * milliseconds after it was signed, so it would be refused only if the whole cache turned
+ * over within that time.
  *
  * @throws GatehouseError `ERR_INVALID_OPTION` for a short secret or a bad window or size.
  * @example
@@ -234,20 +264,51 @@ export function createSignatureVerifier(options: SignatureVerifierOptions): Sign
   const { secret } = options
   assertSecret(secret)
   const windowMs = options.windowMs ?? DEFAULTS.signatureWindowMs
-  const maxSize = options.replayCacheSize ?? 100_000
+  const maxSize = options.replayCacheSize ?? DEFAULTS.replayCacheSize
+  const maxPerSource = options.replayCachePerSource ?? DEFAULTS.replayCachePerSource
   const clock = options.clock ?? systemClock
   positiveInt('windowMs', windowMs)
   positiveInt('replayCacheSize', maxSize)
-  // signature → epoch ms after which it is stale anyway. Insertion order is close to expiry
-  // order (timestamps sit within ±window of arrival), so evicting from the front is cheap;
-  // an entry is never dropped before it expires.
-  const seen = new Map<string, number>()
+  positiveInt('replayCachePerSource', maxPerSource)
+  // signature → its source and the epoch ms after which it is stale anyway. Insertion order
+  // is close to expiry order (timestamps sit within ±window of arrival), so evicting from
+  // the front is cheap.
+  const seen = new Map<string, { readonly source: string; readonly expiresAt: number }>()
+  const sources = new Map<string, SourceShare>()
+  // Every signature forgotten before it expired was signed at or before this.
+  let floor = Number.NEGATIVE_INFINITY
 
-  const evict = (now: number): void => {
-    for (const [signature, expiresAt] of seen) {
-      if (expiresAt >= now) return
-      seen.delete(signature)
+  const forget = (signature: string, source: string, now: number): void => {
+    seen.delete(signature)
+    const share = sources.get(source)
+    if (share === undefined) return
+    share.entries.delete(signature)
+    // An empty share whose floor no longer matters (older than any fresh call) goes.
+    if (share.entries.size === 0 && share.floor < now - windowMs) sources.delete(source)
+  }
+
+  const evictExpired = (now: number): void => {
+    for (const [signature, entry] of seen) {
+      if (entry.expiresAt >= now) return
+      forget(signature, entry.source, now)
     }
+  }
+
+  // Make room, raising the floor past what is forgotten (no replay of it can pass).
+  const evictOldestOf = (share: SourceShare, source: string, now: number): void => {
+    const first = share.entries.entries().next()
+    if (first.done) return
+    const [signature, ts] = first.value
+    share.floor = Math.max(share.floor, ts)
+    forget(signature, source, now)
+  }
+  const evictOldest = (now: number): void => {
+    const first = seen.entries().next()
+    if (first.done) return
+    const [signature, entry] = first.value
+    const ts = sources.get(entry.source)?.entries.get(signature)
+    if (ts !== undefined) floor = Math.max(floor, ts)
+    forget(signature, entry.source, now)
   }
 
   return {
@@ -287,11 +348,30 @@ export function createSignatureVerifier(options: SignatureVerifierOptions): Sign
       if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) {
         return 'bad'
       }
-      evict(now)
+      evictExpired(now)
       if (seen.has(signature)) return 'replayed'
-      if (seen.size >= maxSize) return 'overloaded'
-      seen.set(signature, ts + windowMs)
+      // The source IP is signed, so a replay has the same source as its original.
+      const source = rateKeyForIp(event.sourceIp)
+      let share = sources.get(source)
+      if (ts <= floor || (share !== undefined && ts <= share.floor)) return 'stale'
+      if (share === undefined) {
+        share = { entries: new Map(), floor: Number.NEGATIVE_INFINITY }
+        sources.set(source, share)
+      } else if (share.entries.size >= maxPerSource) {
+        evictOldestOf(share, source, now)
+      }
+      if (seen.size >= maxSize) evictOldest(now)
+      // Either eviction may have removed this (then empty) share from the map.
+      if (sources.get(source) !== share) sources.set(source, share)
+      seen.set(signature, { source, expiresAt: ts + windowMs })
+      share.entries.set(signature, ts)
       return 'ok'
+    },
+    release(event) {
+      const transport = event.transport
+      if (transport.via !== 'http' || !transport.signature) return
+      const entry = seen.get(transport.signature)
+      if (entry !== undefined) forget(transport.signature, entry.source, clock.now())
     },
   }
 }

@@ -21,7 +21,8 @@ import type { GatewayResponse } from '../events/event.ts'
 export type AppRefusalReason =
   | 'gateway_unsigned'
   | 'gateway_signature'
-  | 'gateway_overloaded'
+  | 'gateway_replayed'
+  | 'gateway_static_refused'
   | 'rate_limited'
   | 'headers_missing'
   | 'host_forbidden'
@@ -109,7 +110,8 @@ export type RefusalReason = AppRefusalReason | TokenRefusalReason | GatewayRefus
 export const REFUSAL_REASONS = Object.freeze([
   'gateway_unsigned',
   'gateway_signature',
-  'gateway_overloaded',
+  'gateway_replayed',
+  'gateway_static_refused',
   'rate_limited',
   'headers_missing',
   'host_forbidden',

@@ -240,16 +240,58 @@ describe('signEvent / createSignatureVerifier', () => {
     assert.equal(verifier.size, 0)
   })
 
-  it('refuses rather than grows when the replay cache is full, and recovers after the window', () => {
+  it('a full cache forgets its oldest signature and refuses anything signed before it, never everyone', () => {
     const clock = manualClock(T0)
     const verifier = createSignatureVerifier({ secret: SECRET, clock, replayCacheSize: 3 })
-    for (let i = 0; i < 3; i++) {
-      assert.equal(verifier.verify(signed(messageEvent({ requestId: `r${i}` }), T0)), 'ok')
+    const first = signed(messageEvent({ requestId: 'r0' }), T0)
+    assert.equal(verifier.verify(first), 'ok')
+    clock.advance(1)
+    for (let i = 1; i < 3; i++) {
+      assert.equal(verifier.verify(signed(messageEvent({ requestId: `r${i}` }), T0 + 1)), 'ok')
     }
-    assert.equal(verifier.verify(signed(messageEvent({ requestId: 'r3' }), T0)), 'overloaded')
+    // Full: a new call is still served; the oldest entry goes.
+    assert.equal(verifier.verify(signed(messageEvent({ requestId: 'r3' }), T0 + 1)), 'ok')
     assert.equal(verifier.size, 3)
+    // The forgotten signature cannot be replayed: anything signed at or before it is stale.
+    assert.equal(verifier.verify(first), 'stale')
+    assert.equal(verifier.verify(signed(messageEvent({ requestId: 'late' }), T0)), 'stale')
+    // Remembered ones are still replays; fresh ones pass.
+    assert.equal(verifier.verify(signed(messageEvent({ requestId: 'r3' }), T0 + 1)), 'replayed')
+    assert.equal(verifier.verify(signed(messageEvent({ requestId: 'r4' }), T0 + 1)), 'ok')
     clock.advance(30_001)
-    assert.equal(verifier.verify(signed(messageEvent({ requestId: 'r4' }), T0 + 30_001)), 'ok')
+    assert.equal(verifier.verify(signed(messageEvent({ requestId: 'r5' }), T0 + 30_002)), 'ok')
+    assert.equal(verifier.size, 1)
+  })
+
+  it('one source holds at most replayCachePerSource entries; its floor is its own', () => {
+    const clock = manualClock(T0)
+    const verifier = createSignatureVerifier({ secret: SECRET, clock, replayCachePerSource: 2 })
+    const from = (ip: string, id: string, at: number) =>
+      signed(messageEvent({ requestId: id, sourceIp: ip }), at)
+    const oldest = from('198.51.100.7', 'a0', T0)
+    assert.equal(verifier.verify(oldest), 'ok')
+    assert.equal(verifier.verify(from('198.51.100.7', 'a1', T0 + 1)), 'ok')
+    assert.equal(verifier.verify(from('198.51.100.7', 'a2', T0 + 2)), 'ok')
+    assert.equal(verifier.size, 2, 'the source kept two')
+    assert.equal(verifier.verify(oldest), 'stale', 'its forgotten call cannot be replayed')
+    // Another source signed at the same instant is unaffected (no global floor was raised).
+    assert.equal(verifier.verify(from('203.0.113.9', 'b0', T0)), 'ok')
+    // An IPv6 source counts per /64: rotating addresses inside it shares one share.
+    assert.equal(verifier.verify(from('2001:db8:1:2::1', 'c0', T0 + 3)), 'ok')
+    assert.equal(verifier.verify(from('2001:db8:1:2::2', 'c1', T0 + 4)), 'ok')
+    assert.equal(verifier.verify(from('2001:db8:1:2::3', 'c2', T0 + 5)), 'ok')
+    assert.equal(verifier.verify(from('2001:db8:1:2::4', 'c3', T0 + 3)), 'stale')
+  })
+
+  it('release forgets an accepted signature (a refused call); a replay is judged again', () => {
+    const verifier = createSignatureVerifier({ secret: SECRET, clock: manualClock(T0) })
+    const event = signed(connectEvent(), T0)
+    assert.equal(verifier.verify(event), 'ok')
+    assert.equal(verifier.verify(event), 'replayed', 'in flight, a duplicate is refused')
+    verifier.release(event)
+    assert.equal(verifier.size, 0)
+    assert.equal(verifier.verify(event), 'ok')
+    verifier.release(messageEvent()) // unsigned: nothing to forget, no throw
     assert.equal(verifier.size, 1)
   })
 
@@ -259,6 +301,7 @@ describe('signEvent / createSignatureVerifier', () => {
     invalid(() => createSignatureVerifier({ secret: 'short' }))
     invalid(() => createSignatureVerifier({ secret: SECRET, windowMs: 0 }))
     invalid(() => createSignatureVerifier({ secret: SECRET, replayCacheSize: -1 }))
+    invalid(() => createSignatureVerifier({ secret: SECRET, replayCachePerSource: 0 }))
     invalid(() => signEvent(parts(), ''))
   })
 

@@ -193,6 +193,8 @@ export async function appFixture(
 
   return {
     app,
+    /** The app itself, not reached through the transport under test. */
+    core: inner,
     store,
     connections,
     clock,
