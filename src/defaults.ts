@@ -114,6 +114,13 @@ export const DEFAULTS = Object.freeze({
   maxPendingHandshakesPerIp: 16,
   maxConnections: 100_000,
   maxConnectionsPerIp: 1_000,
+  /**
+   * Upgrade attempts per client IP (IPv6 per /64) at the gateway, before `$connect`: a burst
+   * for NAT (hundreds of users behind one address reconnecting after a restart), then a
+   * steady rate per second.
+   */
+  upgradeBurstPerIp: 300,
+  upgradesPerSecondPerIp: 10,
   /** Where the bundled gateway listens by default (loopback; port 0 picks a free port). */
   gatewayHost: '127.0.0.1',
   gatewayPort: 0,

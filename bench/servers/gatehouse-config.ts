@@ -22,6 +22,9 @@ export const BENCH_GATEWAY_LIMITS: GatewayOptions = {
   maxConnectionsPerIp: 100_000,
   maxPendingHandshakes: 4_096,
   maxPendingHandshakesPerIp: 4_096,
+  // Every bench client shares one address.
+  upgradeBurstPerIp: 1_000_000,
+  upgradesPerSecondPerIp: 1_000_000,
   messageBurst: 1_000_000,
   messagesPerSecond: 1_000_000,
 }

@@ -56,6 +56,10 @@ export interface GatewayOptions {
   readonly maxConnectionsPerIp?: number
   readonly maxPendingHandshakes?: number
   readonly maxPendingHandshakesPerIp?: number
+  /** Upgrade attempts one client IP may make at once (`DEFAULTS.upgradeBurstPerIp`); past it, 429. */
+  readonly upgradeBurstPerIp?: number
+  /** Steady refill of that burst, per second (`DEFAULTS.upgradesPerSecondPerIp`). */
+  readonly upgradesPerSecondPerIp?: number
   readonly headersTimeoutMs?: number
   readonly requestTimeoutMs?: number
   readonly connectionsCheckingIntervalMs?: number
@@ -105,6 +109,8 @@ export interface ResolvedGatewayOptions {
   readonly maxConnectionsPerIp: number
   readonly maxPendingHandshakes: number
   readonly maxPendingHandshakesPerIp: number
+  readonly upgradeBurstPerIp: number
+  readonly upgradesPerSecondPerIp: number
   readonly headersTimeoutMs: number
   readonly requestTimeoutMs: number
   readonly connectionsCheckingIntervalMs: number
@@ -138,6 +144,8 @@ const NUMERIC_KEYS = [
   'maxConnectionsPerIp',
   'maxPendingHandshakes',
   'maxPendingHandshakesPerIp',
+  'upgradeBurstPerIp',
+  'upgradesPerSecondPerIp',
   'headersTimeoutMs',
   'requestTimeoutMs',
   'connectionsCheckingIntervalMs',

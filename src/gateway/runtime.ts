@@ -22,6 +22,7 @@ import {
 import type { IntegrationOutcome } from './integration.ts'
 import { type InvokeContext, invoke } from './integrations/invoke.ts'
 import type { ResolvedGatewayOptions } from './options.ts'
+import { createUpgradeRateLimit, type UpgradeRateLimit } from './upgrade-rate.ts'
 
 /** `WebSocket.OPEN`. */
 const WS_OPEN = 1
@@ -42,6 +43,8 @@ export interface Runtime {
   readonly options: ResolvedGatewayOptions
   readonly api: ApiContext
   readonly table: ConnectionTable
+  /** Upgrade attempts per client address (token buckets). */
+  readonly upgradeRate: UpgradeRateLimit
   /** Route keys a message may select (everything but `$connect` and `$disconnect`). */
   readonly messageRouteKeys: ReadonlySet<string>
   /** The route of a message body, or `null` (Forbidden); never parses when only `$default` exists. */
@@ -72,6 +75,7 @@ export function createRuntime(options: ResolvedGatewayOptions): Runtime {
     options,
     api: { apiId: options.apiId, stage: options.stage },
     table: new ConnectionTable(options),
+    upgradeRate: createUpgradeRateLimit(options.upgradeBurstPerIp, options.upgradesPerSecondPerIp),
     messageRouteKeys,
     selectRoute: createRouteSelector(options.routeSelectionExpression, messageRouteKeys),
     invokeContext: {

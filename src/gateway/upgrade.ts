@@ -256,6 +256,10 @@ export function createUpgradeHandler(
       o.trustedHops,
     )
     const ipKey = rateKeyForIp(sourceIp)
+    // The rate first: an address over it never reaches the app, not even as a refusal.
+    if (!rt.upgradeRate.take(ipKey, clock.now())) {
+      return refuse(socket, 429, 'upgrade_rate_per_ip', sourceIp, retryAfter)
+    }
     const refusal = rt.table.admit(ipKey)
     if (refusal) return refuse(socket, refusal.status, refusal.reason, sourceIp, retryAfter)
 
