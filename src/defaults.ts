@@ -85,6 +85,10 @@ export const DEFAULTS = Object.freeze({
    * cleanup still end sessions that really are gone.
    */
   goneGraceMs: 30_000,
+  /** Tries of each store step of a revocation (tokens, listed sockets) before it reports failure. */
+  revokeAttempts: 3,
+  /** Pause before the second try of a revocation step; the third waits twice as long. */
+  revokeRetryDelayMs: 100,
   /** Concurrency of pushes through the AWS Management API. */
   pushConcurrency: 16,
   /**

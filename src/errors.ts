@@ -21,6 +21,7 @@ export type GatehouseErrorCode =
   | 'ERR_GATEWAY_CLOSED'
   | 'ERR_AUTH_FAILED'
   | 'ERR_BODY_CONSUMED'
+  | 'ERR_REVOCATION_INCOMPLETE'
 
 /**
  * The error Gatehouse throws. Switch on `code`; the message is for humans.
@@ -36,11 +37,18 @@ export type GatehouseErrorCode =
  */
 export class GatehouseError extends Error {
   readonly code: GatehouseErrorCode
+  /** Facts about what happened, for the caller (e.g. what a half-done revocation did do). */
+  readonly details: Readonly<Record<string, unknown>> | undefined
 
-  constructor(code: GatehouseErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options)
+  constructor(
+    code: GatehouseErrorCode,
+    message: string,
+    options?: { cause?: unknown; details?: Readonly<Record<string, unknown>> },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'GatehouseError'
     this.code = code
+    this.details = options?.details
     Error.captureStackTrace?.(this, GatehouseError)
   }
 }

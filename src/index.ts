@@ -18,7 +18,7 @@
  * ```
  */
 export { changeChannelHandler } from './app/change-channel.ts'
-export { type App, createApp, type RevokeResult } from './app/create-app.ts'
+export { type App, createApp } from './app/create-app.ts'
 export {
   type MaintenanceOptions,
   type ReconcileOptions,
@@ -26,6 +26,7 @@ export {
   reconcileSessions,
   startMaintenance,
 } from './app/reconcile.ts'
+export type { KickOptions, RevokeResult } from './app/revoke.ts'
 export type { Sender, SendResult } from './app/send.ts'
 export type {
   AppOptions,

@@ -27,6 +27,7 @@ import { isValidChannel } from './checks/channel.ts'
 import { hasPermissions } from './checks/permissions.ts'
 import type { AppConfig } from './config.ts'
 import { guard } from './guard.ts'
+import type { Roster } from './roster.ts'
 import type { Sender } from './send.ts'
 import type { ConnectIdentity, User } from './types.ts'
 
@@ -60,6 +61,8 @@ export interface ConnectDeps {
   readonly authenticity: Authenticity
   /** Handed to the `onConnect` hook. */
   readonly send: Sender
+  /** Where an opened connection is recorded with its user, for revocation without the store. */
+  readonly roster: Roster
 }
 
 /** Split a `Sec-WebSocket-Protocol` header into its token entry and whether the app protocol was offered. */
@@ -85,14 +88,14 @@ function nonEmpty(value: unknown): value is string {
  *
  * @example
  * ```ts
- * const connect = createConnectPipeline({ config, store, authenticity, send })
+ * const connect = createConnectPipeline({ config, store, authenticity, send, roster })
  * const response = await connect(event) // { status: 200 } or a generic rejection
  * ```
  */
 export function createConnectPipeline(
   deps: ConnectDeps,
 ): (event: GatewayEvent) => Promise<GatewayResponse> {
-  const { config, store, authenticity, send } = deps
+  const { config, store, authenticity, send, roster } = deps
   const tokenUse: TokenUseContext = {
     store,
     appId: config.appId,
@@ -300,6 +303,7 @@ export function createConnectPipeline(
         lastSeenAt: row.connectedAt,
         disconnectedAt: null,
       }
+      roster.add(event.connectionId, { userId: session.userId, sessionHash: session.sessionHash })
       config.logger.info(
         {
           event: 'connected',

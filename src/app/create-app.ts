@@ -16,26 +16,19 @@ import {
 import { refusalBody } from '../http/refusal.ts'
 import { createTokenEndpoint, type TokenEndpointOptions } from '../tokens/endpoint.ts'
 import { createTokenService, type TokenService } from '../tokens/service.ts'
-import { hashSessionId } from '../tokens/token.ts'
 import { invalidOption, readOptions } from '../util/options.ts'
 import { createAuthenticity } from './authenticity.ts'
 import { resolveAppConfig } from './config.ts'
 import { createConnectPipeline } from './connect.ts'
 import { createDisconnectPipeline } from './disconnect.ts'
 import { createMessagePipeline } from './message.ts'
+import { createRevoker, type KickOptions, type RevokeResult } from './revoke.ts'
+import { createRoster } from './roster.ts'
 import { createSender, type Sender } from './send.ts'
 import type { AppOptions } from './types.ts'
 
 const BAD_REQUEST_BODY = refusalBody(400)
 const BAD_REQUEST_LAMBDA: LambdaResult = Object.freeze({ statusCode: 400, body: BAD_REQUEST_BODY })
-
-/** What {@link App.revokeUser} and {@link App.revokeSession} removed. */
-export interface RevokeResult {
-  /** Token rows deleted, used or not. */
-  readonly tokens: number
-  /** Sockets closed. */
-  readonly connections: number
-}
 
 /**
  * A running app.
@@ -68,12 +61,27 @@ export interface App extends EventHandler {
   /** The app's id (`AppOptions.appId`). */
   readonly appId: string
   /**
-   * Logout or ban: delete all of a user's tokens (used ones too, so a `$connect` that has
-   * consumed one but not yet recorded its session is refused) and close all their sockets.
+   * Logout or ban: close all of a user's sockets and delete all their tokens (used ones too,
+   * so a `$connect` that has consumed one but not yet recorded its session is refused). The
+   * sockets this process opened close even while the store is down; if the store part still
+   * fails after retries it throws `ERR_REVOCATION_INCOMPLETE` (what was done in `details`).
    */
   revokeUser(userId: string): Promise<RevokeResult>
-  /** Logout of one HTTP session: delete its tokens (used or not) and close the sockets opened from it. */
+  /** Logout of one HTTP session: its tokens (used or not) and the sockets opened from it; as {@link App.revokeUser}. */
   revokeSession(sessionId: string): Promise<RevokeResult>
+  /**
+   * Kick a user: push `options.message` to each of their sockets, then close them all. With
+   * `revoke: true`, also delete all their tokens (as {@link App.revokeUser}); then end their
+   * HTTP sessions in your session store too, or the page simply fetches a new token and
+   * comes back. Without it the kick is advisory: a page that reconnects gets in again.
+   *
+   * @example
+   * ```ts
+   * await app.kick('bob', { revoke: true, message: { type: 'kicked', by: 'mod' } })
+   * sessions.destroyUser('bob') // the host's own HTTP sessions
+   * ```
+   */
+  kick(userId: string, options?: KickOptions): Promise<RevokeResult>
 }
 
 /**
@@ -118,7 +126,19 @@ export function createApp(options: AppOptions): App {
     clock: config.clock,
     logger: config.logger,
   })
-  const onConnect = createConnectPipeline({ config, store, authenticity, send })
+  // The sockets this process opened, by user and session: revocation closes them without
+  // the store (see ./revoke.ts).
+  const roster = createRoster()
+  const revoker = createRevoker({
+    store,
+    tokens,
+    send,
+    connections,
+    roster,
+    clock: config.clock,
+    logger: config.logger,
+  })
+  const onConnect = createConnectPipeline({ config, store, authenticity, send, roster })
   const onMessage = createMessagePipeline({
     config,
     store,
@@ -127,7 +147,7 @@ export function createApp(options: AppOptions): App {
     authenticity,
     tokens,
   })
-  const onDisconnect = createDisconnectPipeline({ config, store, authenticity, send })
+  const onDisconnect = createDisconnectPipeline({ config, store, authenticity, send, roster })
 
   const handle = (event: GatewayEvent): Promise<GatewayResponse> => {
     if (event.eventType === 'CONNECT') return onConnect(event)
@@ -206,23 +226,8 @@ export function createApp(options: AppOptions): App {
       })
     },
     appId: config.appId,
-    async revokeUser(userId) {
-      const revoked = await tokens.revokeUser(userId)
-      const closed = connections ? await send.close({ userId }) : 0
-      config.logger.info(
-        { event: 'revoked', scope: 'user', tokens: revoked, connections: closed },
-        'user revoked',
-      )
-      return { tokens: revoked, connections: closed }
-    },
-    async revokeSession(sessionId) {
-      const revoked = await tokens.revokeSession(sessionId)
-      const closed = connections ? await send.close({ sessionHash: hashSessionId(sessionId) }) : 0
-      config.logger.info(
-        { event: 'revoked', scope: 'session', tokens: revoked, connections: closed },
-        'session revoked',
-      )
-      return { tokens: revoked, connections: closed }
-    },
+    revokeUser: revoker.revokeUser,
+    revokeSession: revoker.revokeSession,
+    kick: revoker.kick,
   }
 }

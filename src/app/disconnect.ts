@@ -9,6 +9,7 @@ import type { Store } from '../store/store.ts'
 import type { Authenticity } from './authenticity.ts'
 import type { AppConfig } from './config.ts'
 import { guard } from './guard.ts'
+import type { Roster } from './roster.ts'
 import type { Sender } from './send.ts'
 
 /**
@@ -16,7 +17,7 @@ import type { Sender } from './send.ts'
  *
  * @example
  * ```ts
- * const onDisconnect = createDisconnectPipeline({ config, store, authenticity, send })
+ * const onDisconnect = createDisconnectPipeline({ config, store, authenticity, send, roster })
  * await onDisconnect(event) // { status: 200 }
  * ```
  */
@@ -26,8 +27,9 @@ export function createDisconnectPipeline(deps: {
   readonly authenticity: Authenticity
   /** Handed to the `onDisconnect` hook. */
   readonly send: Sender
+  readonly roster: Roster
 }): (event: GatewayEvent) => Promise<GatewayResponse> {
-  const { config, store, authenticity, send } = deps
+  const { config, store, authenticity, send, roster } = deps
   const hook = config.onDisconnect
   return (event) =>
     guard(config.logger, 'disconnect', event, async () => {
@@ -43,6 +45,8 @@ export function createDisconnectPipeline(deps: {
         )
         return toResponse(untrusted)
       }
+      // Before the store call: the socket is gone whether or not the store answers.
+      roster.remove(event.connectionId)
       await store.markDisconnected([event.connectionId], config.clock.now())
       config.logger.info(
         {

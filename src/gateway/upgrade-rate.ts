@@ -8,7 +8,7 @@
  * Sized for NAT: a burst lets every user behind one address reconnect at once after a
  * gateway restart, and the steady rate refills it within a minute.
  */
-import { type TokenState, takeToken } from './token-bucket.ts'
+import { type TokenState, takeToken } from '../limits/token-bucket.ts'
 
 /** Addresses tracked at once; past it the least recently seen one is forgotten. */
 export const MAX_TRACKED_ADDRESSES = 100_000

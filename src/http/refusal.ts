@@ -81,6 +81,7 @@ export type GatewayRefusalReason =
   | 'pending_handshakes_per_ip'
   | 'max_connections'
   | 'max_connections_per_ip'
+  | 'upgrade_rate_per_ip'
   | 'connect_refused'
   | 'integration_failed'
   | 'integration_timeout'
@@ -145,6 +146,7 @@ export const REFUSAL_REASONS = Object.freeze([
   'pending_handshakes_per_ip',
   'max_connections',
   'max_connections_per_ip',
+  'upgrade_rate_per_ip',
   'connect_refused',
   'integration_failed',
   'integration_timeout',

@@ -21,6 +21,10 @@ export function spyStore(inner: Store): SpyStore {
   const spy: SpyStore = { store: inner, calls: [], down: false }
   const wrapped = {} as Record<keyof Store, unknown>
   for (const method of Object.keys(inner) as (keyof Store)[]) {
+    if (typeof inner[method] !== 'function') {
+      wrapped[method] = inner[method] // `shared`: a fact, not a call
+      continue
+    }
     const fn = inner[method] as (...args: unknown[]) => Promise<unknown>
     wrapped[method] = (...args: unknown[]) => {
       spy.calls.push({ method, args })
