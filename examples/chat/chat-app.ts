@@ -42,7 +42,7 @@ export interface ChatAppDeps {
  */
 export function createChatApp(deps: ChatAppDeps): App {
   const { store, users, sessions, logger } = deps
-  return createApp({
+  const app: App = createApp({
     store,
     connections: deps.connections,
     allowedOrigins: deps.origins,
@@ -57,7 +57,16 @@ export function createChatApp(deps: ChatAppDeps): App {
     },
     loadUser: (id) => users.get(id),
     permissions: { anyOf: ['chat.use'] },
-    handlers: chatHandlers({ store }),
+    handlers: chatHandlers({
+      store,
+      kick: async (target, by) => {
+        // The HTTP sessions first: the kicked page can then fetch no new token, and
+        // `revoke: true` ends the tokens it already holds.
+        sessions.destroyUser(target)
+        const result = await app.kick(target, { revoke: true, message: { type: 'kicked', by } })
+        return result.connections
+      },
+    }),
     // The newcomer's socket opens right after this returns; it asks `who` once open.
     onConnect: ({ session, send }) =>
       announcePresence({ store, send, logger }, session.channel, session.connectionId),
@@ -65,4 +74,5 @@ export function createChatApp(deps: ChatAppDeps): App {
       announcePresence({ store, send, logger }, session?.channel ?? null),
     logger,
   })
+  return app
 }

@@ -13,7 +13,7 @@ import { openChatDb } from './db.ts'
 import { createGatewayHost } from './gateway-host.ts'
 import { createChatListener } from './server.ts'
 import { openSessions } from './sessions.ts'
-import { createTestCounters } from './test-hooks.ts'
+import { createStoreOutage, createTestCounters } from './test-hooks.ts'
 import { openUsers } from './users.ts'
 
 /** A running demo. */
@@ -37,10 +37,13 @@ export interface RunningChat {
  */
 export async function startChat(config: ChatConfig): Promise<RunningChat> {
   const logger = createLogger({ level: config.logLevel })
-  const [store, assets] = await Promise.all([
+  const [sqlite, assets] = await Promise.all([
     openSqliteStore({ path: join(config.dataDir, 'gatehouse.db') }),
     buildAssets(),
   ])
+  // Tests can take the store down (POST /__test/store-outage) to watch the demo fail closed.
+  const outage = config.testHooks ? createStoreOutage(sqlite) : undefined
+  const store = outage?.store ?? sqlite
   const db = openChatDb(config.dataDir)
   const users = await openUsers(db)
   const sessions = openSessions(db)
@@ -90,6 +93,7 @@ export async function startChat(config: ChatConfig): Promise<RunningChat> {
       gateway,
       logger,
       counters,
+      outage,
     }),
   )
   const { wsUrl, mgmtUrl } = await gateway.start()

@@ -9,10 +9,10 @@
  * | `send_message` | `text`: 1–2000 characters | `{"type":"chat_message","channel","user","text"}` to the room, sender included |
  * | `change_channel` | `channel` | reply `{"type":"channel_changed","channel"}`; presence to both rooms |
  * | `who` | — | reply `{"type":"presence","channel","users"}` |
- * | `kick` | `user` | `chat.moderate` only: the user's unused tokens revoked, all their sockets closed; they get `{"type":"kicked","by"}` first; reply `{"type":"kick_result","user","closed"}` |
+ * | `kick` | `user` | `chat.moderate` only: the user's HTTP sessions ended and tokens revoked, all their sockets closed; they get `{"type":"kicked","by"}` first; reply `{"type":"kick_result","user","closed"}` (the generic error when the store could not complete it) |
  * | `ping` | — | nothing (the client's keep-alive) |
  */
-import type { HandlerFn, HandlerSpec, Store } from 'gatehouse'
+import { type HandlerFn, type HandlerSpec, isGatehouseError, type Store } from 'gatehouse'
 import { announcePresence, presenceOf } from './presence.ts'
 
 /** The one error reply (the same as Gatehouse's own for unknown and forbidden actions). */
@@ -47,11 +47,17 @@ export function isValidText(text: unknown): text is string {
  *
  * @example
  * ```ts
- * const app = createApp({ ..., handlers: chatHandlers({ store }) })
+ * const app = createApp({ ..., handlers: chatHandlers({ store, kick: (user, by) => kickUser(user, by) }) })
  * ```
  */
 export function chatHandlers(deps: {
   readonly store: Store
+  /**
+   * End a user's presence for good: their HTTP sessions, tokens and sockets (each socket
+   * told `{"type":"kicked","by"}` first). Resolves with the sockets closed; throws
+   * `ERR_REVOCATION_INCOMPLETE` when the store could not complete it.
+   */
+  readonly kick: (target: string, by: string) => Promise<number>
 }): Record<string, HandlerFn | HandlerSpec> {
   const { store } = deps
 
@@ -87,11 +93,14 @@ export function chatHandlers(deps: {
         return GENERIC_ERROR
       }
       const by = ctx.user?.id ?? ''
-      // Tokens first, so a page that is reconnecting right now cannot slip back in.
-      await ctx.tokens.revokeUser(target)
-      // Told before the close (same socket, so it arrives first): the page then stays out.
-      await ctx.send.toUser(target, { type: 'kicked', by })
-      const closed = await ctx.send.close({ userId: target })
+      let closed: number
+      try {
+        closed = await deps.kick(target, by)
+      } catch (err) {
+        // Half done (the store failed): say so rather than report a kick that did not happen.
+        if (isGatehouseError(err, 'ERR_REVOCATION_INCOMPLETE')) return GENERIC_ERROR
+        throw err
+      }
       ctx.logger.info({ event: 'kick', by, target, closed }, 'user kicked')
       return { type: 'kick_result', user: target, closed }
     },

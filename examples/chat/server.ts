@@ -9,20 +9,28 @@
  * | `GET /static/…` | its script, style and icon |
  * | `GET /healthz` | 200 when the gateway is up, else 503 |
  * | `POST /login` `{"username","password"}` | 200 + session and CSRF cookies; 401; 429 |
- * | `POST /logout` with `X-CSRFToken` | 200 `{"ok":true,"closed":n}`: session ended, the user's unused tokens revoked and sockets closed; 403 |
+ * | `POST /logout` with `X-CSRFToken` | 200 `{"ok":true,"closed":n}`: session ended, the user's unused tokens revoked and sockets closed; 403; 503 `{"ok":false,…}` when the store could not complete the revocation (the session is still ended and this process's sockets closed) |
  * | `GET /api/me` | 200 `{"user","permissions"}` or 401 |
  * | `POST /api/ws-token/` | Gatehouse's token endpoint: 200 `{"token","expires_in"}`, 403, 429 |
- * | `GET /__test/stats`, `POST /__test/restart-gateway` | only with `GATEHOUSE_DEMO_TEST=1` |
+ * | `GET /__test/stats`, `POST /__test/restart-gateway`, `POST /__test/store-outage` `{"down"}` | only with `GATEHOUSE_DEMO_TEST=1` |
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
-import { type App, encodeKeyPart, type Logger, logSafe, type Store } from 'gatehouse'
+import {
+  type App,
+  encodeKeyPart,
+  isGatehouseError,
+  type Logger,
+  logSafe,
+  type RevokeResult,
+  type Store,
+} from 'gatehouse'
 import { answerBridgeError, toFetchRequest, writeFetchResponse } from 'gatehouse/node'
 import type { Asset } from './assets.ts'
 import type { GatewayHost } from './gateway-host.ts'
 import { discardBody, readJsonObject, sendJson } from './http-util.ts'
 import { chatPage, securityHeaders } from './page.ts'
 import { csrfMatches, loginCookies, logoutCookies, type SessionStore } from './sessions.ts'
-import type { TestCounters } from './test-hooks.ts'
+import type { StoreOutage, TestCounters } from './test-hooks.ts'
 import { SEED_USERS, type UserDirectory } from './users.ts'
 
 /** What the HTTP side is built from. */
@@ -39,6 +47,8 @@ export interface ChatServerDeps {
   readonly logger: Logger
   /** Present only in test mode. */
   readonly counters?: TestCounters | undefined
+  /** Present only in test mode: takes the Gatehouse store down and up. */
+  readonly outage?: StoreOutage | undefined
 }
 
 /** The token endpoint needs no body; a request carries at most this much (else 413). */
@@ -144,10 +154,26 @@ export function createChatListener(deps: ChatServerDeps): RequestListener {
     ) {
       return sendJson(res, 403, { message: 'Forbidden' })
     }
+    // The HTTP session ends first and for sure (it is this demo's own database): no new
+    // token can be issued to it from here on.
     sessions.destroy(session.sessionId)
     // DEMO.md: the user's live sockets close and their unused tokens are revoked. Other
     // browsers of the same user keep their login, so their pages reconnect with new tokens.
-    const revoked = await gateway.app.revokeUser(session.username)
+    let revoked: RevokeResult
+    try {
+      revoked = await gateway.app.revokeUser(session.username)
+    } catch (err) {
+      if (!isGatehouseError(err, 'ERR_REVOCATION_INCOMPLETE')) throw err
+      // Never a 200 for a logout that did not fully happen: this process's sockets are
+      // closed, but the store could not delete the tokens or list the other sockets.
+      logger.error({ event: 'logout_incomplete', user: session.username, err }, 'logout incomplete')
+      return sendJson(
+        res,
+        503,
+        { ok: false, error: 'Service Unavailable', closed: err.details?.connections ?? 0 },
+        { 'set-cookie': logoutCookies() },
+      )
+    }
     logger.info({ event: 'logout', user: session.username, ...revoked }, 'logged out')
     sendJson(res, 200, { ok: true, closed: revoked.connections }, { 'set-cookie': logoutCookies() })
   }
@@ -202,6 +228,11 @@ export function createChatListener(deps: ChatServerDeps): RequestListener {
         connected[username] = (await store.listConnections({ userId: username })).length
       }
       return sendJson(res, 200, { ...counters.snapshot(), connected })
+    }
+    if (path === '/__test/store-outage' && req.method === 'POST' && deps.outage) {
+      const body = await readJsonObject(req)
+      deps.outage.setDown(body?.down === true)
+      return sendJson(res, 200, { ok: true, down: body?.down === true })
     }
     if (path === '/__test/restart-gateway' && req.method === 'POST') {
       await discardBody(req)

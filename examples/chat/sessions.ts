@@ -31,6 +31,8 @@ export interface SessionStore {
   fromCookies(cookieHeader: string | null | undefined): HttpSession | null
   /** End a session. */
   destroy(sessionId: string): void
+  /** End every session of a user (a kick or ban); returns how many ended. */
+  destroyUser(username: string): number
 }
 
 const ID_PATTERN = /^[A-Za-z0-9_-]{43}$/
@@ -57,6 +59,7 @@ export function openSessions(db: DatabaseSync, now: () => number = Date.now): Se
     'SELECT username, csrf FROM http_sessions WHERE id_hash = ? AND expires_at > ?',
   )
   const remove = db.prepare('DELETE FROM http_sessions WHERE id_hash = ?')
+  const removeUser = db.prepare('DELETE FROM http_sessions WHERE username = ?')
   const purge = db.prepare('DELETE FROM http_sessions WHERE expires_at <= ?')
   purge.run(now())
 
@@ -80,6 +83,9 @@ export function openSessions(db: DatabaseSync, now: () => number = Date.now): Se
     },
     destroy(sessionId) {
       remove.run(hashId(sessionId))
+    },
+    destroyUser(username) {
+      return Number(removeUser.run(username).changes)
     },
   }
 }

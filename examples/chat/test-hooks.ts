@@ -6,7 +6,7 @@
  * kept only as SHA-256 hashes, as everywhere else.
  */
 import { createHash } from 'node:crypto'
-import type { GatewayEvent, GatewayResponse } from 'gatehouse'
+import { GatehouseError, type GatewayEvent, type GatewayResponse, type Store } from 'gatehouse'
 
 /** One `$connect` as the tests see it. */
 export interface ConnectRecord {
@@ -77,5 +77,42 @@ export function createTestCounters(): TestCounters {
       tokensPresentedTwice: twice,
       gatewayRestarts: restarts,
     }),
+  }
+}
+
+/** A switch that makes the Gatehouse store fail like an unreachable backend (tests only). */
+export interface StoreOutage {
+  /** The store to give the app: the real one, unless the switch is down. */
+  readonly store: Store
+  setDown(down: boolean): void
+}
+
+/**
+ * Wrap `inner` so `POST /__test/store-outage` can take it down: every call then rejects with
+ * `ERR_STORE_UNAVAILABLE`, as a lost PostgreSQL or Redis would.
+ *
+ * @example
+ * ```ts
+ * const outage = createStoreOutage(store)
+ * outage.setDown(true) // the app answers 503 from now on
+ * ```
+ */
+export function createStoreOutage(inner: Store): StoreOutage {
+  let down = false
+  const store = new Proxy(inner, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver)
+      if (typeof value !== 'function' || prop === 'close') return value
+      return (...args: unknown[]) =>
+        down
+          ? Promise.reject(new GatehouseError('ERR_STORE_UNAVAILABLE', 'test: store down'))
+          : (value as (...a: unknown[]) => unknown).apply(target, args)
+    },
+  })
+  return {
+    store,
+    setDown(value) {
+      down = value
+    },
   }
 }
