@@ -6,7 +6,6 @@
  * so it is no production store; rows grow until `cleanup()` removes them.
  */
 import { GatehouseError } from '../errors.ts'
-import { validateNonce } from './nonce.ts'
 import {
   advanceCounts,
   decide,
@@ -15,6 +14,7 @@ import {
   type WindowCounts,
 } from '../limits/sliding-window.ts'
 import { type AudienceTarget, audienceTarget } from './audience.ts'
+import { validateNonce } from './nonce.ts'
 import type {
   Audience,
   CleanupCutoffs,

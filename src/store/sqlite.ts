@@ -16,7 +16,6 @@ import { dirname } from 'node:path'
 // another store never loads it (on Node 22 loading it prints an ExperimentalWarning).
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import { GatehouseError } from '../errors.ts'
-import { validateNonce } from './nonce.ts'
 import {
   bucketStart,
   decide,
@@ -25,6 +24,7 @@ import {
   type WindowCounts,
 } from '../limits/sliding-window.ts'
 import { audienceTarget } from './audience.ts'
+import { validateNonce } from './nonce.ts'
 import { migrateSqlite } from './sqlite-schema.ts'
 import type {
   Audience,
