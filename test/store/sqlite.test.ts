@@ -125,7 +125,8 @@ describe('sqlite store', () => {
     // A file as version 3 left it, holding a token row (and a used one) without an audience.
     await (await openSqliteStore({ path })).close()
     const old = new DatabaseSync(path)
-    old.exec('DROP TABLE tokens; DROP TABLE rate_limits; DROP TABLE sessions')
+    // Every table a later version adds goes too (version 5: nonces).
+    old.exec('DROP TABLE tokens; DROP TABLE rate_limits; DROP TABLE sessions; DROP TABLE nonces')
     old.exec('DELETE FROM gatehouse_schema')
     for (const m of SQLITE_MIGRATIONS.filter((m) => m.version <= 3)) {
       old.exec(m.sql)
