@@ -17,11 +17,18 @@ export interface RateKey {
   readonly key: string
   readonly limit: number
   readonly windowMs: number
+  /**
+   * Whether the attempt is counted on this key (default `true`). With `false` the key is
+   * only judged: "would one more attempt pass?", and nothing is written. A `$connect`
+   * checks the per-IP failure counter this way before it uses a token, and charges it only
+   * when the token fails.
+   */
+  readonly charge?: boolean
 }
 
 /**
- * The outcome of `Store.hit`. When not allowed, `key` names the exhausted counter and
- * `msBeforeNext` says how long until one more attempt would pass.
+ * The outcome of `Store.hit`. When not allowed, `key` names the counter that refused and
+ * `msBeforeNext` says how long until one more attempt would pass it.
  *
  * @example
  * ```ts

@@ -101,31 +101,65 @@ export function judge(
   return { allowed: false, msBeforeNext: Math.max(1, Math.ceil(at - now)) }
 }
 
+/** The decision when every key passed. */
+export const ALLOWED: RateDecision = Object.freeze({ allowed: true, msBeforeNext: 0 })
+
 /**
- * Combine per-key judgements into one {@link RateDecision}: refused when any key is
- * exhausted; `key` names the first exhausted key (in the order given) and `msBeforeNext`
- * is the longest wait among the exhausted ones, since all must pass for an attempt to pass.
+ * Whether `rate` spends the attempt: `charge: false` asks "would one more attempt pass?"
+ * without counting it.
  *
  * @example
  * ```ts
- * decide(keys, keys.map((k, i) => judge(k, counts[i], now)))
+ * charges({ key: 'k', limit: 1, windowMs: 1_000, charge: false }) // false
  * ```
  */
-export function decide(
+export function charges(rate: RateKey): boolean {
+  return rate.charge !== false
+}
+
+/**
+ * Walk `keys` in order, as every Store's `hit` does: `step` counts the attempt on a key
+ * (persisting it when the key charges) and returns the counts after it; the first key that
+ * refuses ends the walk, so keys after it are neither counted nor judged. That is what lets
+ * a caller put the key it trusts (the client IP) before one the client chooses (a user name
+ * sent to a login form): a refused attempt never creates a row for the chosen key.
+ *
+ * @example
+ * ```ts
+ * const decision = hitInOrder(keys, now, (k) => countAndStore(k, now))
+ * ```
+ */
+export function hitInOrder(
   keys: readonly RateKey[],
-  verdicts: readonly { allowed: boolean; msBeforeNext: number }[],
+  now: number,
+  step: (rate: RateKey) => WindowCounts,
 ): RateDecision {
-  let key: string | undefined
-  let wait = 0
-  for (let i = 0; i < keys.length; i++) {
-    const v = verdicts[i]
-    if (v === undefined || v.allowed) continue
-    if (key === undefined) key = keys[i]!.key
-    wait = Math.max(wait, v.msBeforeNext)
+  for (const k of keys) {
+    const refused = refusal(k, step(k), now)
+    if (refused !== undefined) return refused
   }
-  return key === undefined
-    ? { allowed: true, msBeforeNext: 0 }
-    : { allowed: false, key, msBeforeNext: wait }
+  return ALLOWED
+}
+
+/**
+ * The decision of one key whose counts are known: `undefined` when it passes, else the
+ * refusal naming it. For stores that count keys one round trip at a time.
+ *
+ * @example
+ * ```ts
+ * const refused = refusal(k, counts, now)
+ * if (refused) return refused
+ * ```
+ */
+export function refusal(
+  rate: RateKey,
+  counts: WindowCounts,
+  now: number,
+): RateDecision | undefined {
+  const verdict = judge(rate, counts, now)
+  return verdict.allowed
+    ? undefined
+    : { allowed: false, key: rate.key, msBeforeNext: verdict.msBeforeNext }
 }
 
 /**
@@ -162,6 +196,9 @@ export function validateRateKeys(keys: readonly RateKey[]): void {
     // single SQL upsert touch one row twice).
     if (seen.has(k.key)) {
       throw new GatehouseError('ERR_INVALID_OPTION', `hit(): key ${k.key} appears twice`)
+    }
+    if (k.charge !== undefined && typeof k.charge !== 'boolean') {
+      throw new GatehouseError('ERR_INVALID_OPTION', `hit(): charge of ${k.key} must be a boolean`)
     }
     seen.add(k.key)
   }

@@ -8,8 +8,8 @@
 import { GatehouseError } from '../errors.ts'
 import {
   advanceCounts,
-  decide,
-  judge,
+  charges,
+  hitInOrder,
   validateRateKeys,
   type WindowCounts,
 } from '../limits/sliding-window.ts'
@@ -158,12 +158,11 @@ export function createMemoryStore(): Store {
     hit: (keys: readonly RateKey[], now: number) =>
       run('hit', (): RateDecision => {
         validateRateKeys(keys)
-        const verdicts = keys.map((k) => {
+        return hitInOrder(keys, now, (k) => {
           const next = advanceCounts(counters.get(k.key), now, k.windowMs)
-          counters.set(k.key, { ...next, windowMs: k.windowMs })
-          return judge(k, next, now)
+          if (charges(k)) counters.set(k.key, { ...next, windowMs: k.windowMs })
+          return next
         })
-        return decide(keys, verdicts)
       }),
 
     createSession: (s: NewSession, guard?: SessionGuard) =>

@@ -3,16 +3,25 @@
  * The Store on PostgreSQL (`pg`, loaded lazily so the core package never requires it), for
  * several gateway nodes sharing one database. Every method is one statement and one round
  * trip: `UPDATE … RETURNING` for the single-use consume (row locks make concurrent consumes
- * of one token serialise, and the loser re-checks `used_at IS NULL` and gets no row), one
- * `INSERT … SELECT FROM unnest(…) ON CONFLICT DO UPDATE … RETURNING` for all rate keys of an
- * attempt, and one statement of data-modifying CTEs for cleanup.
+ * of one token serialise, and the loser re-checks `used_at IS NULL` and gets no row), and one
+ * statement of data-modifying CTEs for cleanup; `hit` alone takes one
+ * `INSERT … ON CONFLICT DO UPDATE … RETURNING` (or a `SELECT` for a key it only judges) per
+ * key it visits, since it stops at the first refusing key.
  *
  * All tables live in one PostgreSQL schema (default `gatehouse`), so they never collide with
  * an application's own `sessions` table.
  */
 import type { Pool, PoolConfig } from 'pg'
 import { GatehouseError } from '../errors.ts'
-import { bucketStart, decide, judge, validateRateKeys } from '../limits/sliding-window.ts'
+import {
+  ALLOWED,
+  advanceCounts,
+  bucketStart,
+  charges,
+  refusal,
+  validateRateKeys,
+  type WindowCounts,
+} from '../limits/sliding-window.ts'
 import { positiveInt } from '../util/options.ts'
 import { audienceTarget } from './audience.ts'
 import { validateNonce } from './nonce.ts'
@@ -166,10 +175,9 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
     consumeToken: useToken,
     revokeByUser: `DELETE FROM ${s}.tokens WHERE user_id = $1`,
     revokeBySession: `DELETE FROM ${s}.tokens WHERE session_hash = $1`,
-    // sliding-window.ts `advanceCounts` for every key at once. Rows are visited in key order
-    // so two attempts locking the same keys can never deadlock.
+    // sliding-window.ts `advanceCounts` for one key, as one upsert.
     hit: `INSERT INTO ${s}.rate_limits AS r (key, window_ms, window_start, count, prev_count)
-      SELECT k, w, ws, 1, 0 FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(k, w, ws) ORDER BY k
+      VALUES ($1::text, $2::bigint, $3::bigint, 1, 0)
       ON CONFLICT (key) DO UPDATE SET
         prev_count = CASE
           WHEN r.window_ms <> excluded.window_ms THEN 0
@@ -184,7 +192,8 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
           WHEN r.window_ms <> excluded.window_ms THEN excluded.window_start
           ELSE greatest(r.window_start, excluded.window_start) END,
         window_ms = excluded.window_ms
-      RETURNING key, window_start, count, prev_count`,
+      RETURNING window_start, count, prev_count`,
+    peekRate: `SELECT window_ms, window_start, count, prev_count FROM ${s}.rate_limits WHERE key = $1`,
     // A NULL $6 writes unconditionally; a token hash writes only while that token row exists.
     // The row is locked (KEY SHARE) rather than just read: a snapshot read would let a
     // concurrent revocation delete the token and list connections before this insert commits,
@@ -240,6 +249,34 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
       RETURNING 1 AS claimed`,
   }
 
+  // Count (or, with `charge: false`, only read and advance in memory) one rate key.
+  async function countOne(k: RateKey, now: number): Promise<WindowCounts> {
+    if (!charges(k)) {
+      const { rows } = await db.query(sql.peekRate, [k.key])
+      const r = rows[0]
+      return advanceCounts(
+        r === undefined
+          ? undefined
+          : {
+              windowMs: Number(r.window_ms),
+              windowStart: Number(r.window_start),
+              count: Number(r.count),
+              prevCount: Number(r.prev_count),
+            },
+        now,
+        k.windowMs,
+      )
+    }
+    const { rows } = await db.query(sql.hit, [k.key, k.windowMs, bucketStart(now, k.windowMs)])
+    const r = rows[0]
+    if (r === undefined) throw new Error(`rate row for ${k.key} missing`)
+    return {
+      windowStart: Number(r.window_start),
+      count: Number(r.count),
+      prevCount: Number(r.prev_count),
+    }
+  }
+
   let closed = false
   async function run<T>(op: string, body: () => Promise<T>): Promise<T> {
     try {
@@ -288,24 +325,13 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
     hit: (keys: readonly RateKey[], now: number) =>
       run('hit', async (): Promise<RateDecision> => {
         validateRateKeys(keys)
-        if (keys.length === 0) return { allowed: true, msBeforeNext: 0 }
-        const { rows } = await db.query(sql.hit, [
-          keys.map((k) => k.key),
-          keys.map((k) => k.windowMs),
-          keys.map((k) => bucketStart(now, k.windowMs)),
-        ])
-        const byKey = new Map(rows.map((r) => [String(r.key), r]))
-        const verdicts = keys.map((k) => {
-          const r = byKey.get(k.key)
-          if (r === undefined) throw new Error(`rate row for ${k.key} missing`)
-          const counts = {
-            windowStart: Number(r.window_start),
-            count: Number(r.count),
-            prevCount: Number(r.prev_count),
-          }
-          return judge(k, counts, now)
-        })
-        return decide(keys, verdicts)
+        // One statement per key, in order, stopping at the first refusal: the keys after a
+        // refusing one are never written (each statement is atomic for its own key).
+        for (const k of keys) {
+          const refused = refusal(k, await countOne(k, now), now)
+          if (refused !== undefined) return refused
+        }
+        return ALLOWED
       }),
 
     createSession: (n: NewSession, guard?: SessionGuard) =>

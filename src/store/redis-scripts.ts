@@ -133,14 +133,18 @@ end
 return n`),
 
   /**
-   * ARGV: triples of key, window ms, bucket start. The step of sliding-window.ts
-   * `advanceCounts` per key; returns `{start, count, prev}` per key, in order.
+   * ARGV: now, then per key: key, window ms, bucket start, limit, charge (1 or 0). The step
+   * of sliding-window.ts `advanceCounts` per key, in order, written only when the key
+   * charges, and judged as sliding-window.ts `judge` does (the same integer inequality); the
+   * first key that refuses ends the walk, so later keys are not touched. Returns
+   * `{start, count, prev}` per key visited.
    */
   hit: script(`local p = KEYS[1]
+local now = tonumber(ARGV[1])
 local out = {}
-for i = 1, #ARGV, 3 do
+for i = 2, #ARGV, 5 do
   local k = p .. 'r:' .. ARGV[i]
-  local w, st = tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+  local w, st, lim = tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
   local r = redis.call('HMGET', k, 'w', 's', 'c', 'p')
   local cw, cs, cc, cp = tonumber(r[1]), tonumber(r[2]), tonumber(r[3]), tonumber(r[4])
   local ns, nc, np
@@ -148,9 +152,13 @@ for i = 1, #ARGV, 3 do
   elseif cs >= st then ns, nc, np = cs, cc + 1, cp
   elseif cs == st - w then ns, nc, np = st, 1, cc
   else ns, nc, np = st, 1, 0 end
-  redis.call('HSET', k, 'w', w, 's', ns, 'c', nc, 'p', np)
-  redis.call('ZADD', p .. 'rx', ns + 2 * w, ARGV[i])
+  if ARGV[i + 4] == '1' then
+    redis.call('HSET', k, 'w', w, 's', ns, 'c', nc, 'p', np)
+    redis.call('ZADD', p .. 'rx', ns + 2 * w, ARGV[i])
+  end
   out[#out + 1] = {ns, nc, np}
+  local e = math.min(math.max(now - ns, 0), w)
+  if np * (w - e) + nc * w > lim * w then break end
 end
 return out`),
 

@@ -13,7 +13,13 @@
  */
 import type { Cluster, Redis } from 'ioredis'
 import { GatehouseError } from '../errors.ts'
-import { bucketStart, decide, judge, validateRateKeys } from '../limits/sliding-window.ts'
+import {
+  ALLOWED,
+  bucketStart,
+  charges,
+  hitInOrder,
+  validateRateKeys,
+} from '../limits/sliding-window.ts'
 import { positiveInt } from '../util/options.ts'
 import { audienceTarget } from './audience.ts'
 import { validateNonce } from './nonce.ts'
@@ -203,15 +209,19 @@ function redisStore(redis: Redis | Cluster, p: string, owned: boolean): Store {
     hit: (keys: readonly RateKey[], now: number) =>
       run('hit', async (): Promise<RateDecision> => {
         validateRateKeys(keys)
-        if (keys.length === 0) return { allowed: true, msBeforeNext: 0 }
-        const args = keys.flatMap((k) => [k.key, k.windowMs, bucketStart(now, k.windowMs)])
+        if (keys.length === 0) return ALLOWED
+        const args: (string | number)[] = [now]
+        for (const k of keys) {
+          args.push(k.key, k.windowMs, bucketStart(now, k.windowMs), k.limit, charges(k) ? 1 : 0)
+        }
+        // The script stops where a key refuses; the same judgement here stops at the same row.
         const rows = (await call(REDIS_SCRIPTS.hit, args)) as [number, number, number][]
-        const verdicts = keys.map((k, i) => {
-          const r = rows[i]
+        let i = 0
+        return hitInOrder(keys, now, (k) => {
+          const r = rows[i++]
           if (r === undefined) throw new Error(`rate row for ${k.key} missing`)
-          return judge(k, { windowStart: r[0], count: r[1], prevCount: r[2] }, now)
+          return { windowStart: r[0], count: r[1], prevCount: r[2] }
         })
-        return decide(keys, verdicts)
       }),
 
     createSession: (n: NewSession, guard?: SessionGuard) =>

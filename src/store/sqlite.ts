@@ -17,9 +17,10 @@ import { dirname } from 'node:path'
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
 import { GatehouseError } from '../errors.ts'
 import {
+  advanceCounts,
   bucketStart,
-  decide,
-  judge,
+  charges,
+  hitInOrder,
   validateRateKeys,
   type WindowCounts,
 } from '../limits/sliding-window.ts'
@@ -70,6 +71,10 @@ export interface SqliteStoreOptions {
  * ```
  */
 export const SQLITE_BUSY_TIMEOUT_MS = 1_000
+
+interface StoredRate extends WindowCounts {
+  readonly windowMs: number
+}
 
 interface SessionRow {
   connection_id: string
@@ -167,6 +172,9 @@ function sqliteStore(db: DatabaseSync): Store {
     revokeByUser: q('DELETE FROM tokens WHERE user_id = ?'),
     revokeBySession: q('DELETE FROM tokens WHERE session_hash = ?'),
     hit: q(HIT_SQL),
+    peekRate: q(
+      'SELECT window_ms AS windowMs, window_start AS windowStart, count, prev_count AS prevCount FROM rate_limits WHERE key = ?',
+    ),
     // One statement for both forms: a NULL guard writes unconditionally; a token hash writes
     // only while that token row exists (a revocation deletes it).
     createSession: q(
@@ -278,14 +286,19 @@ function sqliteStore(db: DatabaseSync): Store {
     hit: (keys: readonly RateKey[], now: number) =>
       run('hit', (): RateDecision => {
         validateRateKeys(keys)
-        if (keys.length === 0) return { allowed: true, msBeforeNext: 0 }
-        const step = (k: RateKey) => {
+        const step = (k: RateKey): WindowCounts => {
+          if (!charges(k)) {
+            // Judged, not counted: the stored counter advanced in memory, nothing written.
+            const row = st.peekRate.get(k.key) as StoredRate | undefined
+            return advanceCounts(row, now, k.windowMs)
+          }
           const start = bucketStart(now, k.windowMs)
-          const counts = st.hit.get(k.key, k.windowMs, start) as unknown as WindowCounts
-          return judge(k, counts, now)
+          return st.hit.get(k.key, k.windowMs, start) as unknown as WindowCounts
         }
-        const verdicts = keys.length === 1 ? [step(keys[0]!)] : transaction(() => keys.map(step))
-        return decide(keys, verdicts)
+        // One key needs no transaction; several are walked in one, stopping at a refusal.
+        return keys.length <= 1
+          ? hitInOrder(keys, now, step)
+          : transaction(() => hitInOrder(keys, now, step))
       }),
 
     createSession: (s: NewSession, guard?: SessionGuard) =>

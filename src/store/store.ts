@@ -180,9 +180,14 @@ export interface Store {
   revokeTokens(owner: { userId: string } | { sessionHash: string }): Promise<number>
 
   /**
-   * Count one attempt against every key (sliding window: current and previous bucket,
-   * weighted) and say whether all stay within their limit. The attempt is counted even when
-   * it is refused, so failed attempts are limited too. One round trip for all keys.
+   * Count one attempt against the keys, in order (sliding window: current and previous
+   * bucket, weighted), and stop at the first key that refuses: that key counts the attempt
+   * (refused attempts are limited too), the keys after it are neither counted nor written.
+   * So a caller lists the key it trusts first (the client IP) and a key the client chooses
+   * (a user name sent to a login form) after it: an IP that is refused cannot create rows
+   * for names it makes up. A key with `charge: false` is judged without being counted.
+   * Allowed only when every key passes. One round trip on memory, SQLite and Redis; one
+   * statement per key visited on PostgreSQL.
    */
   hit(keys: readonly RateKey[], now: number): Promise<RateDecision>
 

@@ -324,22 +324,79 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
           assert.equal((await s.hit([k], B + W + W / 2)).allowed, false)
         }))
 
-      test('several keys in one call: all are counted, the first exhausted is named', () =>
+      test('several keys in one call: counted in order, the walk stops at the first refusal', () =>
         withStore(open, async (s) => {
           const ip: RateKey = { key: 'connect:ip:198.51.100.7', limit: 1, windowMs: W }
           const user: RateKey = { key: 'connect:user:alice', limit: 5, windowMs: W }
           const other: RateKey = { key: 'connect:user:bob', limit: 1, windowMs: W }
           assert.deepEqual(await s.hit([ip, user], B), { allowed: true, msBeforeNext: 0 })
+          // user passes (its 2nd), then ip refuses: the refusal names ip.
           const refused = await s.hit([user, ip], B)
           assert.equal(refused.allowed, false)
           assert.equal(refused.key, ip.key)
           // user counted 2 so far: 3 more pass, the 6th does not.
           for (let i = 0; i < 3; i++) assert.equal((await s.hit([user], B)).allowed, true)
           assert.equal((await s.hit([user], B)).allowed, false)
-          // Both exhausted: the first one in the given order is named.
+          // Both exhausted: the first one in the given order refuses and is named.
           await s.hit([other], B)
           assert.equal((await s.hit([other, ip], B)).key, other.key)
           assert.equal((await s.hit([ip, other], B)).key, ip.key)
+        }))
+
+      test('keys after a refusing key are neither counted nor written', () =>
+        withStore(open, async (s) => {
+          const ip: RateKey = { key: 'login:ip:203.0.113.5', limit: 1, windowMs: W }
+          assert.equal((await s.hit([ip], B)).allowed, true)
+          // An attacker behind a refused IP sends 200 made-up user names.
+          for (let i = 0; i < 200; i++) {
+            const name: RateKey = { key: `login:user:u${i}`, limit: 1, windowMs: W }
+            const d = await s.hit([ip, name], B)
+            assert.equal(d.allowed, false)
+            assert.equal(d.key, ip.key)
+          }
+          // A name after the refusing IP was never counted: its first attempt of its own passes.
+          const u0: RateKey = { key: 'login:user:u0', limit: 1, windowMs: W }
+          assert.equal((await s.hit([u0], B)).allowed, true)
+          // Rows: the IP counter and u0, not 201 (cleanup counts what exists).
+          const rows = await s.cleanup({
+            tokensCreatedBefore: 0,
+            rateLimitsBefore: B + 10 * W,
+            sessionsDisconnectedBefore: 0,
+          })
+          assert.equal(rows.rateLimits, 2)
+        }))
+
+      test('charge: false judges a key as if counted, and writes nothing', () =>
+        withStore(open, async (s) => {
+          const fails: RateKey = { key: 'connect:fail:192.0.2.9', limit: 2, windowMs: W }
+          const peek: RateKey = { ...fails, charge: false }
+          // Peeking never counts: any number of peeks on a fresh key pass and create no row.
+          for (let i = 0; i < 10; i++) assert.equal((await s.hit([peek], B)).allowed, true)
+          const none = { tokensCreatedBefore: 0, sessionsDisconnectedBefore: 0 }
+          assert.equal((await s.cleanup({ ...none, rateLimitsBefore: B + 10 * W })).rateLimits, 0)
+          await s.hit([fails], B)
+          assert.equal((await s.hit([peek], B)).allowed, true) // one more would be the 2nd
+          await s.hit([fails], B)
+          const refused = await s.hit([peek], B) // a 3rd would exceed 2
+          assert.equal(refused.allowed, false)
+          assert.equal(refused.key, fails.key)
+          // It waits as long as the same attempt counted would.
+          assert.equal(refused.msBeforeNext, (await s.hit([fails], B)).msBeforeNext)
+          // A refusing peek stops the walk: the key after it is not counted.
+          const user: RateKey = { key: 'connect:user:carol', limit: 1, windowMs: W }
+          assert.equal((await s.hit([peek, user], B)).key, fails.key)
+          assert.equal((await s.hit([user], B)).allowed, true)
+          // A passing peek lets the walk go on to the charged key.
+          const fresh: RateKey = {
+            key: 'connect:fail:192.0.2.10',
+            limit: 2,
+            windowMs: W,
+            charge: false,
+          }
+          assert.equal((await s.hit([fresh, user], B)).key, user.key)
+          await assert.rejects(s.hit([{ ...fails, charge: 'no' as unknown as boolean }], B), (e) =>
+            isGatehouseError(e, 'ERR_INVALID_OPTION'),
+          )
         }))
 
       test('keys are independent; no keys means allowed', () =>
@@ -393,7 +450,8 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
               fc.array(
                 fc.record({
                   dt: fc.integer({ min: 0, max: 120 }),
-                  which: fc.constantFrom('a', 'b', 'ab', 'ba'),
+                  // Upper case: the key is only judged (`charge: false`).
+                  which: fc.constantFrom('a', 'b', 'ab', 'ba', 'Ab', 'bA', 'A'),
                 }),
                 { minLength: 1, maxLength: 25 },
               ),
@@ -405,7 +463,9 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
                 let now = T0 + cfg.start
                 for (const step of steps) {
                   now += step.dt
-                  const keys = [...step.which].map((c) => (c === 'a' ? a : b))
+                  const keys = [...step.which].map((c) =>
+                    c === 'a' ? a : c === 'b' ? b : c === 'A' ? { ...a, charge: false } : b,
+                  )
                   const expected = model.hit(keys, now)
                   const actual = await s.hit(keys, now)
                   assert.deepEqual(actual, expected)
@@ -978,22 +1038,18 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
 class RateModel {
   readonly #log = new Map<string, number[]>()
 
+  // Keys in order; the first refusing key ends the walk (later keys are not counted). A key
+  // with `charge: false` is judged as if this attempt were logged, and is not logged.
   hit(keys: readonly RateKey[], now: number) {
-    let key: string | undefined
-    let wait = 0
     for (const k of keys) {
-      const log = this.#log.get(k.key) ?? []
-      log.push(now)
-      this.#log.set(k.key, log)
+      const log = [...(this.#log.get(k.key) ?? []), now]
+      if (k.charge !== false) this.#log.set(k.key, log)
       if (this.#passes(k, log, now, 0)) continue
-      key ??= k.key
       let d = 1
       while (d <= 3 * k.windowMs && !this.#passes(k, log, now + d, 1)) d++
-      wait = Math.max(wait, d)
+      return { allowed: false, key: k.key, msBeforeNext: d }
     }
-    return key === undefined
-      ? { allowed: true, msBeforeNext: 0 }
-      : { allowed: false, key, msBeforeNext: wait }
+    return { allowed: true, msBeforeNext: 0 }
   }
 
   #passes(k: RateKey, log: readonly number[], at: number, extra: number): boolean {
