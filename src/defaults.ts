@@ -25,9 +25,24 @@ export const DEFAULTS = Object.freeze({
   /** Tokens one user may be issued per window. */
   tokenIssueLimit: 20,
   tokenIssueWindowMs: 60_000,
-  /** `$connect` attempts per client IP per window (failed attempts count too). */
-  connectLimitPerIp: 20,
-  /** `$connect` attempts per user per window. */
+  /**
+   * Failed token attempts (missing, malformed, unknown, used, expired, another session's)
+   * per client IP per window. Honest connects never count, so any number of users can share
+   * one IP (an office, a carrier NAT); once spent, that IP's `$connect`s answer 429 before a
+   * token is looked at. Refusals for Origin, Host, headers or channel never count.
+   */
+  connectFailureLimitPerIp: 20,
+  /**
+   * `$connect` attempts per client IP per window of an anonymous app (`useToken: false`),
+   * where every connect counts since nothing can fail. Room for 100 users behind one IP
+   * connecting twice a minute.
+   */
+  connectLimitPerIp: 200,
+  /**
+   * `$connect` attempts per user per window (the user `identify` names), counted after the
+   * checks that spend nothing. The token endpoint answers 429 with `Retry-After` while this
+   * budget is spent, which a browser can read (it cannot read a refused upgrade's status).
+   */
   connectLimitPerUser: 20,
   connectWindowMs: 60_000,
   /** Largest inbound message (AWS: 128 KB). */

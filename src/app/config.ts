@@ -57,6 +57,7 @@ const APP_KEYS = [
   'connectChecks',
   'onConnect',
   'onDisconnect',
+  'connectFailureLimitPerIp',
   'connectLimitPerIp',
   'connectLimitPerUser',
   'connectWindowMs',
@@ -129,6 +130,9 @@ export interface AppConfig {
   readonly sharedReplayCheck: boolean
   readonly requireChannel: boolean
   readonly allowSameSite: boolean
+  /** Failed token attempts per IP per window (the IP is never charged for an honest connect). */
+  readonly connectFailureLimitPerIp: number
+  /** Connects per IP per window, for anonymous apps (`useToken: false`) only. */
   readonly connectLimitPerIp: number
   readonly connectLimitPerUser: number
   readonly connectWindowMs: number
@@ -267,7 +271,7 @@ function nameOption(key: string, value: unknown, fallback: string): string {
  * @example
  * ```ts
  * const config = resolveAppConfig({ store, identify, loadUser })
- * config.connectLimitPerIp // 20
+ * config.connectFailureLimitPerIp // 20
  * resolveAppConfig({ store, identify, loadUser, allowedOrigin: [] }) // throws ERR_INVALID_OPTION
  * ```
  */
@@ -341,6 +345,11 @@ export function resolveAppConfig(options: AppOptions): AppConfig {
     sharedReplayCheck,
     requireChannel: booleanOption('requireChannel', o.requireChannel, false),
     allowSameSite: booleanOption('allowSameSite', o.allowSameSite, DEFAULTS.allowSameSite),
+    connectFailureLimitPerIp: intOption(
+      'connectFailureLimitPerIp',
+      o.connectFailureLimitPerIp,
+      DEFAULTS.connectFailureLimitPerIp,
+    ),
     connectLimitPerIp: intOption(
       'connectLimitPerIp',
       o.connectLimitPerIp,

@@ -4,8 +4,17 @@
  * A request refused for its Origin, Host, channel or rate never burns its token, because the
  * token is used only after all of those pass:
  *
- * gateway → identify → rate → headers → host → origin → channel → token, then the user
+ * gateway → headers → host → origin → channel → identify → rate → token, then the user
  * checks (user → permissions → channel-authorization → custom checks) and the session write.
+ *
+ * The checks that spend nothing run before any counter is charged, so a foreign page that
+ * opens sockets with a victim's cookie (refused for its Origin) charges neither the victim
+ * nor the shared IP. `rate` then looks at the IP's failed-token counter without charging it
+ * and charges the user's connect budget; the IP's counter is charged only when the token is
+ * missing or refused. Honest connects, however many share an IP, never fill it.
+ *
+ * A store failure while the session is written answers 503, and the write is then undone
+ * ({@link abandonConnect}): a store that timed out may still commit it afterwards.
  *
  * Using the token is one call, `connectWithToken` (tokens/use.ts), which owns the rules
  * (well-formed, session, audience, single use, the session write guarded by the token) and
@@ -18,10 +27,11 @@
 import { DEFAULTS } from '../defaults.ts'
 import type { GatewayEvent, GatewayResponse } from '../events/event.ts'
 import { type Rejection, reject, toResponse } from '../http/refusal.ts'
-import { connectIpKey, connectUserKey } from '../limits/keys.ts'
+import { connectFailureIpKey, connectIpKey, connectUserKey } from '../limits/keys.ts'
 import type { NewSession, RateKey, SessionRecord, Store } from '../store/store.ts'
 import { hashSessionId } from '../tokens/token.ts'
 import { connectWithToken, type TokenUseContext } from '../tokens/use.ts'
+import { abandonConnect } from './abandon.ts'
 import type { Authenticity } from './authenticity.ts'
 import { isValidChannel } from './checks/channel.ts'
 import { hasPermissions } from './checks/permissions.ts'
@@ -106,29 +116,13 @@ export function createConnectPipeline(
   // object is never read again.
   const { checkOrigin, checkHost, missingHeader, identify, loadUser, permissions } = config
   const ipLimit = { limit: config.connectLimitPerIp, windowMs: config.connectWindowMs }
+  const failureLimit = { limit: config.connectFailureLimitPerIp, windowMs: config.connectWindowMs }
   const userLimit = { limit: config.connectLimitPerUser, windowMs: config.connectWindowMs }
+  // The counter of an IP's failed token attempts, charged only when a token fails.
+  const failureKey = (ip: string): RateKey => connectFailureIpKey(ip, failureLimit)
 
   const steps: ConnectStep[] = [
     { name: 'gateway', run: (s) => authenticity.check(s.event) },
-    {
-      name: 'identify',
-      run: async (s) => {
-        s.identity = identify ? await identify(s.event) : null
-        return undefined
-      },
-    },
-    {
-      name: 'rate',
-      run: async (s) => {
-        const keys: RateKey[] = [connectIpKey(s.event.sourceIp, ipLimit)]
-        const userId = s.identity?.userId
-        if (typeof userId === 'string' && userId !== '')
-          keys.push(connectUserKey(userId, userLimit))
-        const decision = await store.hit(keys, config.clock.now())
-        if (decision.allowed) return undefined
-        return reject(429, 'rate_limited', Math.max(1, Math.ceil(decision.msBeforeNext / 1000)))
-      },
-    },
     {
       name: 'headers',
       run: (s) =>
@@ -157,6 +151,30 @@ export function createConnectPipeline(
         if (!isValidChannel(raw, config.channelPattern)) return reject(400, 'channel_invalid')
         s.channel = raw
         return undefined
+      },
+    },
+    {
+      name: 'identify',
+      run: async (s) => {
+        s.identity = identify ? await identify(s.event) : null
+        return undefined
+      },
+    },
+    {
+      name: 'rate',
+      run: async (s) => {
+        // The trusted key first: hit() stops at the first refusal, so an IP refused for its
+        // failures charges no user. With a token, the IP key is only looked at; an anonymous
+        // app has nothing that can fail, so each connect counts on its IP.
+        const keys: RateKey[] = config.useToken
+          ? [{ ...failureKey(s.event.sourceIp), charge: false }]
+          : [connectIpKey(s.event.sourceIp, ipLimit)]
+        const userId = s.identity?.userId
+        if (typeof userId === 'string' && userId !== '')
+          keys.push(connectUserKey(userId, userLimit))
+        const decision = await store.hit(keys, config.clock.now())
+        if (decision.allowed) return undefined
+        return reject(429, 'rate_limited', Math.max(1, Math.ceil(decision.msBeforeNext / 1000)))
       },
     },
   ]
@@ -235,6 +253,18 @@ export function createConnectPipeline(
         userId: null,
         user: null,
       }
+      // A store call that fails may still have written (a timeout is no rollback): undo it.
+      const abandonOnFailure = async <T>(write: () => Promise<T>): Promise<T> => {
+        try {
+          return await write()
+        } catch (err) {
+          void abandonConnect(
+            { store, clock: config.clock, logger: config.logger },
+            event.connectionId,
+          )
+          throw err
+        }
+      }
       const refuse = ({ check, rejection }: Refusal): GatewayResponse => {
         // A refused connect leaves no trace in the replay cache: anonymous floods of refused
         // connects cannot fill it, and a replay of this call is only refused again.
@@ -263,18 +293,24 @@ export function createConnectPipeline(
       }
       let row: NewSession
       if (config.useToken) {
-        const outcome = await connectWithToken(tokenUse, {
-          token: readToken(state),
-          sessionId: state.identity?.sessionId,
-          userId: state.identity?.userId,
-          connection,
-          admit: (userId) => {
-            state.userId = userId
-            return runChecks(state)
-          },
-        })
+        const outcome = await abandonOnFailure(() =>
+          connectWithToken(tokenUse, {
+            token: readToken(state),
+            sessionId: state.identity?.sessionId,
+            userId: state.identity?.userId,
+            connection,
+            admit: (userId) => {
+              state.userId = userId
+              return runChecks(state)
+            },
+          }),
+        )
         if (!outcome.ok) {
           if ('refused' in outcome) return refuse(outcome.refused)
+          // What the client controls failed: charge its IP. A revoked token was genuine.
+          if (outcome.reason !== 'token_revoked') {
+            await store.hit([failureKey(event.sourceIp)], config.clock.now())
+          }
           // A revoked token is found at the session write; every other failure at the token.
           const check = outcome.reason === 'token_revoked' ? 'session' : 'token'
           return refuse({ check, rejection: reject(401, outcome.reason) })
@@ -293,7 +329,7 @@ export function createConnectPipeline(
         // Without a token nothing else stops a replay of this call to another process.
         const replayed = await authenticity.claimShared(event)
         if (replayed) return refuse({ check: 'gateway', rejection: replayed })
-        await store.createSession(row)
+        await abandonOnFailure(() => store.createSession(row))
       }
       // Built here rather than read back after the write: every field is known.
       const session: SessionRecord = {

@@ -112,6 +112,8 @@ export function createApp(options: AppOptions): App {
   const tokens = createTokenService({
     store,
     appId: config.appId,
+    connectLimitPerUser: config.connectLimitPerUser,
+    connectWindowMs: config.connectWindowMs,
     clock: config.clock,
     logger: config.logger,
     ttlMs: config.tokenTtlMs,

@@ -164,8 +164,14 @@ export interface AppOptions {
     session: SessionRecord | null
     send: Sender
   }) => void | Promise<void>
-  /** Connect limits (attempts per window). */
+  /**
+   * Failed token attempts per client IP per window (`DEFAULTS.connectFailureLimitPerIp`);
+   * successful connects never count.
+   */
+  readonly connectFailureLimitPerIp?: number
+  /** Connects per client IP per window of an anonymous app (`useToken: false`). */
   readonly connectLimitPerIp?: number
+  /** Connect attempts per user per window; the token endpoint answers 429 while spent. */
   readonly connectLimitPerUser?: number
   readonly connectWindowMs?: number
   readonly maxMessageBytes?: number

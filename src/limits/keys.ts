@@ -1,7 +1,7 @@
 /**
  * @module limits/keys
  * Builders for the rate-limit keys Gatehouse counts in the Store. Every key is namespaced
- * (`connect:ip:`, `connect:user:`, `token:user:`) and its variable part is bounded and made of
+ * (`connect:ip:`, `connect:fail:`, `connect:user:`, `token:user:`) and its variable part is bounded and made of
  * safe characters, so a hostile user id can neither grow keys without bound nor reach another
  * namespace (Redis key-space `:` separators, glob characters, NUL bytes in SQL text).
  */
@@ -47,7 +47,7 @@ function build(prefix: string, part: string, limit: number, windowMs: number): R
 }
 
 /**
- * The `$connect` attempts key of a client IP (IPv6 counted per /64).
+ * The `$connect` attempts key of a client IP (IPv6 counted per /64), for anonymous apps.
  * Defaults: `DEFAULTS.connectLimitPerIp` per `DEFAULTS.connectWindowMs`.
  *
  * @example
@@ -60,6 +60,25 @@ export function connectIpKey(ip: string, options: LimitOptions = {}): RateKey {
     'connect:ip:',
     rateKeyForIp(ip),
     options.limit ?? DEFAULTS.connectLimitPerIp,
+    options.windowMs ?? DEFAULTS.connectWindowMs,
+  )
+}
+
+/**
+ * The failed-token-attempts key of a client IP (IPv6 counted per /64): charged when a
+ * `$connect`'s token is missing or refused, and checked with `charge: false` before a token
+ * is used. Defaults: `DEFAULTS.connectFailureLimitPerIp` per `DEFAULTS.connectWindowMs`.
+ *
+ * @example
+ * ```ts
+ * await store.hit([connectFailureIpKey('203.0.113.9')], now) // key 'connect:fail:203.0.113.9'
+ * ```
+ */
+export function connectFailureIpKey(ip: string, options: LimitOptions = {}): RateKey {
+  return build(
+    'connect:fail:',
+    rateKeyForIp(ip),
+    options.limit ?? DEFAULTS.connectFailureLimitPerIp,
     options.windowMs ?? DEFAULTS.connectWindowMs,
   )
 }

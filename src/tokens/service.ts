@@ -8,7 +8,7 @@
 import { type Clock, systemClock } from '../clock.ts'
 import { DEFAULTS } from '../defaults.ts'
 import { GatehouseError } from '../errors.ts'
-import { tokenUserKey } from '../limits/keys.ts'
+import { connectUserKey, tokenUserKey } from '../limits/keys.ts'
 import { type Logger, silentLogger } from '../logger.ts'
 import type { Store } from '../store/store.ts'
 import { positiveInt } from '../util/options.ts'
@@ -33,6 +33,14 @@ export interface TokenServiceOptions {
   readonly issueLimit?: number | undefined
   /** Issue window in ms. Default `DEFAULTS.tokenIssueWindowMs` (60 s). */
   readonly issueWindowMs?: number | undefined
+  /**
+   * The app's per-user `$connect` budget (`createApp` passes its own): while the user has
+   * spent it, `issue` refuses with a retry time, so the client learns when to come back
+   * (a refused upgrade shows a browser only close code 1006). Default
+   * `DEFAULTS.connectLimitPerUser` per `DEFAULTS.connectWindowMs`.
+   */
+  readonly connectLimitPerUser?: number | undefined
+  readonly connectWindowMs?: number | undefined
   readonly logger?: Logger | undefined
 }
 
@@ -55,7 +63,7 @@ export interface TokenService {
   readonly appId: string
   /**
    * A new token for `userId` bound to `sessionId` and to this service's app, unless the
-   * user's issue rate is spent.
+   * user's connect budget or issue rate is spent.
    */
   issue(userId: string, sessionId: string): Promise<IssueResult>
   /**
@@ -100,6 +108,13 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     'issueWindowMs',
     options.issueWindowMs ?? DEFAULTS.tokenIssueWindowMs,
   )
+  const connectBudget = {
+    limit: positiveInt(
+      'connectLimitPerUser',
+      options.connectLimitPerUser ?? DEFAULTS.connectLimitPerUser,
+    ),
+    windowMs: positiveInt('connectWindowMs', options.connectWindowMs ?? DEFAULTS.connectWindowMs),
+  }
   const logger = options.logger ?? silentLogger
   // Whole seconds, rounded down: the client believes the token dies no later than it does.
   const expiresInSec = Math.floor(ttlMs / 1000)
@@ -112,13 +127,20 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
         throw new GatehouseError('ERR_INVALID_OPTION', 'issue() needs a userId and a sessionId')
       }
       const now = clock.now()
-      // Counted before the token exists, so a refused request creates nothing.
+      // The connect budget is only looked at (the $connect charges it); a user who has
+      // spent it is told to wait here, before an issue is counted. Counted before the token
+      // exists, so a refused request creates nothing.
+      const connectKey = connectUserKey(userId, connectBudget)
       const decision = await store.hit(
-        [tokenUserKey(userId, { limit: issueLimit, windowMs: issueWindowMs })],
+        [
+          { ...connectKey, charge: false },
+          tokenUserKey(userId, { limit: issueLimit, windowMs: issueWindowMs }),
+        ],
         now,
       )
       if (!decision.allowed) {
-        logger.warn({ reason: 'token_issue_rate' }, 'token issue refused')
+        const reason = decision.key === connectKey.key ? 'connect_rate' : 'token_issue_rate'
+        logger.warn({ reason }, 'token issue refused')
         return {
           ok: false,
           reason: 'rate',

@@ -183,12 +183,18 @@ describe('$connect pipeline', () => {
     )
   })
 
-  test('connect attempts are limited per user across IPs', async () => {
-    const f = await appFixture({ connectLimitPerIp: 1000 })
+  test('connect attempts are limited per user across IPs; the token endpoint then says when to retry', async () => {
+    const f = await appFixture()
+    const early = await f.issue()
     for (let i = 0; i < 20; i++)
       await f.app.handle(f.connectEvent({ token: 'bad', ip: `198.51.100.${i + 1}` }))
-    const r = await f.app.handle(f.connectEvent({ token: await f.issue(), ip: '198.51.100.200' }))
+    const r = await f.app.handle(f.connectEvent({ token: early, ip: '198.51.100.200' }))
     assert.equal(r.status, 429)
+    // A browser cannot read that 429 (it sees 1006); the token endpoint's answer it can.
+    const issued = await f.app.tokens.issue('alice', SID.alice)
+    assert.ok(!issued.ok && issued.reason === 'rate' && issued.retryAfterSec >= 1)
+    f.clock.advance(issued.retryAfterSec * 1000)
+    assert.ok((await f.app.tokens.issue('alice', SID.alice)).ok)
     assert.equal(
       (
         await f.app.handle(
@@ -200,7 +206,7 @@ describe('$connect pipeline', () => {
   })
 
   test('the window slides: attempts are allowed again after it passes', async () => {
-    const f = await appFixture({ connectLimitPerIp: 2, connectLimitPerUser: 100 })
+    const f = await appFixture({ connectFailureLimitPerIp: 2, connectLimitPerUser: 100 })
     await f.app.handle(f.connectEvent({ token: 'bad' }))
     await f.app.handle(f.connectEvent({ token: 'bad' }))
     assert.equal((await f.app.handle(f.connectEvent({ token: 'bad' }))).status, 429)
@@ -422,7 +428,10 @@ describe('$connect pipeline', () => {
   })
 
   test('property: any channel string is accepted iff it matches the pattern', async () => {
-    const f = await appFixture({ connectLimitPerIp: 1_000_000, connectLimitPerUser: 1_000_000 })
+    const f = await appFixture({
+      connectFailureLimitPerIp: 1_000_000,
+      connectLimitPerUser: 1_000_000,
+    })
     await fc.assert(
       fc.asyncProperty(fc.string({ maxLength: 140 }), async (channel) => {
         const r = await f.app.handle(f.connectEvent({ token: 'bad', channel }))
@@ -556,5 +565,131 @@ describe('$connect pipeline', () => {
         assert.equal(store.calls.get(op) ?? 0, before.get(op) ?? 0, op)
       }
     })
+  })
+})
+
+describe('$connect limits count what the client controls', () => {
+  const FOREIGN = 'https://evil.example'
+
+  test('refusals for Origin, Host, headers and channel charge neither the IP nor the user', async () => {
+    const f = await appFixture({ connectFailureLimitPerIp: 2, connectLimitPerUser: 2 })
+    // A foreign page behind one IP, 50 times: no cookie, then with bob's cookie.
+    for (let i = 0; i < 25; i++) {
+      const anon = f.connectEvent({ origin: FOREIGN, sid: null, token: null, ip: '198.51.100.9' })
+      assert.equal((await f.app.handle(anon)).status, 403)
+      const withBob = f.connectEvent({ origin: FOREIGN, sid: SID.bob, ip: '198.51.100.9' })
+      assert.equal((await f.app.handle(withBob)).status, 403)
+      const badChannel = f.connectEvent({ channel: 'a*', sid: SID.bob, ip: '198.51.100.9' })
+      assert.equal((await f.app.handle(badChannel)).status, 400)
+    }
+    const fromThatIp = f.connectEvent({ token: await f.issue('alice'), ip: '198.51.100.9' })
+    assert.equal((await f.app.handle(fromThatIp)).status, 200)
+    const bobElsewhere = f.connectEvent({
+      token: await f.issue('bob'),
+      sid: SID.bob,
+      ip: '192.0.2.77',
+    })
+    assert.equal((await f.app.handle(bobElsewhere)).status, 200)
+  })
+
+  test('a hundred users behind one IP, default limits: every connect passes, twice over', async () => {
+    const users = Array.from({ length: 100 }, (_, i) => `user${i}`)
+    const f = await appFixture({
+      identify: (event) => {
+        const sid = parseCookies(event.headers.cookie).get('sessionid') ?? null
+        return { sessionId: sid, userId: sid?.replace(/^sid-/, '') ?? null }
+      },
+      loadUser: (id) => ({ id, permissions: ['chat.use'] }),
+    })
+    for (const round of [1, 2]) {
+      for (const user of users) {
+        const sid = `sid-${user}`
+        const issued = await f.app.tokens.issue(user, sid)
+        assert.ok(issued.ok, `${user} token, round ${round}`)
+        const r = await f.app.handle(
+          f.connectEvent({ token: issued.token, sid, ip: '203.0.113.50' }),
+        )
+        assert.equal(r.status, 200, `${user}, round ${round}`)
+      }
+      f.clock.advance(10_000)
+    }
+  })
+
+  test('failed token attempts fill the IP budget; then 429 before the token is used', async () => {
+    const store = countingStore(createMemoryStore())
+    const f = await appFixture({ connectFailureLimitPerIp: 3 }, { store })
+    const ip = '198.51.100.33'
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await f.app.handle(f.connectEvent({ token: 'A'.repeat(43), ip }))).status, 401)
+    }
+    const token = await f.issue('alice')
+    const before = store.calls.get('openSession') ?? 0
+    const limited = await f.app.handle(f.connectEvent({ token, ip }))
+    assert.equal(limited.status, 429)
+    assert.ok(Number(limited.headers?.['retry-after']) >= 1)
+    assert.equal(store.calls.get('openSession') ?? 0, before, 'the token was not looked at')
+    // Refusals for the rate do not count as failures: once the failures fade, it passes,
+    // however often the client retried meanwhile.
+    // (Counted, a retry a second would keep the window full for ever.)
+    let fresh = token
+    let passedAt = -1
+    for (let t = 1; t <= 150 && passedAt < 0; t++) {
+      f.clock.advance(1_000)
+      if (t % 30 === 0) fresh = await f.issue('alice')
+      const r = await f.app.handle(f.connectEvent({ token: fresh, ip }))
+      if (r.status === 200) passedAt = t
+      else assert.equal(r.status, 429)
+    }
+    assert.ok(passedAt > 0 && passedAt <= 121, `passed after ${passedAt} s`)
+  })
+
+  test('an IP refused for its failures charges no user: the user key after it is never counted', async () => {
+    const f = await appFixture({ connectFailureLimitPerIp: 1, connectLimitPerUser: 3 })
+    const ip = '198.51.100.34'
+    await f.app.handle(f.connectEvent({ token: 'bad', sid: SID.eve, ip }))
+    // bob's cookie from the refused IP, ten times: refused for the IP, bob not charged.
+    for (let i = 0; i < 10; i++) {
+      const r = await f.app.handle(f.connectEvent({ token: 'bad', sid: SID.bob, ip }))
+      assert.equal(r.status, 429)
+    }
+    for (let i = 0; i < 3; i++) {
+      const r = await f.app.handle(
+        f.connectEvent({ token: await f.issue('bob'), sid: SID.bob, ip: `192.0.2.${i + 1}` }),
+      )
+      assert.equal(r.status, 200, `bob connect ${i}`)
+    }
+  })
+
+  test('a session write that fails after committing (a timed-out store) leaves no ghost session', async () => {
+    for (const [order, extra, op] of [
+      ['user known', {}, 'openSession'],
+      [
+        'token first',
+        {
+          identify: (e: GatewayEvent) => ({
+            sessionId: parseCookies(e.headers.cookie).get('sessionid') ?? null,
+          }),
+        },
+        'createSession',
+      ],
+    ] as const) {
+      const inner = createMemoryStore()
+      // Writes, then reports a timeout: what ioredis does when Redis runs a script late.
+      const store: Store = {
+        ...inner,
+        [op]: async (...args: unknown[]) => {
+          await (inner[op] as (...a: unknown[]) => Promise<unknown>)(...args)
+          throw new GatehouseError('ERR_STORE_UNAVAILABLE', 'Command timed out')
+        },
+      }
+      const f = await appFixture(extra, { store })
+      const event = f.connectEvent({ token: await f.issue() })
+      const r = await f.app.handle(event)
+      assert.equal(r.status, 503, order)
+      // The undo is sent before the answer; a tick lets it land.
+      await new Promise((resolve) => setImmediate(resolve))
+      assert.deepEqual(await inner.listConnections({ all: true }), [], order)
+      assert.equal((await inner.getSession(event.connectionId))?.connected, false, order)
+    }
   })
 })

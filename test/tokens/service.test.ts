@@ -146,9 +146,13 @@ describe('token service', () => {
     assert.equal(spy.calls.filter((c) => c.method === 'insertToken').length, 20)
     // Another user has a budget of their own.
     assert.ok((await tokens.issue('bob', 's9')).ok)
-    // The window is counted under token:user:<id>.
+    // The window is counted under token:user:<id>, after a look (not a charge) at the
+    // user's connect budget.
     const hit = spy.calls.find((c) => c.method === 'hit')
-    assert.deepEqual(hit?.args[0], [{ key: 'token:user:alice', limit: 20, windowMs: 60_000 }])
+    assert.deepEqual(hit?.args[0], [
+      { key: 'connect:user:alice', limit: 20, windowMs: 60_000, charge: false },
+      { key: 'token:user:alice', limit: 20, windowMs: 60_000 },
+    ])
     // Retry-After is honest: after waiting it, one more token is issued.
     clock.advance(refused.retryAfterSec * 1000)
     assert.ok((await tokens.issue('alice', 's1')).ok)
