@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from 'node:http'
 import { join } from 'node:path'
-import { createLogger, openSqliteStore } from 'gatehouse'
+import { createLogger, openSqliteStore, startMaintenance } from 'gatehouse'
 import { buildAssets } from './assets.ts'
 import { createChatApp } from './chat-app.ts'
 import { appOrigins, type ChatConfig } from './config.ts'
@@ -97,6 +97,15 @@ export async function startChat(config: ChatConfig): Promise<RunningChat> {
     }),
   )
   const { wsUrl, mgmtUrl } = await gateway.start()
+  // Expired tokens, old rate-limit counters (login names an attacker makes up included) and
+  // old disconnected sessions are removed on a timer; without it those tables only grow.
+  // (No reconciliation against the gateway: a restart replaces it, and this process already
+  // marks every session disconnected when its gateway goes.)
+  const stopMaintenance = startMaintenance({
+    store,
+    intervalMs: config.maintenanceIntervalMs,
+    logger,
+  })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(config.port, config.host, () => {
@@ -112,6 +121,7 @@ export async function startChat(config: ChatConfig): Promise<RunningChat> {
     mgmtUrl,
     stop() {
       stopping ??= (async () => {
+        stopMaintenance()
         const closed = new Promise<void>((resolve) => server.close(() => resolve()))
         server.closeIdleConnections()
         await gateway.stop()

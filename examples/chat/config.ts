@@ -23,6 +23,8 @@ export interface ChatConfig {
    * restart). Never set it outside the end-to-end tests.
    */
   readonly testHooks: boolean
+  /** How often cleanup and reconciliation run (`MAINTENANCE_INTERVAL_MS`, default 5 min). */
+  readonly maintenanceIntervalMs: number
 }
 
 function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -31,6 +33,18 @@ function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const value = Number(raw)
   if (!Number.isInteger(value) || value < 1 || value > 65_535) {
     throw new Error(`${name} must be a TCP port (1-65535); got ${JSON.stringify(raw)}`)
+  }
+  return value
+}
+
+function interval(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  const value = Number(raw)
+  if (!Number.isInteger(value) || value < 100) {
+    throw new Error(
+      `${name} must be a whole number of ms, at least 100; got ${JSON.stringify(raw)}`,
+    )
   }
   return value
 }
@@ -52,6 +66,7 @@ export function readConfig(env: NodeJS.ProcessEnv): ChatConfig {
     host: '127.0.0.1' as const,
     logLevel: env.LOG_LEVEL || 'info',
     testHooks: env.GATEHOUSE_DEMO_TEST === '1',
+    maintenanceIntervalMs: interval(env, 'MAINTENANCE_INTERVAL_MS', 300_000),
   }
   if (new Set([config.port, config.wsPort, config.mgmtPort]).size !== 3) {
     throw new Error('PORT, WS_PORT and MGMT_PORT must be three different ports')
