@@ -270,9 +270,10 @@ describe('refusals on the wire: the app through the bundled gateway', () => {
 
 describe('refusals on the wire: the app over its limits and outages', () => {
   it('429: the connect rate, with Retry-After', async () => {
-    const s = await stack({ connectLimitPerIp: 1 })
-    const first = await raw(s.port, upgradeRequest(`/?ws_token=${await token(s.app)}&channel=a`))
-    assert.equal(first.status, 101)
+    // The IP's budget counts failed token attempts: one spends it.
+    const s = await stack({ connectFailureLimitPerIp: 1 })
+    const first = await raw(s.port, upgradeRequest(`/?ws_token=${'A'.repeat(43)}&channel=a`))
+    assert.equal(first.status, 401)
     first.close()
     const second = await raw(s.port, upgradeRequest(`/?ws_token=${await token(s.app)}&channel=a`))
     assertRefusal(second, 429, 'connect rate')
