@@ -4,9 +4,8 @@
  * several gateway nodes sharing one database. Every method is one statement and one round
  * trip: `UPDATE … RETURNING` for the single-use consume (row locks make concurrent consumes
  * of one token serialise, and the loser re-checks `used_at IS NULL` and gets no row), and one
- * statement of data-modifying CTEs for cleanup; `hit` alone takes one
- * `INSERT … ON CONFLICT DO UPDATE … RETURNING` (or a `SELECT` for a key it only judges) per
- * key it visits, since it stops at the first refusing key.
+ * statement of data-modifying CTEs for cleanup; `hit` is one chain of CTEs that visits its
+ * keys in order and stops at the first refusing key (`postgres-hit.ts`).
  *
  * All tables live in one PostgreSQL schema (default `gatehouse`), so they never collide with
  * an application's own `sessions` table.
@@ -15,16 +14,15 @@ import type { Pool, PoolConfig } from 'pg'
 import { GatehouseError } from '../errors.ts'
 import {
   ALLOWED,
-  advanceCounts,
   bucketStart,
   charges,
-  refusal,
+  hitInOrder,
   validateRateKeys,
-  type WindowCounts,
 } from '../limits/sliding-window.ts'
 import { positiveInt } from '../util/options.ts'
 import { audienceTarget } from './audience.ts'
 import { validateNonce } from './nonce.ts'
+import { postgresHitSql } from './postgres-hit.ts'
 import { migratePostgres, type PgQueryable, quoteSchema } from './postgres-schema.ts'
 import type {
   Audience,
@@ -175,25 +173,6 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
     consumeToken: useToken,
     revokeByUser: `DELETE FROM ${s}.tokens WHERE user_id = $1`,
     revokeBySession: `DELETE FROM ${s}.tokens WHERE session_hash = $1`,
-    // sliding-window.ts `advanceCounts` for one key, as one upsert.
-    hit: `INSERT INTO ${s}.rate_limits AS r (key, window_ms, window_start, count, prev_count)
-      VALUES ($1::text, $2::bigint, $3::bigint, 1, 0)
-      ON CONFLICT (key) DO UPDATE SET
-        prev_count = CASE
-          WHEN r.window_ms <> excluded.window_ms THEN 0
-          WHEN r.window_start >= excluded.window_start THEN r.prev_count
-          WHEN r.window_start = excluded.window_start - excluded.window_ms THEN r.count
-          ELSE 0 END,
-        count = CASE
-          WHEN r.window_ms <> excluded.window_ms THEN 1
-          WHEN r.window_start >= excluded.window_start THEN r.count + 1
-          ELSE 1 END,
-        window_start = CASE
-          WHEN r.window_ms <> excluded.window_ms THEN excluded.window_start
-          ELSE greatest(r.window_start, excluded.window_start) END,
-        window_ms = excluded.window_ms
-      RETURNING window_start, count, prev_count`,
-    peekRate: `SELECT window_ms, window_start, count, prev_count FROM ${s}.rate_limits WHERE key = $1`,
     // A NULL $6 writes unconditionally; a token hash writes only while that token row exists.
     // The row is locked (KEY SHARE) rather than just read: a snapshot read would let a
     // concurrent revocation delete the token and list connections before this insert commits,
@@ -249,32 +228,16 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
       RETURNING 1 AS claimed`,
   }
 
-  // Count (or, with `charge: false`, only read and advance in memory) one rate key.
-  async function countOne(k: RateKey, now: number): Promise<WindowCounts> {
-    if (!charges(k)) {
-      const { rows } = await db.query(sql.peekRate, [k.key])
-      const r = rows[0]
-      return advanceCounts(
-        r === undefined
-          ? undefined
-          : {
-              windowMs: Number(r.window_ms),
-              windowStart: Number(r.window_start),
-              count: Number(r.count),
-              prevCount: Number(r.prev_count),
-            },
-        now,
-        k.windowMs,
-      )
+  // One statement per shape of call (which keys charge), built once and reused.
+  const hitSql = new Map<string, string>()
+  const hitStatement = (keys: readonly RateKey[]): string => {
+    const shape = keys.map((k) => (charges(k) ? 'c' : 'p')).join('')
+    let text = hitSql.get(shape)
+    if (text === undefined) {
+      text = postgresHitSql(s, keys.map(charges))
+      hitSql.set(shape, text)
     }
-    const { rows } = await db.query(sql.hit, [k.key, k.windowMs, bucketStart(now, k.windowMs)])
-    const r = rows[0]
-    if (r === undefined) throw new Error(`rate row for ${k.key} missing`)
-    return {
-      windowStart: Number(r.window_start),
-      count: Number(r.count),
-      prevCount: Number(r.prev_count),
-    }
+    return text
   }
 
   let closed = false
@@ -325,13 +288,21 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
     hit: (keys: readonly RateKey[], now: number) =>
       run('hit', async (): Promise<RateDecision> => {
         validateRateKeys(keys)
-        // One statement per key, in order, stopping at the first refusal: the keys after a
-        // refusing one are never written (each statement is atomic for its own key).
-        for (const k of keys) {
-          const refused = refusal(k, await countOne(k, now), now)
-          if (refused !== undefined) return refused
-        }
-        return ALLOWED
+        if (keys.length === 0) return ALLOWED
+        const params: (string | number)[] = [now]
+        for (const k of keys) params.push(k.key, k.windowMs, bucketStart(now, k.windowMs), k.limit)
+        // The statement stops where a key refuses; the same judgement here stops at the same row.
+        const { rows } = await db.query(hitStatement(keys), params)
+        let i = 0
+        return hitInOrder(keys, now, (k) => {
+          const r = rows[i++]
+          if (r === undefined) throw new Error(`rate row for ${k.key} missing`)
+          return {
+            windowStart: Number(r.window_start),
+            count: Number(r.count),
+            prevCount: Number(r.prev_count),
+          }
+        })
       }),
 
     createSession: (n: NewSession, guard?: SessionGuard) =>

@@ -186,8 +186,7 @@ export interface Store {
    * So a caller lists the key it trusts first (the client IP) and a key the client chooses
    * (a user name sent to a login form) after it: an IP that is refused cannot create rows
    * for names it makes up. A key with `charge: false` is judged without being counted.
-   * Allowed only when every key passes. One round trip on memory, SQLite and Redis; one
-   * statement per key visited on PostgreSQL.
+   * Allowed only when every key passes. One round trip for all keys on every store.
    */
   hit(keys: readonly RateKey[], now: number): Promise<RateDecision>
 
