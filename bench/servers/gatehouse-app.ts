@@ -75,6 +75,7 @@ export async function createBenchApp(options: {
     },
     loadUser,
     permissions: { anyOf: [PERMISSION] },
+    connectFailureLimitPerIp: BENCH_RATE_LIMIT,
     connectLimitPerIp: BENCH_RATE_LIMIT,
     connectLimitPerUser: BENCH_RATE_LIMIT,
     tokenIssueLimit: BENCH_RATE_LIMIT,

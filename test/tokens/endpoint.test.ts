@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { manualClock } from '../../src/clock.ts'
 import { GatehouseError, isGatehouseError } from '../../src/errors.ts'
+import { connectUserKey, tokenUserKey } from '../../src/limits/keys.ts'
 import { createMemoryStore } from '../../src/store/memory.ts'
 import { openSqliteStore } from '../../src/store/sqlite.ts'
 import type { Store } from '../../src/store/store.ts'
@@ -17,6 +18,8 @@ import { spyStore } from './spy-store.ts'
 const URL_ = 'http://127.0.0.1:3000/api/ws-token/'
 const ORIGIN = 'http://127.0.0.1:3000'
 const CSRF = 'k3Vq9dZbXf0aT7hLw2mN8pR4sY6uC1eG'
+/** manualClock()'s start: the endpoint's clock. */
+const T0 = manualClock().now()
 const SESSIONS: Record<string, string> = { 'sid-alice': 'alice', 'sid-bob': 'bob' }
 
 interface Setup {
@@ -214,6 +217,21 @@ describe('token endpoint', () => {
       await expectStatus(await odd.handle(request()), 403, 'Forbidden')
       assert.deepEqual(odd.spy.calls, [])
     }
+  })
+
+  test('a user whose connect budget is spent gets 429 with Retry-After, before an issue is counted', async () => {
+    const store = createMemoryStore()
+    const { handle, spy } = setup({}, store)
+    // What 20 $connect attempts of alice charged (DEFAULTS: 20 per minute per user).
+    for (let i = 0; i < 20; i++) await store.hit([connectUserKey('alice')], T0)
+    const res = await handle(request())
+    const retryAfter = Number(res.headers.get('retry-after'))
+    assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 120)
+    await expectStatus(res, 429, 'Too Many Requests')
+    assert.equal(spy.calls.filter((c) => c.method === 'insertToken').length, 0)
+    // The issue counter was not charged: the walk stopped at the connect budget.
+    const issueKey = tokenUserKey('alice')
+    for (let i = 0; i < 20; i++) assert.equal((await store.hit([issueKey], T0)).allowed, true)
   })
 
   test('issue rate: the 21st request in a minute is 429 with Retry-After', async () => {
