@@ -571,7 +571,7 @@ describe('$connect pipeline', () => {
 describe('$connect limits count what the client controls', () => {
   const FOREIGN = 'https://evil.example'
 
-  test('refusals for Origin, Host, headers and channel charge neither the IP nor the user', async () => {
+  test('refusals for Origin and channel charge neither the IP nor the user', async () => {
     const f = await appFixture({ connectFailureLimitPerIp: 2, connectLimitPerUser: 2 })
     // A foreign page behind one IP, 50 times: no cookie, then with bob's cookie.
     for (let i = 0; i < 25; i++) {

@@ -362,6 +362,7 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
             tokensCreatedBefore: 0,
             rateLimitsBefore: B + 10 * W,
             sessionsDisconnectedBefore: 0,
+            noncesExpiredBefore: 0,
           })
           assert.equal(rows.rateLimits, 2)
         }))
@@ -372,7 +373,11 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
           const peek: RateKey = { ...fails, charge: false }
           // Peeking never counts: any number of peeks on a fresh key pass and create no row.
           for (let i = 0; i < 10; i++) assert.equal((await s.hit([peek], B)).allowed, true)
-          const none = { tokensCreatedBefore: 0, sessionsDisconnectedBefore: 0 }
+          const none = {
+            tokensCreatedBefore: 0,
+            sessionsDisconnectedBefore: 0,
+            noncesExpiredBefore: 0,
+          }
           assert.equal((await s.cleanup({ ...none, rateLimitsBefore: B + 10 * W })).rateLimits, 0)
           await s.hit([fails], B)
           assert.equal((await s.hit([peek], B)).allowed, true) // one more would be the 2nd
