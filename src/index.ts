@@ -19,6 +19,7 @@
  */
 export { changeChannelHandler } from './app/change-channel.ts'
 export { type App, createApp } from './app/create-app.ts'
+export { type DefinedHandler, defineHandler } from './app/define-handler.ts'
 export {
   type MaintenanceOptions,
   type ReconcileOptions,
@@ -29,10 +30,19 @@ export {
 export type { KickOptions, RevokeResult } from './app/revoke.ts'
 export type { Sender, SendResult } from './app/send.ts'
 export type {
+  InferInput,
+  InferOutput,
+  StandardIssue,
+  StandardResult,
+  StandardSchemaProps,
+  StandardSchemaV1,
+} from './app/standard-schema.ts'
+export type {
   AppOptions,
   ConnectCheck,
   ConnectIdentity,
   HandlerFn,
+  HandlerMap,
   HandlerResult,
   HandlerSpec,
   MessageContext,

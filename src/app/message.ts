@@ -13,6 +13,7 @@ import {
   FORBIDDEN_REPLY,
   INTERNAL_ERROR_REPLY,
   UNAVAILABLE_REPLY,
+  validationReply,
 } from '../http/refusal.ts'
 import { logSafe } from '../logger.ts'
 import type { Store } from '../store/store.ts'
@@ -26,6 +27,7 @@ import { guard } from './guard.ts'
 import type { HandlerRegistry, RegisteredHandler } from './registry.ts'
 import type { Sender } from './send.ts'
 import type { MessageContext, PermissionRule, User } from './types.ts'
+import { type Validation, validateBody } from './validate.ts'
 
 /** What the message pipeline needs beyond its config. */
 export interface MessageDeps {
@@ -130,12 +132,13 @@ export function createMessagePipeline(
         }
         if (!allowed(user, permissions)) return refuse(event, 'permission_denied', 403)
 
-        const body = parseMessage(text, config.maxJsonDepth) ?? EMPTY_BODY
-        const name = Object.hasOwn(body, config.actionKey)
-          ? body[config.actionKey]
-          : Object.hasOwn(body, 'handler')
-            ? body.handler
+        const parsed = parseMessage(text, config.maxJsonDepth) ?? EMPTY_BODY
+        const routeKey = Object.hasOwn(parsed, config.actionKey)
+          ? config.actionKey
+          : Object.hasOwn(parsed, 'handler')
+            ? 'handler'
             : undefined
+        const name = routeKey === undefined ? undefined : parsed[routeKey]
         let target: RegisteredHandler | undefined = registry.get(name)
         if (target && !allowed(user, target.permissions)) {
           logger.warn(
@@ -155,7 +158,42 @@ export function createMessagePipeline(
             handler: typeof name === 'string' ? logSafe(name, 64) : typeof name,
           })
 
-        const ctx: MessageContext = {
+        // Only handlers with a schema pay for validation; the others see the parsed body.
+        let body: unknown = parsed
+        if (target.schema) {
+          let checked: Validation
+          try {
+            const pending = validateBody(target.schema, parsed, routeKey ? [routeKey] : [])
+            checked = pending instanceof Promise ? await pending : pending
+          } catch (err) {
+            logger.error(
+              {
+                event: 'handler_failed',
+                handler: target.name,
+                connectionId: event.connectionId,
+                err,
+              },
+              'schema threw',
+            )
+            return { status: 500, body: INTERNAL_ERROR_REPLY }
+          }
+          if (!checked.ok) {
+            logger.warn(
+              {
+                event: 'message_rejected',
+                reason: 'body_invalid',
+                handler: target.name,
+                paths: checked.paths,
+                connectionId: event.connectionId,
+              },
+              'message body invalid',
+            )
+            return { status: 400, body: validationReply(checked.paths) }
+          }
+          body = checked.value
+        }
+
+        const ctx: MessageContext<unknown> = {
           event,
           session,
           user,
@@ -172,7 +210,7 @@ export function createMessagePipeline(
         }
         let result: unknown
         try {
-          result = await target.run(ctx)
+          result = await target.run(ctx as MessageContext)
         } catch (err) {
           // A store outage inside the handler is an outage (503 from guard), not a handler bug.
           if (isGatehouseError(err, 'ERR_STORE_UNAVAILABLE')) throw err

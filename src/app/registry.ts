@@ -9,6 +9,7 @@ import { GatehouseError } from '../errors.ts'
 import { invalidOption, isRecord, readOptions } from '../util/options.ts'
 import { isHandlerName } from './checks/handler-name.ts'
 import { compilePermissionRule } from './checks/permissions.ts'
+import type { StandardSchemaV1 } from './standard-schema.ts'
 import type { HandlerFn, PermissionRule } from './types.ts'
 
 /** A registered handler. */
@@ -16,6 +17,8 @@ export interface RegisteredHandler {
   readonly name: string
   readonly run: HandlerFn
   readonly permissions: PermissionRule | undefined
+  /** The body schema; messages for this handler are validated only when it has one. */
+  readonly schema: StandardSchemaV1 | undefined
 }
 
 /** The allow-list of an app. */
@@ -59,6 +62,7 @@ export function createRegistry(handlers: unknown): HandlerRegistry {
     const where = `handlers.${name}`
     let run: unknown = entry
     let permissions: PermissionRule | undefined
+    let schema: StandardSchemaV1 | undefined
     if (typeof entry !== 'function') {
       if (!isRecord(entry)) {
         throw new GatehouseError(
@@ -66,14 +70,25 @@ export function createRegistry(handlers: unknown): HandlerRegistry {
           `\`${where}\` must be a function or { run, permissions }.`,
         )
       }
-      const spec = readOptions(where, entry, ['run', 'permissions'])
+      const spec = readOptions(where, entry, ['run', 'permissions', 'schema'])
       run = spec.run
       permissions = compilePermissionRule(spec.permissions, `${where}.permissions`)
+      if (spec.schema !== undefined) {
+        const standard = isRecord(spec.schema) ? spec.schema['~standard'] : undefined
+        // Caught now, not on the first message: a body would otherwise go unvalidated or throw.
+        if (!isRecord(standard) || typeof standard.validate !== 'function') {
+          throw new GatehouseError(
+            'ERR_HANDLER_INVALID',
+            `\`${where}.schema\` must be a Standard Schema (zod 4, valibot, arktype, …).`,
+          )
+        }
+        schema = spec.schema as StandardSchemaV1
+      }
     }
     if (typeof run !== 'function') {
       throw new GatehouseError('ERR_HANDLER_INVALID', `\`${where}.run\` must be a function.`)
     }
-    map.set(name, Object.freeze({ name, run: run as HandlerFn, permissions }))
+    map.set(name, Object.freeze({ name, run: run as HandlerFn, permissions, schema }))
   }
   const names = Object.freeze([...map.keys()])
   return Object.freeze({

@@ -10,6 +10,7 @@ import type { Connections } from '../push/connections.ts'
 import type { SessionRecord, Store } from '../store/store.ts'
 import type { TokenService } from '../tokens/service.ts'
 import type { Sender } from './send.ts'
+import type { StandardSchemaV1 } from './standard-schema.ts'
 
 /** A user as the host app knows it. */
 export interface User {
@@ -44,8 +45,11 @@ export interface ConnectIdentity {
   readonly userId?: string | null
 }
 
-/** What a message handler receives. */
-export interface MessageContext {
+/**
+ * What a message handler receives. `Body` is the handler schema's output type when it has a
+ * schema (see {@link defineHandler}), else the parsed JSON object.
+ */
+export interface MessageContext<Body = Readonly<Record<string, unknown>>> {
   readonly event: GatewayEvent
   /** The session as it was when the message arrived. */
   readonly session: SessionRecord
@@ -53,8 +57,12 @@ export interface MessageContext {
   readonly user: User | null
   /** The handler name that selected this handler (`default` included). */
   readonly action: string
-  /** The parsed JSON message (an object; `{}` when the body was not an object). */
-  readonly body: Readonly<Record<string, unknown>>
+  /**
+   * The parsed JSON message (an object; `{}` when the body was not an object). With a
+   * `schema`, the schema's output: the validated value, without the `action` and request-id
+   * keys.
+   */
+  readonly body: Body
   /** Push to connections, users, channels or everyone. */
   readonly send: Sender
   /** The app's token service (e.g. revoke a kicked user's tokens before closing their sockets). */
@@ -71,13 +79,28 @@ export interface MessageContext {
 export type HandlerResult = unknown
 
 /** A message handler function. */
-export type HandlerFn = (ctx: MessageContext) => HandlerResult | Promise<HandlerResult>
+export type HandlerFn<Body = Readonly<Record<string, unknown>>, Reply = HandlerResult> = (
+  ctx: MessageContext<Body>,
+) => Reply | Promise<Reply>
 
-/** A handler with its own permission rule, on top of the app's. */
-export interface HandlerSpec {
-  readonly run: HandlerFn
+/**
+ * A handler with its own permission rule, on top of the app's, and optionally a body schema.
+ * A body that fails `schema` gets the generic validation reply and never reaches `run`.
+ * Use {@link defineHandler} to have `ctx.body` typed from the schema.
+ */
+export interface HandlerSpec<Body = Readonly<Record<string, unknown>>, Reply = HandlerResult> {
+  readonly run: HandlerFn<Body, Reply>
   readonly permissions?: PermissionRule
+  /** A Standard Schema (zod 4, valibot, arktype, …) the body must pass. */
+  readonly schema?: StandardSchemaV1<unknown, Body>
 }
+
+/**
+ * A handler map as {@link AppOptions.handlers} takes it. Bodies are `any` here only so that
+ * handlers typed by their schemas fit the one map; each handler keeps its own types.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: see above; the map is variance-erased on purpose.
+export type HandlerMap = Readonly<Record<string, HandlerFn | HandlerSpec<any, unknown>>>
 
 /** The connect check hook: return `false` (or a status) to refuse. */
 export type ConnectCheck = (ctx: {
@@ -102,7 +125,7 @@ export interface AppOptions {
   /** Where pushes go (the bundled gateway, or the AWS Management API). */
   readonly connections?: Connections
   /** Handlers by name. `default` receives unknown and forbidden names when present. */
-  readonly handlers?: Readonly<Record<string, HandlerFn | HandlerSpec>>
+  readonly handlers?: HandlerMap
   /** Require a single-use token at connect (default true). Off only for public, anonymous endpoints. */
   readonly useToken?: boolean
   /** Read the HTTP session (and user) from the `$connect` event, typically from its cookie. */

@@ -9,6 +9,7 @@ import { checkChannel, type ResolvedOptions, resolveOptions } from './options.ts
 import { SendQueue, utf8Length } from './queue.ts'
 import { requestToken, TOKEN_PATTERN, type TokenOutcome } from './token.ts'
 import type {
+  BodyOf,
   ClientEventMap,
   ClientOptions,
   ClientState,
@@ -42,7 +43,9 @@ interface SocketClose {
  * Events are `CustomEvent`s; use `on()` for typed listeners or `addEventListener`.
  *
  * @typeParam In - the messages the server sends (parsed JSON)
- * @typeParam Out - outgoing payloads by action name
+ * @typeParam Out - outgoing payloads by action name, or the app's handler map
+ *   (`typeof handlers`): bodies then follow the handlers' schemas, and `request()` resolves
+ *   with each handler's reply type
  *
  * @example
  * ```ts
@@ -58,10 +61,7 @@ interface SocketClose {
  * chat.send('send_message', { text: 'hi' })
  * ```
  */
-export class GatehouseClient<
-  In = unknown,
-  Out extends OutgoingMap = OutgoingMap,
-> extends EventTarget {
+export class GatehouseClient<In = unknown, Out extends object = OutgoingMap> extends EventTarget {
   private readonly o: ResolvedOptions
   private readonly queue: SendQueue
   private st: ClientState = 'idle'
@@ -153,7 +153,7 @@ export class GatehouseClient<
    * `error`) when the message is refused: queue full, too large, or the client closed/failed.
    * Delivery is at most once: a message on a socket that then drops is not resent.
    */
-  send<A extends keyof Out & string>(action: A, payload?: Out[A]): boolean {
+  send<A extends keyof Out & string>(action: A, payload?: BodyOf<Out[A]>): boolean {
     if (typeof action !== 'string' || action === '') {
       throw new GatehouseError('ERR_INVALID_OPTION', 'send: action must be a non-empty string')
     }

@@ -17,6 +17,7 @@ export { readCookie } from './cookie.ts'
 export { CLIENT_DEFAULTS } from './options.ts'
 export { parseRetryAfterMs, requestToken, type TokenOutcome, type TokenRequest } from './token.ts'
 export type {
+  BodyOf,
   ClientErrorReason,
   ClientEventMap,
   ClientOptions,
@@ -28,6 +29,7 @@ export type {
   FailReason,
   FetchLike,
   OutgoingMap,
+  ReplyOf,
   StateDetail,
   WebSocketConstructor,
   WebSocketLike,

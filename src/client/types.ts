@@ -140,7 +140,8 @@ export interface ClientEventMap<In = unknown> {
 
 /**
  * Outgoing messages by action name: `{ send_message: { text: string } }` makes
- * `send('send_message', { text })` type-checked. The default accepts any object.
+ * `send('send_message', { text })` type-checked. The default accepts any object. The app's
+ * own handler map (`typeof handlers`) works too: see {@link BodyOf} and {@link ReplyOf}.
  *
  * @example
  * ```ts
@@ -150,6 +151,43 @@ export interface ClientEventMap<In = unknown> {
  * ```
  */
 export type OutgoingMap = Record<string, Record<string, unknown> | undefined>
+
+/**
+ * The body a client sends for one entry of its `Out` map. An entry that is a handler of the
+ * app (a function, or a `{ schema, run }` spec as `defineHandler` returns it) gives its
+ * schema's input type, so `GatehouseClient<In, typeof handlers>` checks bodies against the
+ * server's schemas; any other entry is the body type itself. Read structurally: the client
+ * imports nothing from the server.
+ *
+ * @example
+ * ```ts
+ * type Body = BodyOf<typeof handlers.send_message> // { text: string }
+ * ```
+ */
+export type BodyOf<E> = E extends (...args: never[]) => unknown
+  ? Record<string, unknown> | undefined
+  : E extends { readonly run: (...args: never[]) => unknown }
+    ? E extends { readonly schema: { readonly '~standard': { readonly types?: infer T } } }
+      ? NonNullable<T> extends { readonly input: infer I }
+        ? I
+        : Record<string, unknown>
+      : Record<string, unknown> | undefined
+    : E
+
+/**
+ * What `request()` resolves with for one entry of the `Out` map: the awaited return type of
+ * the handler's `run` (or of the handler function); `unknown` for plain body types.
+ *
+ * @example
+ * ```ts
+ * type Reply = ReplyOf<typeof handlers.send_message> // { type: 'sent'; length: number }
+ * ```
+ */
+export type ReplyOf<E> = E extends (...args: never[]) => infer R
+  ? Awaited<R>
+  : E extends { readonly run: (...args: never[]) => infer R }
+    ? Awaited<R>
+    : unknown
 
 /**
  * The part of a WebSocket the client uses (the browser's, Node's global one, or `ws`).

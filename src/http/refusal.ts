@@ -40,6 +40,7 @@ export type AppRefusalReason =
   | 'check_failed'
   | 'store_unavailable'
   | 'event_invalid'
+  | 'body_invalid'
   | 'connection_unknown'
   | 'internal_error'
 
@@ -130,6 +131,7 @@ export const REFUSAL_REASONS = Object.freeze([
   'check_failed',
   'store_unavailable',
   'event_invalid',
+  'body_invalid',
   'connection_unknown',
   'internal_error',
   'method_not_allowed',
@@ -292,3 +294,16 @@ export const INTERNAL_ERROR_REPLY: string = errorReply(500)
  * ```
  */
 export const UNAVAILABLE_REPLY: string = errorReply(503)
+
+/**
+ * The reply to a body that fails its handler's schema: status 400's text and the paths that
+ * failed (`''` is the body itself), never the values or the schema's messages.
+ *
+ * @example
+ * ```ts
+ * validationReply(['text']) // {"type":"error","message":"Bad Request","paths":["text"]}
+ * ```
+ */
+export function validationReply(paths: readonly string[]): string {
+  return JSON.stringify({ type: 'error', message: statusText(400), paths })
+}

@@ -17,6 +17,7 @@ import {
   refusalBody,
   STATUS_TEXT,
   UNAVAILABLE_REPLY,
+  validationReply,
 } from '../../src/http/refusal.ts'
 
 const ROOT = resolve(import.meta.dirname, '../..')
@@ -218,12 +219,16 @@ describe('docs/errors.md', () => {
     const seen = column(table, 'client sees').join(' ')
     const documented = sorted([...seen.matchAll(/"message":"([^"]+)"/g)].map((m) => m[1] ?? ''))
     const replies = [FORBIDDEN_REPLY, INTERNAL_ERROR_REPLY, UNAVAILABLE_REPLY]
+    const validation = validationReply([])
     const inCode = sorted([
+      (JSON.parse(validation) as { message: string }).message,
       ...Object.values(ERROR_MESSAGES),
       ...replies.map((r) => (JSON.parse(r) as { message: string }).message),
     ])
     assert.deepEqual(documented, inCode)
     for (const reply of replies) assert.ok(seen.includes(`\`${reply}\``), reply)
+    // The validation reply, with its paths shown as `…`.
+    assert.ok(seen.includes(`\`${validation.replace('[]', '[…]')}\``), validation)
     for (const text of Object.values(ERROR_MESSAGES)) {
       assert.ok(seen.includes(`\`{"message":"${text}","connectionId":…,"requestId":…}\``), text)
     }
