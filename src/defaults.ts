@@ -75,6 +75,13 @@ export const DEFAULTS = Object.freeze({
   maxJsonDepth: 32,
   /** The body key that names the handler; `handler` is accepted too (upstream compatible). */
   actionKey: 'action',
+  /**
+   * The body key of a request id (`client.request()`): the app echoes it in its reply
+   * envelope, `{"type":"reply","rid":…,"data":…}`, and in its error replies. Ids match
+   * `requestIdPattern`; any other value is ignored (a plain message).
+   */
+  requestIdKey: 'rid',
+  requestIdPattern: /^[A-Za-z0-9_-]{1,64}$/,
   /** Query parameter carrying the WebSocket token (AWS and upstream compatible). */
   tokenQueryParam: 'ws_token',
   /** `Sec-WebSocket-Protocol` entry prefix carrying the token instead of the query string. */

@@ -22,6 +22,9 @@ export type GatehouseErrorCode =
   | 'ERR_AUTH_FAILED'
   | 'ERR_BODY_CONSUMED'
   | 'ERR_REVOCATION_INCOMPLETE'
+  | 'ERR_REQUEST_TIMEOUT'
+  | 'ERR_REQUEST_DISCONNECTED'
+  | 'ERR_REQUEST_REJECTED'
 
 /**
  * The error Gatehouse throws. Switch on `code`; the message is for humans.

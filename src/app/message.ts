@@ -6,6 +6,7 @@
  * A message from a socket with no connected session, or whose user is gone or inactive, gets
  * the generic reply and its socket is closed.
  */
+import { DEFAULTS } from '../defaults.ts'
 import { isGatehouseError } from '../errors.ts'
 import type { GatewayEvent, GatewayResponse } from '../events/event.ts'
 import {
@@ -25,6 +26,7 @@ import { hasPermissions } from './checks/permissions.ts'
 import type { AppConfig } from './config.ts'
 import { guard } from './guard.ts'
 import type { HandlerRegistry, RegisteredHandler } from './registry.ts'
+import { readRequestId, replyEnvelope, withRequestId } from './reply.ts'
 import type { Sender } from './send.ts'
 import type { MessageContext, PermissionRule, User } from './types.ts'
 import { type Validation, validateBody } from './validate.ts'
@@ -65,12 +67,13 @@ export function createMessagePipeline(
     reason: AppRefusalReason,
     status: number,
     extra?: object,
+    rid?: string,
   ): GatewayResponse {
     logger.warn(
       { event: 'message_rejected', reason, connectionId: event.connectionId, ...extra },
       'message rejected',
     )
-    return { status, body: FORBIDDEN_REPLY }
+    return { status, body: withRequestId(FORBIDDEN_REPLY, rid) }
   }
 
   // Tell the client once, then close its socket. The reply is pushed before the close, so it
@@ -130,9 +133,12 @@ export function createMessagePipeline(
           if (!user || user.active === false)
             return refuseAndClose(event, user ? 'user_inactive' : 'user_unknown')
         }
-        if (!allowed(user, permissions)) return refuse(event, 'permission_denied', 403)
-
+        // Parsed before the app's permission check, so that refusal carries the request id too.
         const parsed = parseMessage(text, config.maxJsonDepth) ?? EMPTY_BODY
+        const rid = readRequestId(parsed)
+        if (!allowed(user, permissions))
+          return refuse(event, 'permission_denied', 403, undefined, rid)
+
         const routeKey = Object.hasOwn(parsed, config.actionKey)
           ? config.actionKey
           : Object.hasOwn(parsed, 'handler')
@@ -154,16 +160,22 @@ export function createMessagePipeline(
         }
         target ??= registry.fallback
         if (!target)
-          return refuse(event, 'event_invalid', 403, {
-            handler: typeof name === 'string' ? logSafe(name, 64) : typeof name,
-          })
+          return refuse(
+            event,
+            'event_invalid',
+            403,
+            { handler: typeof name === 'string' ? logSafe(name, 64) : typeof name },
+            rid,
+          )
 
         // Only handlers with a schema pay for validation; the others see the parsed body.
         let body: unknown = parsed
         if (target.schema) {
           let checked: Validation
           try {
-            const pending = validateBody(target.schema, parsed, routeKey ? [routeKey] : [])
+            const routing: string[] = rid === undefined ? [] : [DEFAULTS.requestIdKey]
+            if (routeKey !== undefined) routing.push(routeKey)
+            const pending = validateBody(target.schema, parsed, routing)
             checked = pending instanceof Promise ? await pending : pending
           } catch (err) {
             logger.error(
@@ -175,7 +187,7 @@ export function createMessagePipeline(
               },
               'schema threw',
             )
-            return { status: 500, body: INTERNAL_ERROR_REPLY }
+            return { status: 500, body: withRequestId(INTERNAL_ERROR_REPLY, rid) }
           }
           if (!checked.ok) {
             logger.warn(
@@ -188,7 +200,7 @@ export function createMessagePipeline(
               },
               'message body invalid',
             )
-            return { status: 400, body: validationReply(checked.paths) }
+            return { status: 400, body: withRequestId(validationReply(checked.paths), rid) }
           }
           body = checked.value
         }
@@ -223,8 +235,10 @@ export function createMessagePipeline(
             },
             'handler threw',
           )
-          return { status: 500, body: INTERNAL_ERROR_REPLY }
+          return { status: 500, body: withRequestId(INTERNAL_ERROR_REPLY, rid) }
         }
+        // A request always gets an answer, `undefined` included, so its promise settles.
+        if (rid !== undefined) return { status: 200, body: replyEnvelope(rid, result) }
         if (result === undefined) return { status: 200 }
         return { status: 200, body: typeof result === 'string' ? result : JSON.stringify(result) }
       },

@@ -7,6 +7,7 @@ import { GatehouseError, isGatehouseError } from '../errors.ts'
 import { backoffDelayMs } from './backoff.ts'
 import { checkChannel, type ResolvedOptions, resolveOptions } from './options.ts'
 import { SendQueue, utf8Length } from './queue.ts'
+import { RequestTable } from './requests.ts'
 import { requestToken, TOKEN_PATTERN, type TokenOutcome } from './token.ts'
 import type {
   BodyOf,
@@ -16,6 +17,7 @@ import type {
   ErrorDetail,
   FailedDetail,
   OutgoingMap,
+  ReplyOf,
   WebSocketLike,
 } from './types.ts'
 import { resolveSocketUrl, socketTarget } from './url.ts'
@@ -64,6 +66,7 @@ interface SocketClose {
 export class GatehouseClient<In = unknown, Out extends object = OutgoingMap> extends EventTarget {
   private readonly o: ResolvedOptions
   private readonly queue: SendQueue
+  private readonly requests: RequestTable
   private st: ClientState = 'idle'
   private chan: string | undefined
   private ws: WebSocketLike | undefined
@@ -86,6 +89,7 @@ export class GatehouseClient<In = unknown, Out extends object = OutgoingMap> ext
     this.o = resolveOptions(options)
     this.chan = this.o.channel
     this.queue = new SendQueue(this.o.maxQueuedMessages, this.o.maxQueuedBytes)
+    this.requests = new RequestTable(this.o.timers, this.o.random)
   }
 
   /** The current state. */
@@ -184,6 +188,74 @@ export class GatehouseClient<In = unknown, Out extends object = OutgoingMap> ext
       return false
     }
     return true
+  }
+
+  /**
+   * Sends `{ ...payload, action, rid }` and resolves with the handler's reply: the app answers
+   * a message that carries a request id with `{"type":"reply","rid":…,"data":…}` (the route
+   * response, behind AWS and the bundled gateway alike), and `data` is what this resolves
+   * with. Like `send`, it waits in the queue while no socket is open.
+   *
+   * Rejects with a `GatehouseError`: `ERR_REQUEST_TIMEOUT` after `timeoutMs` (default
+   * `requestTimeoutMs`); `ERR_REQUEST_REJECTED` on the app's error reply (its body is the
+   * error's `cause`, e.g. `{ type: 'error', message: 'Bad Request', paths: ['text'], rid }`);
+   * `ERR_REQUEST_DISCONNECTED` when the socket it went out on closes first, or the client is
+   * closed or failed (a request is never resent: the handler may have run);
+   * `ERR_MESSAGE_TOO_LARGE` over `maxMessageBytes`. It settles once.
+   *
+   * @example
+   * ```ts
+   * const reply = await client.request('send_message', { text: 'hi' }, { timeoutMs: 5000 })
+   * ```
+   */
+  request<A extends keyof Out & string>(
+    action: A,
+    payload?: BodyOf<Out[A]>,
+    options: { readonly timeoutMs?: number } = {},
+  ): Promise<ReplyOf<Out[A]>> {
+    if (typeof action !== 'string' || action === '') {
+      throw new GatehouseError('ERR_INVALID_OPTION', 'request: action must be a non-empty string')
+    }
+    if (
+      payload !== undefined &&
+      (typeof payload !== 'object' || payload === null || Array.isArray(payload))
+    ) {
+      throw new GatehouseError('ERR_INVALID_OPTION', 'request: payload must be a plain object')
+    }
+    const timeoutMs = options.timeoutMs ?? this.o.requestTimeoutMs
+    if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
+      throw new GatehouseError('ERR_INVALID_OPTION', 'request: timeoutMs must be a positive number')
+    }
+    if (this.st === 'closed' || this.st === 'failed') {
+      return Promise.reject(
+        new GatehouseError('ERR_REQUEST_DISCONNECTED', `request while ${this.st}`),
+      )
+    }
+    const { id, promise } = this.requests.add(timeoutMs)
+    // `action` and `rid` last, so a payload can override neither.
+    const data = JSON.stringify({ ...payload, action, rid: id })
+    const size = utf8Length(data)
+    const ws = this.ws
+    if (size > this.o.maxMessageBytes) {
+      this.requests.fail(
+        id,
+        new GatehouseError('ERR_MESSAGE_TOO_LARGE', `message of ${size} bytes refused`),
+      )
+    } else if (this.st === 'open' && ws !== undefined && ws.readyState === OPEN) {
+      this.requests.sentOn(id, ws)
+      this.write(ws, data)
+    } else if (!this.queue.push(data, size)) {
+      this.requests.fail(
+        id,
+        new GatehouseError('ERR_REQUEST_DISCONNECTED', 'not connected and the send queue is full'),
+      )
+    }
+    return promise as Promise<ReplyOf<Out[A]>>
+  }
+
+  /** Requests waiting for their reply. */
+  get pendingRequests(): number {
+    return this.requests.size
   }
 
   /**
@@ -322,6 +394,7 @@ export class GatehouseClient<In = unknown, Out extends object = OutgoingMap> ext
     this.lastSentAt = now
     // Queued messages first, so anything sent from a `state` or `open` listener follows them.
     for (const data of this.queue.drain()) this.write(ws, data)
+    this.requests.queuedSentOn(ws)
     const gen = this.gen
     this.setState('open')
     if (gen !== this.gen) return
@@ -342,6 +415,8 @@ export class GatehouseClient<In = unknown, Out extends object = OutgoingMap> ext
       this.emitError({ reason: 'bad-message', message: 'non-JSON frame dropped', cause })
       return
     }
+    // A reply to one of this client's requests settles it and is not a `message`.
+    if (this.requests.settle(value)) return
     this.emit('message', value as In)
   }
 
@@ -412,6 +487,8 @@ export class GatehouseClient<In = unknown, Out extends object = OutgoingMap> ext
     this.queue.clear()
     const ws = this.ws
     this.detach()
+    // Queued requests were dropped with the queue; none of them can be answered now.
+    this.requests.failAll()
     return ws
   }
 
@@ -435,6 +512,8 @@ export class GatehouseClient<In = unknown, Out extends object = OutgoingMap> ext
     this.ws = undefined
     this.stopKeepAlive()
     if (ws === undefined) return
+    // Replies travel on the socket that carried the request; once it is gone they never come.
+    this.requests.disconnected(ws)
     ws.onopen = null
     ws.onmessage = null
     ws.onerror = null

@@ -30,6 +30,8 @@ export const CLIENT_DEFAULTS = Object.freeze({
   maxQueuedBytes: 1_048_576,
   maxMessageBytes: 131_072,
   keepAliveMs: 0,
+  /** Longer than AWS's 29 s integration timeout, so a slow handler's reply is not given up early. */
+  requestTimeoutMs: 30_000,
   keepAliveMessage: '{"action":"ping"}',
   authCloseCodes: Object.freeze([4401, 4403]),
 } as const)
@@ -95,6 +97,7 @@ export function resolveOptions(opts: ClientOptions): ResolvedOptions {
     maxQueuedBytes: opts.maxQueuedBytes ?? CLIENT_DEFAULTS.maxQueuedBytes,
     maxMessageBytes: opts.maxMessageBytes ?? CLIENT_DEFAULTS.maxMessageBytes,
     keepAliveMs: opts.keepAliveMs ?? CLIENT_DEFAULTS.keepAliveMs,
+    requestTimeoutMs: opts.requestTimeoutMs ?? CLIENT_DEFAULTS.requestTimeoutMs,
     keepAliveMessage: opts.keepAliveMessage ?? CLIENT_DEFAULTS.keepAliveMessage,
     authCloseCodes: opts.authCloseCodes ?? CLIENT_DEFAULTS.authCloseCodes,
     WebSocket: WS,
@@ -111,6 +114,7 @@ export function resolveOptions(opts: ClientOptions): ResolvedOptions {
     'connectTimeoutMs',
     'maxQueuedBytes',
     'maxMessageBytes',
+    'requestTimeoutMs',
   ] as const) {
     if (!(Number.isFinite(o[key]) && o[key] > 0)) invalid(`${key} must be a positive number`)
   }

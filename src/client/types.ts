@@ -299,6 +299,8 @@ export interface ClientOptions {
   maxMessageBytes?: number
   /** Send a data frame after this long without one (AWS idle timeout counts data frames only). 0 = off (default). */
   keepAliveMs?: number
+  /** How long `request()` waits for its reply unless given its own `timeoutMs`. Default 30 000. */
+  requestTimeoutMs?: number
   /** The keep-alive frame. Default `{"action":"ping"}`. */
   keepAliveMessage?: string
   /** Close codes from the server that mean "do not come back". Default `[4401, 4403]`. */

@@ -61,3 +61,13 @@ chat.send('send_message', { txet: 'hi' })
 chat.send('send_message', { text: 'hi', priority: 'urgent' })
 // @ts-expect-error: no such handler
 chat.send('send_mesage', { text: 'hi' })
+
+// request() resolves with the handler's reply type.
+export async function replies(): Promise<void> {
+  const reply = await chat.request('send_message', { text: 'hi' })
+  equal<typeof reply, { type: 'sent'; length: number }>(true)
+  // @ts-expect-error: the reply has no such field
+  reply.lenght
+  // @ts-expect-error: a wrong field name in a request body
+  await chat.request('send_message', { txet: 'hi' })
+}

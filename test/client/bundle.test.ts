@@ -28,7 +28,8 @@ describe('client bundle', () => {
     const out = await buildClient(join(dir, 'gatehouse-client.js'))
     const code = await readFile(out.file, 'utf8')
     assert.equal(out.bytes, Buffer.byteLength(code))
-    assert.ok(out.bytes < 16_384, `bundle grew to ${out.bytes} bytes`)
+    // 18 KiB: the request table (request/reply) added about 3.5 KB to the 13 KB client.
+    assert.ok(out.bytes < 18_432, `bundle grew to ${out.bytes} bytes`)
     assert.ok(out.gzipBytes < 6144, `bundle grew to ${out.gzipBytes} gzipped bytes`)
     // No dependencies: nothing imported, no Node built-ins, no leftover TypeScript.
     assert.doesNotMatch(code, /\bimport\s*[{*"'(]|\brequire\(|node:/)
