@@ -21,6 +21,7 @@ import type {
   WebSocketLike,
 } from './types.ts'
 import { resolveSocketUrl, socketTarget } from './url.ts'
+import { watchWake } from './wake.ts'
 
 const OPEN = 1
 /** Used tokens remembered to catch a repeat (they are spent, so keeping them risks nothing). */
@@ -80,6 +81,10 @@ export class GatehouseClient<In = unknown, Out extends object = OutgoingMap> ext
   private abort: AbortController | undefined
   private openedAt = 0
   private lastSentAt = 0
+  /** Until when a server's `Retry-After` holds the next attempt back (a wake-up too). */
+  private notBefore = 0
+  /** Removes the `online` / `visibilitychange` listeners; set while the client is started. */
+  private stopWatching: (() => void) | undefined
   /** The last few tokens used, only to refuse a `getToken` that hands one out twice. */
   private recentTokens: string[] = []
 
@@ -120,6 +125,9 @@ export class GatehouseClient<In = unknown, Out extends object = OutgoingMap> ext
   connect(): this {
     if (this.st === 'connecting' || this.st === 'open' || this.st === 'reconnecting') return this
     this.attempt = 0
+    if (this.o.reconnectOnWake && this.stopWatching === undefined) {
+      this.stopWatching = watchWake(this.o.environment, () => this.onWake())
+    }
     this.startAttempt()
     return this
   }
@@ -148,6 +156,7 @@ export class GatehouseClient<In = unknown, Out extends object = OutgoingMap> ext
       }
       if (wasOpen) this.emit('close', { code, reason, wasClean: true, willReconnect: false })
     }
+    this.unwatch()
     this.setState('closed')
   }
 
@@ -449,8 +458,11 @@ export class GatehouseClient<In = unknown, Out extends object = OutgoingMap> ext
       this.o.maxReconnectDelayMs,
       this.o.random,
     )
+    this.notBefore = 0
     if (retryAfterMs !== undefined) {
-      delayMs = Math.max(delayMs, Math.min(retryAfterMs, this.o.maxRetryAfterMs))
+      const heldMs = Math.min(retryAfterMs, this.o.maxRetryAfterMs)
+      delayMs = Math.max(delayMs, heldMs)
+      this.notBefore = this.o.timers.now() + heldMs
     }
     this.attempt++
     const gen = ++this.gen
@@ -472,8 +484,33 @@ export class GatehouseClient<In = unknown, Out extends object = OutgoingMap> ext
         // Already closing.
       }
     }
+    this.unwatch()
     this.setState('failed')
     this.emit('failed', detail)
+  }
+
+  private unwatch(): void {
+    this.stopWatching?.()
+    this.stopWatching = undefined
+  }
+
+  /**
+   * The page came back (`online`, or visible again). After a disconnect, the backoff wait is
+   * cut short: the next attempt (a fresh token, as always) starts within a jittered
+   * `minReconnectDelayMs`, so a fleet of tabs waking together does not arrive at once, and
+   * never before a server's `Retry-After` has passed. In any other state there is nothing to do.
+   */
+  private onWake(): void {
+    if (this.st !== 'reconnecting') return
+    const jitterMs = Math.floor(this.o.random() * this.o.minReconnectDelayMs)
+    const delayMs = Math.max(jitterMs, this.notBefore - this.o.timers.now())
+    const gen = ++this.gen
+    this.clearTimer()
+    this.timer = this.o.timers.setTimeout(() => {
+      if (gen !== this.gen) return
+      this.timer = undefined
+      this.startAttempt()
+    }, delayMs)
   }
 
   // ---- plumbing ------------------------------------------------------------------------

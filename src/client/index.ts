@@ -35,3 +35,4 @@ export type {
   WebSocketLike,
 } from './types.ts'
 export type { TokenTransport } from './url.ts'
+export type { WakeEnvironment, WakeTarget } from './wake.ts'

@@ -6,6 +6,7 @@ import { GatehouseError } from '../errors.ts'
 import { documentCookie } from './cookie.ts'
 import type { ClientOptions, ClientTimers, FetchLike, WebSocketConstructor } from './types.ts'
 import { CHANNEL_PATTERN } from './url.ts'
+import { browserEnvironment } from './wake.ts'
 
 /**
  * The client's defaults.
@@ -30,6 +31,7 @@ export const CLIENT_DEFAULTS = Object.freeze({
   maxQueuedBytes: 1_048_576,
   maxMessageBytes: 131_072,
   keepAliveMs: 0,
+  reconnectOnWake: true,
   /** Longer than AWS's 29 s integration timeout, so a slow handler's reply is not given up early. */
   requestTimeoutMs: 30_000,
   keepAliveMessage: '{"action":"ping"}',
@@ -98,6 +100,8 @@ export function resolveOptions(opts: ClientOptions): ResolvedOptions {
     maxMessageBytes: opts.maxMessageBytes ?? CLIENT_DEFAULTS.maxMessageBytes,
     keepAliveMs: opts.keepAliveMs ?? CLIENT_DEFAULTS.keepAliveMs,
     requestTimeoutMs: opts.requestTimeoutMs ?? CLIENT_DEFAULTS.requestTimeoutMs,
+    reconnectOnWake: opts.reconnectOnWake ?? CLIENT_DEFAULTS.reconnectOnWake,
+    environment: opts.environment ?? browserEnvironment(),
     keepAliveMessage: opts.keepAliveMessage ?? CLIENT_DEFAULTS.keepAliveMessage,
     authCloseCodes: opts.authCloseCodes ?? CLIENT_DEFAULTS.authCloseCodes,
     WebSocket: WS,
@@ -141,6 +145,10 @@ export function resolveOptions(opts: ClientOptions): ResolvedOptions {
   }
   if (o.getToken !== undefined && typeof o.getToken !== 'function') {
     invalid('getToken must be a function')
+  }
+  if (typeof o.reconnectOnWake !== 'boolean') invalid('reconnectOnWake must be a boolean')
+  if (typeof o.environment !== 'object' || o.environment === null) {
+    invalid('environment must be an object ({ window, document })')
   }
   if (!Array.isArray(o.authCloseCodes)) invalid('authCloseCodes must be an array of close codes')
   return o

@@ -5,6 +5,7 @@
  */
 import type { Clock } from '../clock.ts'
 import type { TokenTransport } from './url.ts'
+import type { WakeEnvironment } from './wake.ts'
 
 /**
  * Where the client is.
@@ -301,6 +302,14 @@ export interface ClientOptions {
   keepAliveMs?: number
   /** How long `request()` waits for its reply unless given its own `timeoutMs`. Default 30 000. */
   requestTimeoutMs?: number
+  /**
+   * After a disconnect, reconnect at once (within a jittered `minReconnectDelayMs`, with a
+   * fresh token, never before a `Retry-After`) when the browser goes `online` or the page
+   * becomes visible again, instead of waiting out the backoff. Default true.
+   */
+  reconnectOnWake?: boolean
+  /** Injectable: where `online` and `visibilitychange` come from. Default the page's `window` and `document`. */
+  environment?: WakeEnvironment
   /** The keep-alive frame. Default `{"action":"ping"}`. */
   keepAliveMessage?: string
   /** Close codes from the server that mean "do not come back". Default `[4401, 4403]`. */
