@@ -41,6 +41,7 @@ const APP_KEYS = [
   'connections',
   'handlers',
   'useToken',
+  'identifyAuthenticates',
   'identify',
   'loadUser',
   'permissions',
@@ -122,6 +123,7 @@ export interface AppConfig {
   readonly store: Store
   readonly connections: Connections | undefined
   readonly useToken: boolean
+  readonly identifyAuthenticates: boolean
   readonly requireOrigin: boolean
   readonly allowUnsignedGateway: boolean
   /** Refuse the static secret header: HMAC-signed calls only. */
@@ -294,6 +296,16 @@ export function resolveAppConfig(options: AppOptions): AppConfig {
       'a function (with `useToken` on, the default, createApp() needs `loadUser(userId)`)',
     )
   }
+  const identifyAuthenticates = booleanOption(
+    'identifyAuthenticates',
+    o.identifyAuthenticates,
+    false,
+  )
+  if (!useToken && identifyAuthenticates) {
+    conflict(
+      '`identifyAuthenticates` names users, and `useToken: false` makes connections anonymous.',
+    )
+  }
   if (!useToken && permissions !== undefined) {
     conflict('`permissions` need a user, and `useToken: false` makes connections anonymous.')
   }
@@ -339,6 +351,7 @@ export function resolveAppConfig(options: AppOptions): AppConfig {
     store,
     connections: connectionsOption(o.connections),
     useToken,
+    identifyAuthenticates,
     requireOrigin,
     allowUnsignedGateway,
     hmacOnly,

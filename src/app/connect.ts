@@ -292,7 +292,7 @@ export function createConnectPipeline(
         connectedAt: event.connectedAt,
       }
       let row: NewSession
-      if (config.useToken) {
+      if (config.useToken && !config.identifyAuthenticates) {
         const outcome = await abandonOnFailure(() =>
           connectWithToken(tokenUse, {
             token: readToken(state),
@@ -316,6 +316,24 @@ export function createConnectPipeline(
           return refuse({ check, rejection: reject(401, outcome.reason) })
         }
         row = outcome.session
+      } else if (config.identifyAuthenticates) {
+        // `identify` itself authenticated the user (e.g. a verified bearer JWT): no token.
+        const userId = state.identity?.userId
+        if (!nonEmpty(userId))
+          return refuse({ check: 'user', rejection: reject(401, 'user_unknown') })
+        state.userId = userId
+        const refused = await runChecks(state)
+        if (refused) return refuse(refused)
+        const sessionId = state.identity?.sessionId
+        row = {
+          ...connection,
+          userId,
+          sessionHash: nonEmpty(sessionId) ? hashSessionId(sessionId) : null,
+        }
+        // No token to consume, so, as for an anonymous app, the replay cache stops a replay.
+        const replayed = await authenticity.claimShared(event)
+        if (replayed) return refuse({ check: 'gateway', rejection: replayed })
+        await abandonOnFailure(() => store.createSession(row))
       } else {
         // An anonymous app: no token, no user, nothing to guard the write with.
         const refused = await runChecks(state)

@@ -128,6 +128,15 @@ export interface AppOptions {
   readonly handlers?: HandlerMap
   /** Require a single-use token at connect (default true). Off only for public, anonymous endpoints. */
   readonly useToken?: boolean
+  /**
+   * The opt-out from the connect token for clients that prove who they are at the upgrade
+   * itself, e.g. an API or mobile client whose `identify` verifies a bearer JWT from the
+   * `Authorization` header. When true, `$connect` takes no single-use token: the user
+   * `identify` names (it must name one, else 401) passes `loadUser`, `permissions`, channel
+   * and custom checks as usual. Default false: the token is required, and `identify` only
+   * says which session it must have been issued to. See docs/non-browser-clients.md.
+   */
+  readonly identifyAuthenticates?: boolean
   /** Read the HTTP session (and user) from the `$connect` event, typically from its cookie. */
   readonly identify?: (event: GatewayEvent) => ConnectIdentity | Promise<ConnectIdentity>
   /** Load a user by id (at connect, and on every message to re-check `active` and permissions). */
