@@ -23,6 +23,7 @@ import type {
   NewSession,
   RateDecision,
   RateKey,
+  SessionActivity,
   SessionGuard,
   SessionRecord,
   Store,
@@ -186,6 +187,16 @@ export function createMemoryStore(): Store {
         s.requestCount += 1
         s.lastSeenAt = now
         return snapshot(s)
+      }),
+
+    recordActivity: (activity: readonly SessionActivity[]) =>
+      run('recordActivity', () => {
+        for (const a of activity) {
+          const s = sessions.get(a.connectionId)
+          if (s === undefined) continue
+          s.requestCount += a.count
+          s.lastSeenAt = Math.max(s.lastSeenAt, a.lastSeenAt)
+        }
       }),
 
     getSession: (connectionId: string) =>

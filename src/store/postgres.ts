@@ -31,6 +31,7 @@ import type {
   NewSession,
   RateDecision,
   RateKey,
+  SessionActivity,
   SessionGuard,
   SessionRecord,
   Store,
@@ -201,6 +202,9 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
       RETURNING (SELECT user_id FROM t) AS user_id, (SELECT session_hash FROM t) AS token_session`,
     touchSession: `UPDATE ${s}.sessions SET request_count = request_count + 1, last_seen_at = $1
       WHERE connection_id = $2 AND connected RETURNING *`,
+    recordActivity: `UPDATE ${s}.sessions AS s SET request_count = s.request_count + a.n,
+        last_seen_at = GREATEST(s.last_seen_at, a.t)
+      FROM unnest($1::text[], $2::int[], $3::bigint[]) AS a(id, n, t) WHERE s.connection_id = a.id`,
     getSession: `SELECT * FROM ${s}.sessions WHERE connection_id = $1`,
     setChannel: `UPDATE ${s}.sessions SET channel = $1 WHERE connection_id = $2 AND connected`,
     markDisconnected: `UPDATE ${s}.sessions SET connected = false, disconnected_at = $1
@@ -338,6 +342,16 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
       run('touchSession', async () => {
         const { rows } = await db.query(sql.touchSession, [now, connectionId])
         return rows[0] === undefined ? null : toSession(rows[0] as unknown as SessionRow)
+      }),
+
+    recordActivity: (activity: readonly SessionActivity[]) =>
+      run('recordActivity', async () => {
+        if (activity.length === 0) return
+        await db.query(sql.recordActivity, [
+          activity.map((a) => a.connectionId),
+          activity.map((a) => a.count),
+          activity.map((a) => a.lastSeenAt),
+        ])
       }),
 
     getSession: (connectionId: string) =>

@@ -192,6 +192,18 @@ redis.call('HINCRBY', k, 'rc', 1)
 redis.call('HSET', k, 'ls', ARGV[2])
 return redis.call('HGETALL', k)`),
 
+  /** ARGV: (id, count, lastSeenAt)…. Unknown ids are skipped: no hash is created for them. */
+  recordActivity: script(`local p = KEYS[1]
+for i = 1, #ARGV, 3 do
+  local k = p .. 's:' .. ARGV[i]
+  if redis.call('EXISTS', k) == 1 then
+    redis.call('HINCRBY', k, 'rc', ARGV[i + 1])
+    local t = tonumber(ARGV[i + 2])
+    if t > (tonumber(redis.call('HGET', k, 'ls')) or 0) then redis.call('HSET', k, 'ls', ARGV[i + 2]) end
+  end
+end
+return 0`),
+
   /** ARGV: id, channel?. 1 when moved, 0 when not connected. */
   setChannel: script(`${OPT}local p, id = KEYS[1], ARGV[1]
 local k = p .. 's:' .. id

@@ -30,6 +30,7 @@ import type {
   NewSession,
   RateDecision,
   RateKey,
+  SessionActivity,
   SessionGuard,
   SessionRecord,
   Store,
@@ -72,7 +73,7 @@ const NONCE_TTL_MARGIN_MS = 60_000
 
 // Rows visited per cleanup script call, so one call never blocks Redis for long.
 const CLEANUP_BATCH = 1_000
-// Ids per markDisconnected script call, for the same reason.
+// Ids per markDisconnected or recordActivity script call, for the same reason.
 const DISCONNECT_BATCH = 1_000
 // Upper bound on cleanup batches in one call; the rest waits for the next cleanup.
 const CLEANUP_MAX_BATCHES = 1_000
@@ -256,6 +257,16 @@ function redisStore(redis: Redis | Cluster, p: string, owned: boolean): Store {
           | string[]
           | null
         return flat === null ? null : toSession(connectionId, pairs(flat))
+      }),
+
+    recordActivity: (activity: readonly SessionActivity[]) =>
+      run('recordActivity', async () => {
+        for (let i = 0; i < activity.length; i += DISCONNECT_BATCH) {
+          const args: (string | number)[] = []
+          for (const a of activity.slice(i, i + DISCONNECT_BATCH))
+            args.push(a.connectionId, a.count, a.lastSeenAt)
+          await call(REDIS_SCRIPTS.recordActivity, args)
+        }
       }),
 
     getSession: (connectionId: string) =>

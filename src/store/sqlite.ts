@@ -35,6 +35,7 @@ import type {
   NewSession,
   RateDecision,
   RateKey,
+  SessionActivity,
   SessionGuard,
   SessionRecord,
   Store,
@@ -185,6 +186,12 @@ function sqliteStore(db: DatabaseSync): Store {
     ),
     touchSession: q(
       'UPDATE sessions SET request_count = request_count + 1, last_seen_at = ? WHERE connection_id = ? AND connected = 1 RETURNING *',
+    ),
+    // The batch travels as one JSON array of [id, count, lastSeenAt] triples.
+    recordActivity: q(
+      `UPDATE sessions SET request_count = request_count + a.n, last_seen_at = max(last_seen_at, a.t)
+       FROM (SELECT value ->> 0 AS id, value ->> 1 AS n, value ->> 2 AS t FROM json_each(?)) AS a
+       WHERE sessions.connection_id = a.id`,
     ),
     getSession: q('SELECT * FROM sessions WHERE connection_id = ?'),
     setChannel: q('UPDATE sessions SET channel = ? WHERE connection_id = ? AND connected = 1'),
@@ -338,6 +345,14 @@ function sqliteStore(db: DatabaseSync): Store {
       run('touchSession', () => {
         const row = st.touchSession.get(now, connectionId) as SessionRow | undefined
         return row === undefined ? null : toSession(row)
+      }),
+
+    recordActivity: (activity: readonly SessionActivity[]) =>
+      run('recordActivity', () => {
+        if (activity.length === 0) return
+        st.recordActivity.run(
+          JSON.stringify(activity.map((a) => [a.connectionId, a.count, a.lastSeenAt])),
+        )
       }),
 
     getSession: (connectionId: string) =>

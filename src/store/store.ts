@@ -52,6 +52,21 @@ export interface SessionRecord {
   readonly disconnectedAt: number | null
 }
 
+/**
+ * Messages a session handled since the last write, as {@link Store.recordActivity} adds them.
+ *
+ * @example
+ * ```ts
+ * await store.recordActivity([{ connectionId: 'c1', count: 3, lastSeenAt: Date.now() }])
+ * ```
+ */
+export interface SessionActivity {
+  readonly connectionId: string
+  /** Messages to add to `requestCount` (a positive integer). */
+  readonly count: number
+  readonly lastSeenAt: number
+}
+
 /** The fields a new session needs; the store sets the counters. */
 export interface NewSession {
   readonly connectionId: string
@@ -225,6 +240,13 @@ export interface Store {
    * set to `now` in the same statement; `null` when unknown or disconnected.
    */
   touchSession(connectionId: string, now: number): Promise<SessionRecord | null>
+  /**
+   * Add the activity of many sessions at once, written behind the message path: each entry
+   * adds `count` to its session's request count and moves `lastSeenAt` forward (never back).
+   * Sessions in any state are updated (a message counted before its socket closed still
+   * counts); unknown ids are skipped. One round trip for the whole batch.
+   */
+  recordActivity(activity: readonly SessionActivity[]): Promise<void>
   /** Read a session without touching it (any state); `null` when unknown. */
   getSession(connectionId: string): Promise<SessionRecord | null>
   /** Move a connected session to another channel; false when not connected. */

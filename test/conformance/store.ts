@@ -631,6 +631,47 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
           assert.equal(row?.lastSeenAt, T0 + 1)
         }))
 
+      test('recordActivity adds counts in one batch, moves lastSeenAt forward only, skips unknown ids', () =>
+        withStore(open, async (s) => {
+          await s.createSession(session('c1'))
+          await s.createSession(session('c2'))
+          await s.recordActivity([
+            { connectionId: 'c1', count: 3, lastSeenAt: T0 + 7 },
+            { connectionId: 'c2', count: 1, lastSeenAt: T0 + 4 },
+            { connectionId: 'unknown', count: 5, lastSeenAt: T0 + 9 },
+          ])
+          await s.recordActivity([{ connectionId: 'c1', count: 2, lastSeenAt: T0 + 5 }])
+          const one = await s.getSession('c1')
+          assert.equal(one?.requestCount, 5)
+          assert.equal(one?.lastSeenAt, T0 + 7)
+          assert.equal((await s.getSession('c2'))?.requestCount, 1)
+          assert.equal(await s.getSession('unknown'), null)
+          assert.deepEqual(sorted(await s.listConnections({ all: true })), ['c1', 'c2'])
+          await s.recordActivity([])
+        }))
+
+      test('recordActivity still counts a session that has disconnected, and leaves it disconnected', () =>
+        withStore(open, async (s) => {
+          await s.createSession(session('c1'))
+          await s.markDisconnected(['c1'], T0 + 2)
+          await s.recordActivity([{ connectionId: 'c1', count: 4, lastSeenAt: T0 + 1 }])
+          const row = await s.getSession('c1')
+          assert.equal(row?.requestCount, 4)
+          assert.equal(row?.connected, false)
+          assert.deepEqual(await s.listConnections({ all: true }), [])
+        }))
+
+      test('recordActivity takes batches larger than one script or statement call', () =>
+        withStore(open, async (s) => {
+          const ids = Array.from({ length: 1_203 }, (_, i) => `b${i}`)
+          for (const id of ids) await s.createSession(session(id))
+          await s.recordActivity(
+            ids.map((id) => ({ connectionId: id, count: 2, lastSeenAt: T0 + 3 })),
+          )
+          assert.equal((await s.getSession('b0'))?.requestCount, 2)
+          assert.equal((await s.getSession('b1202'))?.requestCount, 2)
+        }))
+
       test('setChannel moves a connected session; false when unknown or disconnected', () =>
         withStore(open, async (s) => {
           await s.createSession(session('c1', { channel: 'a' }))
