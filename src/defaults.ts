@@ -111,6 +111,17 @@ export const DEFAULTS = Object.freeze({
   revokeAttempts: 3,
   /** Pause before the second try of a revocation step; the third waits twice as long. */
   revokeRetryDelayMs: 100,
+  /**
+   * How long a message may trust the session and user kept in memory since its `$connect`
+   * (or its last store read) before reading the store again. Bounds how long a revocation
+   * made by another process of the app, or a user deactivated without `revokeUser`, can go
+   * unseen by this one; `revokeUser` in this process is seen at once. 0 reads every time.
+   */
+  sessionCacheTtlMs: 2_000,
+  /** Connections an app keeps in its session cache; past it the oldest entry goes. */
+  sessionCacheMaxEntries: 100_000,
+  /** How often an app writes request counts and last-seen times (one batch per flush). */
+  activityFlushMs: 1_000,
   /** Concurrency of pushes through the AWS Management API. */
   pushConcurrency: 16,
   /**

@@ -65,6 +65,9 @@ const APP_KEYS = [
   'maxMessageBytes',
   'maxOutboundBytes',
   'goneGraceMs',
+  'sessionCacheTtlMs',
+  'sessionCacheMaxEntries',
+  'activityFlushMs',
   'maxJsonDepth',
   'actionKey',
   'channelPattern',
@@ -92,7 +95,7 @@ const STORE_METHODS = [
   'hit',
   'createSession',
   'openSession',
-  'touchSession',
+  'recordActivity',
   'getSession',
   'setChannel',
   'markDisconnected',
@@ -141,6 +144,9 @@ export interface AppConfig {
   readonly maxMessageBytes: number
   readonly maxOutboundBytes: number
   readonly goneGraceMs: number
+  readonly sessionCacheTtlMs: number
+  readonly sessionCacheMaxEntries: number
+  readonly activityFlushMs: number
   readonly maxJsonDepth: number
   readonly tokenTtlMs: number
   readonly tokenIssueLimit: number
@@ -377,6 +383,18 @@ export function resolveAppConfig(options: AppOptions): AppConfig {
     maxMessageBytes: intOption('maxMessageBytes', o.maxMessageBytes, DEFAULTS.maxMessageBytes),
     maxOutboundBytes: intOption('maxOutboundBytes', o.maxOutboundBytes, DEFAULTS.maxOutboundBytes),
     goneGraceMs: intOption('goneGraceMs', o.goneGraceMs, DEFAULTS.goneGraceMs, 0),
+    sessionCacheTtlMs: intOption(
+      'sessionCacheTtlMs',
+      o.sessionCacheTtlMs,
+      DEFAULTS.sessionCacheTtlMs,
+      0,
+    ),
+    sessionCacheMaxEntries: intOption(
+      'sessionCacheMaxEntries',
+      o.sessionCacheMaxEntries,
+      DEFAULTS.sessionCacheMaxEntries,
+    ),
+    activityFlushMs: intOption('activityFlushMs', o.activityFlushMs, DEFAULTS.activityFlushMs, 10),
     maxJsonDepth: intOption('maxJsonDepth', o.maxJsonDepth, DEFAULTS.maxJsonDepth),
     tokenTtlMs: intOption('tokenTtlMs', o.tokenTtlMs, DEFAULTS.tokenTtlMs, 1000),
     tokenIssueLimit: intOption('tokenIssueLimit', o.tokenIssueLimit, DEFAULTS.tokenIssueLimit),

@@ -39,6 +39,7 @@ import type { AppConfig } from './config.ts'
 import { guard } from './guard.ts'
 import type { Roster } from './roster.ts'
 import type { Sender } from './send.ts'
+import type { SessionCache } from './session-cache.ts'
 import type { ConnectIdentity, User } from './types.ts'
 
 /** What the connect checks learn as they run. */
@@ -73,6 +74,8 @@ export interface ConnectDeps {
   readonly send: Sender
   /** Where an opened connection is recorded with its user, for revocation without the store. */
   readonly roster: Roster
+  /** Filled with the session and user of each accepted `$connect`. */
+  readonly cache: SessionCache
 }
 
 /** Split a `Sec-WebSocket-Protocol` header into its token entry and whether the app protocol was offered. */
@@ -98,14 +101,14 @@ function nonEmpty(value: unknown): value is string {
  *
  * @example
  * ```ts
- * const connect = createConnectPipeline({ config, store, authenticity, send, roster })
+ * const connect = createConnectPipeline({ config, store, authenticity, send, roster, cache })
  * const response = await connect(event) // { status: 200 } or a generic rejection
  * ```
  */
 export function createConnectPipeline(
   deps: ConnectDeps,
 ): (event: GatewayEvent) => Promise<GatewayResponse> {
-  const { config, store, authenticity, send, roster } = deps
+  const { config, store, authenticity, send, roster, cache } = deps
   const tokenUse: TokenUseContext = {
     store,
     appId: config.appId,
@@ -245,6 +248,9 @@ export function createConnectPipeline(
 
   return (event) =>
     guard(config.logger, 'connect', event, async () => {
+      // A revocation or kick during this $connect moves the epoch; then the session is not
+      // kept in memory (its first message reads the store, which has the revocation).
+      const epoch = cache.epoch
       const state: ConnectState = {
         event,
         identity: null,
@@ -358,6 +364,7 @@ export function createConnectPipeline(
         disconnectedAt: null,
       }
       roster.add(event.connectionId, { userId: session.userId, sessionHash: session.sessionHash })
+      cache.fill(session, state.user, epoch, config.clock.now())
       config.logger.info(
         {
           event: 'connected',

@@ -16,7 +16,9 @@ import {
 import { refusalBody } from '../http/refusal.ts'
 import { createTokenEndpoint, type TokenEndpointOptions } from '../tokens/endpoint.ts'
 import { createTokenService, type TokenService } from '../tokens/service.ts'
+import { hashSessionId } from '../tokens/token.ts'
 import { invalidOption, readOptions } from '../util/options.ts'
+import { createActivityRecorder } from './activity.ts'
 import { createAuthenticity } from './authenticity.ts'
 import { resolveAppConfig } from './config.ts'
 import { createConnectPipeline } from './connect.ts'
@@ -25,6 +27,7 @@ import { createMessagePipeline } from './message.ts'
 import { createRevoker, type KickOptions, type RevokeResult } from './revoke.ts'
 import { createRoster } from './roster.ts'
 import { createSender, type Sender } from './send.ts'
+import { createSessionCache } from './session-cache.ts'
 import type { AppOptions } from './types.ts'
 
 const BAD_REQUEST_BODY = refusalBody(400)
@@ -82,6 +85,11 @@ export interface App extends EventHandler {
    * ```
    */
   kick(userId: string, options?: KickOptions): Promise<RevokeResult>
+  /**
+   * Write the request counts and last-seen times still pending (they are written behind,
+   * every `activityFlushMs`); call it on shutdown.
+   */
+  flushActivity(): Promise<void>
 }
 
 /**
@@ -120,6 +128,15 @@ export function createApp(options: AppOptions): App {
     issueLimit: config.tokenIssueLimit,
     issueWindowMs: config.tokenIssueWindowMs,
   })
+  const cache = createSessionCache({
+    ttlMs: config.sessionCacheTtlMs,
+    maxEntries: config.sessionCacheMaxEntries,
+  })
+  const activity = createActivityRecorder({
+    store,
+    flushMs: config.activityFlushMs,
+    logger: config.logger,
+  })
   const send = createSender({
     store,
     connections,
@@ -127,6 +144,7 @@ export function createApp(options: AppOptions): App {
     goneGraceMs: config.goneGraceMs,
     clock: config.clock,
     logger: config.logger,
+    forget: (ids) => cache.forget(ids),
   })
   // The sockets this process opened, by user and session: revocation closes them without
   // the store (see ./revoke.ts).
@@ -140,7 +158,18 @@ export function createApp(options: AppOptions): App {
     clock: config.clock,
     logger: config.logger,
   })
-  const onConnect = createConnectPipeline({ config, store, authenticity, send, roster })
+  const forgetting = async <T>(
+    owner: { readonly userId: string } | { readonly sessionHash: string },
+    revoke: () => Promise<T>,
+  ): Promise<T> => {
+    cache.forgetWhere(owner)
+    try {
+      return await revoke()
+    } finally {
+      cache.forgetWhere(owner)
+    }
+  }
+  const onConnect = createConnectPipeline({ config, store, authenticity, send, roster, cache })
   const onMessage = createMessagePipeline({
     config,
     store,
@@ -148,12 +177,18 @@ export function createApp(options: AppOptions): App {
     send,
     authenticity,
     tokens,
+    cache,
+    activity,
   })
   const onDisconnect = createDisconnectPipeline({ config, store, authenticity, send, roster })
 
   const handle = (event: GatewayEvent): Promise<GatewayResponse> => {
     if (event.eventType === 'CONNECT') return onConnect(event)
-    if (event.eventType === 'DISCONNECT') return onDisconnect(event)
+    if (event.eventType === 'DISCONNECT') {
+      // Dropped even when the event proves unauthentic: a forged one costs a cache miss only.
+      cache.forget([event.connectionId])
+      return onDisconnect(event)
+    }
     return onMessage(event)
   }
 
@@ -228,8 +263,15 @@ export function createApp(options: AppOptions): App {
       })
     },
     appId: config.appId,
-    revokeUser: revoker.revokeUser,
-    revokeSession: revoker.revokeSession,
-    kick: revoker.kick,
+    flushActivity: () => activity.flush(),
+    // The session cache forgets the owner's connections when a revocation starts (no message
+    // of this process answers from memory from then on) and again when it ends, even when it
+    // fails (a store read that ran meanwhile is refused and read again).
+    revokeUser: (userId) => forgetting({ userId }, () => revoker.revokeUser(userId)),
+    revokeSession: (sessionId) =>
+      forgetting({ sessionHash: hashSessionId(sessionId) }, () =>
+        revoker.revokeSession(sessionId),
+      ),
+    kick: (userId, options) => forgetting({ userId }, () => revoker.kick(userId, options)),
   }
 }

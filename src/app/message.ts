@@ -1,13 +1,15 @@
 /**
  * @module app/message
- * The message pipeline: gateway → size → session → user → app permissions → parse → select →
- * handler permissions → handler. Unknown, hostile, malformed and forbidden names all end the
+ * The message pipeline: gateway → size → session and user → app permissions → parse → select →
+ * handler permissions → handler. The session and user come from the app's session cache
+ * (filled at `$connect`), else from one store read: a message writes nothing to the store
+ * (its count and time are written behind, in batches, by the activity recorder). Unknown, hostile, malformed and forbidden names all end the
  * same way: the `default` handler when the app has one, else one generic error reply.
  * A message from a socket with no connected session, or whose user is gone or inactive, gets
  * the generic reply and its socket is closed.
  */
 import { DEFAULTS } from '../defaults.ts'
-import { isGatehouseError } from '../errors.ts'
+import { GatehouseError, isGatehouseError } from '../errors.ts'
 import type { GatewayEvent, GatewayResponse } from '../events/event.ts'
 import {
   type AppRefusalReason,
@@ -19,6 +21,7 @@ import {
 import { logSafe } from '../logger.ts'
 import type { Store } from '../store/store.ts'
 import type { TokenService } from '../tokens/service.ts'
+import type { ActivityRecorder } from './activity.ts'
 import type { Authenticity } from './authenticity.ts'
 import { isValidChannel } from './checks/channel.ts'
 import { parseMessage } from './checks/json.ts'
@@ -28,6 +31,7 @@ import { guard } from './guard.ts'
 import type { HandlerRegistry, RegisteredHandler } from './registry.ts'
 import { readRequestId, replyEnvelope, withRequestId } from './reply.ts'
 import type { Sender } from './send.ts'
+import type { CachedSession, SessionCache } from './session-cache.ts'
 import type { MessageContext, PermissionRule, User } from './types.ts'
 import { type Validation, validateBody } from './validate.ts'
 
@@ -40,7 +44,14 @@ export interface MessageDeps {
   readonly authenticity: Authenticity
   /** Handed to handlers as `ctx.tokens`. */
   readonly tokens: TokenService
+  /** Where each message finds its session and user (filled at `$connect`). */
+  readonly cache: SessionCache
+  /** Where each message's count and time go, written behind. */
+  readonly activity: ActivityRecorder
 }
+
+/** Store reads a message makes before it gives up racing revocations (then 503). */
+const MAX_LOAD_ATTEMPTS = 3
 
 const REPLIES = { unavailable: UNAVAILABLE_REPLY, internal: INTERNAL_ERROR_REPLY }
 const EMPTY_BODY: Readonly<Record<string, unknown>> = Object.freeze({})
@@ -51,14 +62,14 @@ const encoder = new TextEncoder()
  *
  * @example
  * ```ts
- * const onMessage = createMessagePipeline({ config, store, registry, send, authenticity, tokens })
+ * const onMessage = createMessagePipeline({ config, store, registry, send, authenticity, tokens, cache, activity })
  * const reply = await onMessage(event) // { status: 200, body: '{"type":"ok"}' }
  * ```
  */
 export function createMessagePipeline(
   deps: MessageDeps,
 ): (event: GatewayEvent) => Promise<GatewayResponse> {
-  const { config, store, registry, send, authenticity, tokens } = deps
+  const { config, store, registry, send, authenticity, tokens, cache, activity } = deps
   // From the frozen config only: the caller's options object is never read again.
   const { logger, loadUser, permissions, authorizeChannel } = config
 
@@ -93,6 +104,30 @@ export function createMessagePipeline(
     return pushed ? { status: 403 } : { status: 403, body: FORBIDDEN_REPLY }
   }
 
+  type Loaded = CachedSession | 'none' | 'user_unknown' | 'user_inactive'
+
+  // A miss (after a restart, on another process of the app, or past the entry's lifetime):
+  // one store read, no write. When a revocation, kick or disconnect ran while it was in
+  // flight (the epoch moved), its answer may predate that revocation: read again.
+  async function load(connectionId: string): Promise<Loaded> {
+    for (let attempt = 0; attempt < MAX_LOAD_ATTEMPTS; attempt++) {
+      const epoch = cache.epoch
+      const session = await store.getSession(connectionId)
+      if (!session?.connected) return 'none'
+      let user: User | null = null
+      if (session.userId !== null) {
+        user = loadUser ? await loadUser(session.userId) : null
+        // Stale authority.
+        if (!user) return 'user_unknown'
+        if (user.active === false) return 'user_inactive'
+      }
+      const now = config.clock.now()
+      if (cache.fill(session, user, epoch, now)) return { session, user, expiresAt: now }
+    }
+    // Revocations kept landing during the read: fail closed, as for an outage.
+    throw new GatehouseError('ERR_STORE_UNAVAILABLE', 'session read kept racing revocations')
+  }
+
   function allowed(user: User | null, rule: PermissionRule | undefined): boolean {
     if (!rule) return true
     return user !== null && hasPermissions(user.permissions, rule)
@@ -114,25 +149,29 @@ export function createMessagePipeline(
         ) {
           return refuse(event, 'event_invalid', 413)
         }
-        // The shared replay claim (when on) runs alongside the session read: no added
-        // latency, and on Redis both commands leave in one write.
-        const [replayed, session] = await Promise.all([
+        const now = config.clock.now()
+        // The shared replay claim (when on) runs alongside the session lookup: no added
+        // latency. On a cache hit there is no store read to run alongside.
+        let epoch = cache.epoch
+        const [replayed, found] = await Promise.all([
           authenticity.claimShared(event),
-          store.touchSession(event.connectionId, config.clock.now()),
+          cache.get(event.connectionId, now) ?? load(event.connectionId),
         ])
         // A replay to this process of a call another process ran: refused, socket untouched.
         if (replayed) return refuse(event, replayed.reason, 403)
+        let known = found
+        // A revocation, kick or disconnect landed while the claim was awaited: look again.
+        while (epoch !== cache.epoch) {
+          epoch = cache.epoch
+          known = cache.get(event.connectionId, now) ?? (await load(event.connectionId))
+        }
         // No connected session: a socket that opened although its session was revoked while
         // its $connect ran (the close found it not yet open), or one the store already ended.
-        if (!session) return refuseAndClose(event, 'connection_unknown')
-
-        let user: User | null = null
-        if (session.userId !== null) {
-          user = loadUser ? await loadUser(session.userId) : null
-          // Stale authority.
-          if (!user || user.active === false)
-            return refuseAndClose(event, user ? 'user_inactive' : 'user_unknown')
-        }
+        if (known === 'none') return refuseAndClose(event, 'connection_unknown')
+        if (known === 'user_unknown' || known === 'user_inactive')
+          return refuseAndClose(event, known)
+        const { session, user } = known
+        activity.note(event.connectionId, now)
         // Parsed before the app's permission check, so that refusal carries the request id too.
         const parsed = parseMessage(text, config.maxJsonDepth) ?? EMPTY_BODY
         const rid = readRequestId(parsed)
@@ -217,7 +256,10 @@ export function createMessagePipeline(
           changeChannel: async (channel: unknown) => {
             if (!isValidChannel(channel, config.channelPattern)) return false
             if (authorizeChannel && !(await authorizeChannel(user, channel))) return false
-            return store.setChannel(event.connectionId, channel)
+            const moved = await store.setChannel(event.connectionId, channel)
+            if (moved) cache.setChannel(event.connectionId, channel)
+            else cache.forget([event.connectionId])
+            return moved
           },
         }
         let result: unknown

@@ -53,6 +53,11 @@ export interface SenderDeps {
   readonly goneGraceMs: number
   readonly clock: Clock
   readonly logger: Logger
+  /**
+   * Called with the connections a close or a Gone push ends, before and after the store
+   * marks them: the app drops what it keeps in memory about them (its session cache).
+   */
+  readonly forget?: (connectionIds: readonly string[]) => void
 }
 
 const encoder = new TextEncoder()
@@ -129,6 +134,7 @@ export function createSender(deps: SenderDeps): Sender {
 
   async function markGone(gone: readonly string[]): Promise<void> {
     if (gone.length === 0) return
+    deps.forget?.(gone)
     logger.info({ event: 'push_gone', count: gone.length }, 'connections gone')
     const now = clock.now()
     await store.markDisconnected(gone, now, now - goneGraceMs)
@@ -156,6 +162,9 @@ export function createSender(deps: SenderDeps): Sender {
         target.kind === 'connectionId' ? [target.value] : await store.listConnections(audience)
       if (ids.length === 0) return 0
       const conns = port()
+      // Dropped before the sockets close and again once the store has marked them, so a
+      // message read in between can neither be answered from memory nor refill it.
+      deps.forget?.(ids)
       const results = await mapBounded(ids, DEFAULTS.pushConcurrency, (id) => conns.delete(id))
       // Closed now or already gone: either way the session is over. A failed close is not.
       const ended: string[] = []
@@ -169,7 +178,13 @@ export function createSender(deps: SenderDeps): Sender {
         ended.push(ids[i]!)
         if (r.value) closed++
       })
-      if (ended.length > 0) await store.markDisconnected(ended, clock.now())
+      if (ended.length > 0) {
+        try {
+          await store.markDisconnected(ended, clock.now())
+        } finally {
+          deps.forget?.(ended)
+        }
+      }
       if (failure) {
         const failed = ids.length - ended.length
         logger.error(

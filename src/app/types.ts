@@ -17,7 +17,10 @@ export interface User {
   readonly id: string
   /** Permission names, e.g. `chat.use`. */
   readonly permissions: ReadonlySet<string> | readonly string[]
-  /** An inactive user is refused at connect and on every message. Default true. */
+  /**
+   * An inactive user is refused at connect, and on messages once the app reads the user again
+   * (within `sessionCacheTtlMs`; at once after `revokeUser`). Default true.
+   */
   readonly active?: boolean
 }
 
@@ -210,6 +213,16 @@ export interface AppOptions {
   readonly maxOutboundBytes?: number
   /** How long after connecting a Gone push leaves the session alone (`DEFAULTS.goneGraceMs`). */
   readonly goneGraceMs?: number
+  /**
+   * How long a message trusts the session and user kept since `$connect` before reading the
+   * store again (`DEFAULTS.sessionCacheTtlMs`, 0 = always read). `revokeUser`,
+   * `revokeSession`, kicks and channel changes take effect at once whatever its value.
+   */
+  readonly sessionCacheTtlMs?: number
+  /** Connections kept in the session cache (`DEFAULTS.sessionCacheMaxEntries`). */
+  readonly sessionCacheMaxEntries?: number
+  /** How often request counts and last-seen times are written, in one batch (`DEFAULTS.activityFlushMs`). */
+  readonly activityFlushMs?: number
   readonly maxJsonDepth?: number
   /** The body key naming the handler, `^[A-Za-z][A-Za-z0-9_]{0,63}$` (`DEFAULTS.actionKey`). */
   readonly actionKey?: string

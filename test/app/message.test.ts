@@ -3,12 +3,30 @@ import { describe, test } from 'node:test'
 import fc from 'fast-check'
 import { changeChannelHandler } from '../../src/app/change-channel.ts'
 import type { HandlerFn } from '../../src/app/types.ts'
+import { DEFAULTS } from '../../src/defaults.ts'
 import { GatehouseError } from '../../src/errors.ts'
 import type { GatewayEvent } from '../../src/events/event.ts'
 import { parseCookies } from '../../src/http/cookies.ts'
 import { createMemoryStore } from '../../src/store/memory.ts'
 import type { Store } from '../../src/store/store.ts'
 import { appFixture, SID, USERS } from '../support/app-fixture.ts'
+
+/** A store that records which methods were called, in order. */
+function countingStore(inner: Store): Store & { calls: string[] } {
+  const calls: string[] = []
+  const wrapped = { calls } as Store & { calls: string[] }
+  for (const key of Object.keys(inner) as (keyof Store)[]) {
+    const fn = inner[key] as (...args: unknown[]) => unknown
+    ;(wrapped as unknown as Record<string, unknown>)[key] =
+      typeof fn === 'function'
+        ? (...args: unknown[]) => {
+            calls.push(key)
+            return fn(...args)
+          }
+        : fn
+  }
+  return wrapped
+}
 
 const FORBIDDEN = '{"type":"error","message":"Forbidden"}'
 const HOSTILE = [
@@ -55,7 +73,12 @@ describe('message pipeline', () => {
     assert.equal(r.status, 200)
     assert.deepEqual(JSON.parse(r.body!), { type: 'ok', text: 'hi' })
     assert.deepEqual(calls, ['send_message'])
-    assert.equal((await f.store.getSession(id))?.requestCount, 1)
+    // Counted in memory; written behind, in one batch.
+    assert.equal((await f.store.getSession(id))?.requestCount, 0)
+    await f.app.flushActivity()
+    const row = await f.store.getSession(id)
+    assert.equal(row?.requestCount, 1)
+    assert.equal(row?.lastSeenAt, f.clock.now())
   })
 
   test('`handler` is accepted as the key too (upstream compatible)', async () => {
@@ -212,7 +235,7 @@ describe('message pipeline', () => {
     assert.ok(!f.logs.some((line) => line.includes('"handler_failed"')))
   })
 
-  test('a user deactivated after connecting gets the generic error and the socket closes', async () => {
+  test('a user deactivated after connecting is refused, and its socket closed, once the cached user expires', async () => {
     const { calls, handlers } = handlersWithSpy()
     let active = true
     const f = await appFixture({
@@ -221,10 +244,103 @@ describe('message pipeline', () => {
     })
     const id = await f.connect('alice')
     active = false
+    f.clock.advance(DEFAULTS.sessionCacheTtlMs)
     const r = await f.app.handle(f.messageEvent(id, '{"action":"send_message"}'))
     assert.equal(r.status, 403)
     assert.deepEqual(f.connections.received(id), [FORBIDDEN])
     assert.ok(f.connections.deleted.includes(id))
+    assert.deepEqual(calls, [])
+  })
+
+  test('messages reuse the session and user of $connect: no store read or write, no loadUser', async () => {
+    const { calls, handlers } = handlersWithSpy()
+    const store = countingStore(createMemoryStore())
+    const f = await appFixture({ handlers }, { store })
+    const id = await f.connect('alice')
+    const loads = f.loadUserCalls.length
+    store.calls.length = 0
+    for (let i = 0; i < 5; i++) {
+      f.clock.advance(100)
+      await f.app.handle(f.messageEvent(id, '{"action":"send_message"}'))
+    }
+    assert.deepEqual(calls, Array(5).fill('send_message'))
+    assert.deepEqual(store.calls, [])
+    assert.equal(f.loadUserCalls.length, loads)
+    await f.app.flushActivity()
+    assert.deepEqual(store.calls, ['recordActivity'])
+    assert.equal((await store.getSession(id))?.requestCount, 5)
+  })
+
+  test('a cache miss (another process, a restart) reads the store once and writes nothing', async () => {
+    const { calls, handlers } = handlersWithSpy()
+    const store = countingStore(createMemoryStore())
+    const f = await appFixture({ handlers }, { store })
+    const id = await f.connect('alice')
+    // A second process of the same app over the same store: it never saw the $connect.
+    const other = await appFixture({ handlers }, { store })
+    other.clock.set(f.clock.now())
+    store.calls.length = 0
+    await other.app.handle(other.messageEvent(id, '{"action":"send_message"}'))
+    await other.app.handle(other.messageEvent(id, '{"action":"send_message"}'))
+    assert.deepEqual(calls, ['send_message', 'send_message'])
+    assert.deepEqual(store.calls, ['getSession'])
+  })
+
+  test('revokeUser in this process stops the next message at once, whatever the cache lifetime', async () => {
+    const { calls, handlers } = handlersWithSpy()
+    const f = await appFixture({ handlers, sessionCacheTtlMs: 3_600_000 })
+    const id = await f.connect('alice')
+    await f.app.handle(f.messageEvent(id, '{"action":"send_message"}'))
+    await f.app.revokeUser('alice')
+    const r = await f.app.handle(f.messageEvent(id, '{"action":"send_message"}'))
+    assert.equal(r.status, 403)
+    assert.deepEqual(calls, ['send_message'])
+  })
+
+  test('revokeSession and a kick stop the next message at once', async () => {
+    const { calls, handlers } = handlersWithSpy()
+    const f = await appFixture({ handlers, sessionCacheTtlMs: 3_600_000 })
+    const a = await f.connect('alice')
+    const b = await f.connect('bob')
+    await f.app.revokeSession(SID.alice)
+    assert.equal((await f.app.handle(f.messageEvent(a, '{"action":"send_message"}'))).status, 403)
+    await f.app.send.close({ connectionId: b })
+    assert.equal((await f.app.handle(f.messageEvent(b, '{"action":"send_message"}'))).status, 403)
+    assert.deepEqual(calls, [])
+  })
+
+  test('a store read racing a revocation is not trusted: the message reads again and is refused', async () => {
+    const { calls, handlers } = handlersWithSpy()
+    const base = createMemoryStore()
+    let hold: (() => void) | undefined
+    const store: Store = {
+      ...base,
+      getSession: async (id) => {
+        const row = await base.getSession(id)
+        // The read answers "connected", then waits while a revocation runs to its end.
+        if (hold === undefined) await new Promise<void>((resolve) => (hold = resolve))
+        return row
+      },
+    }
+    const f = await appFixture({ handlers }, { store })
+    const id = await f.connect('alice')
+    const other = await appFixture({ handlers }, { store })
+    other.clock.set(f.clock.now())
+    const pending = other.app.handle(other.messageEvent(id, '{"action":"send_message"}'))
+    while (hold === undefined) await new Promise((r) => setImmediate(r))
+    await other.app.revokeUser('alice')
+    hold()
+    assert.equal((await pending).status, 403)
+    assert.deepEqual(calls, [])
+  })
+
+  test('$disconnect drops the cached session', async () => {
+    const { calls, handlers } = handlersWithSpy()
+    const f = await appFixture({ handlers, sessionCacheTtlMs: 3_600_000 })
+    const id = await f.connect('alice')
+    await f.app.handle(f.disconnectEvent(id))
+    const r = await f.app.handle(f.messageEvent(id, '{"action":"send_message"}'))
+    assert.equal(r.status, 403)
     assert.deepEqual(calls, [])
   })
 
