@@ -6,6 +6,7 @@ import { DEFAULTS } from '../../src/defaults.ts'
 import { isGatehouseError } from '../../src/errors.ts'
 import { createPostgresStore } from '../../src/store/postgres.ts'
 import { POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION } from '../../src/store/postgres-schema.ts'
+import { runRevocationConformance } from '../conformance/app-revocation.ts'
 import { runStoreConformance } from '../conformance/store.ts'
 import { claim } from '../support/claim.ts'
 
@@ -66,6 +67,7 @@ if (found === null) {
   })
 
   runStoreConformance('postgres', () => createPostgresStore({ pool, schema: fresh() }))
+  runRevocationConformance('postgres', () => createPostgresStore({ pool, schema: fresh() }))
 
   describe('postgres store', () => {
     test('a store on its own connection string works, and close() ends its pool', async () => {

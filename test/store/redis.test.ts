@@ -6,6 +6,7 @@ import { DEFAULTS } from '../../src/defaults.ts'
 import { isGatehouseError } from '../../src/errors.ts'
 import { createRedisStore } from '../../src/store/redis.ts'
 import { REDIS_SCRIPTS } from '../../src/store/redis-scripts.ts'
+import { runRevocationConformance } from '../conformance/app-revocation.ts'
 import { runStoreConformance } from '../conformance/store.ts'
 import { claim } from '../support/claim.ts'
 import { startPrivateRedis } from '../support/private-redis.ts'
@@ -73,6 +74,7 @@ if (client === null) {
   })
 
   runStoreConformance('redis', () => createRedisStore({ redis, prefix: fresh() }))
+  runRevocationConformance('redis', () => createRedisStore({ redis, prefix: fresh() }))
 
   describe('redis store', () => {
     test('a store on its own URL works, and close() disconnects it', async () => {

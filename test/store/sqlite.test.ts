@@ -9,6 +9,7 @@ import { DEFAULTS } from '../../src/defaults.ts'
 import { isGatehouseError } from '../../src/errors.ts'
 import { openSqliteStore } from '../../src/store/sqlite.ts'
 import { SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION } from '../../src/store/sqlite-schema.ts'
+import { runRevocationConformance } from '../conformance/app-revocation.ts'
 import { runStoreConformance } from '../conformance/store.ts'
 import { claim } from '../support/claim.ts'
 
@@ -23,6 +24,7 @@ const unavailable = (e: unknown) => isGatehouseError(e, 'ERR_STORE_UNAVAILABLE')
 
 runStoreConformance('sqlite :memory:', () => openSqliteStore({ path: ':memory:' }))
 runStoreConformance('sqlite file (WAL)', () => openSqliteStore({ path: freshPath() }))
+runRevocationConformance('sqlite file (WAL)', () => openSqliteStore({ path: freshPath() }))
 
 describe('sqlite store', () => {
   test('a file store keeps its rows across close and reopen', async () => {
