@@ -6,6 +6,7 @@
  */
 import type { GatewayResponse } from '../../events/event.ts'
 import type { IntegrationOutcome } from '../integration.ts'
+import { afterDeadline } from './deadlines.ts'
 
 /**
  * Run `call` with a deadline. The call itself cannot be cancelled (an in-process handler
@@ -49,15 +50,10 @@ export function withDeadline(
   timeoutMs: number,
 ): Promise<IntegrationOutcome> {
   return new Promise<IntegrationOutcome>((resolve) => {
-    let settled = false
-    const timer = setTimeout(() => {
-      settled = true
-      resolve({ kind: 'timeout', late: outcome })
-    }, timeoutMs)
+    // No timer of its own: the shared deadline queue of this timeout value serves it.
+    const done = afterDeadline(timeoutMs, () => resolve({ kind: 'timeout', late: outcome }))
     void outcome.then((value) => {
-      if (settled) return
-      settled = true
-      clearTimeout(timer)
+      done()
       resolve(value)
     })
   })
