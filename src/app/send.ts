@@ -1,8 +1,8 @@
 /**
  * @module app/send
  * The send API: one connection, all of a user's connections, a channel, or everyone.
- * A message is serialised once and handed to the {@link Connections} port as one buffer for
- * all recipients. Connections found gone are marked disconnected in the store.
+ * A message is serialised once and handed to the {@link Connections} port as one string (or
+ * the caller's bytes) for all recipients. Connections found gone are marked disconnected in the store.
  */
 import type { Clock } from '../clock.ts'
 import { DEFAULTS } from '../defaults.ts'
@@ -60,8 +60,6 @@ export interface SenderDeps {
   readonly forget?: (connectionIds: readonly string[]) => void
 }
 
-const encoder = new TextEncoder()
-
 /**
  * Build a {@link Sender} over a store and a connections port.
  *
@@ -86,8 +84,11 @@ export function createSender(deps: SenderDeps): Sender {
     return deps.connections
   }
 
-  function encode(message: unknown): Uint8Array {
-    if (message instanceof Uint8Array) return checkSize(message)
+  // Serialised once; a string stays a string (the port frames it once, whatever the number
+  // of recipients). The size is checked here only: the byte count is computed only when the
+  // string could be over the limit (a UTF-16 unit is at most 3 UTF-8 bytes).
+  function encode(message: unknown): string | Uint8Array {
+    if (message instanceof Uint8Array) return checkSize(message, message.byteLength)
     const text = typeof message === 'string' ? message : JSON.stringify(message)
     if (text === undefined) {
       throw new GatehouseError(
@@ -95,21 +96,20 @@ export function createSender(deps: SenderDeps): Sender {
         'A message must be a string or JSON-serialisable.',
       )
     }
-    return checkSize(encoder.encode(text))
+    return text.length * 3 <= maxOutboundBytes ? text : checkSize(text, Buffer.byteLength(text))
   }
 
-  function checkSize(bytes: Uint8Array): Uint8Array {
-    if (bytes.byteLength > maxOutboundBytes) {
+  function checkSize<T extends string | Uint8Array>(data: T, byteLength: number): T {
+    if (byteLength > maxOutboundBytes) {
       throw new GatehouseError(
         'ERR_MESSAGE_TOO_LARGE',
-        `Outgoing message is ${bytes.byteLength} bytes; the limit is ${maxOutboundBytes}.`,
+        `Outgoing message is ${byteLength} bytes; the limit is ${maxOutboundBytes}.`,
       )
     }
-    return bytes
+    return data
   }
 
-  async function deliver(ids: readonly string[], message: unknown): Promise<SendResult> {
-    const data = encode(message)
+  async function deliver(ids: readonly string[], data: string | Uint8Array): Promise<SendResult> {
     if (ids.length === 0) return { sent: 0, gone: 0 }
     const conns = port()
     let outcome: { sent: number; gone: readonly string[] }
@@ -141,7 +141,7 @@ export function createSender(deps: SenderDeps): Sender {
   }
 
   return {
-    toConnection: (connectionId, message) => deliver([connectionId], message),
+    toConnection: async (connectionId, message) => deliver([connectionId], encode(message)),
     toUser: async (userId, message) => {
       const data = encode(message)
       return deliver(await store.listConnections({ userId }), data)

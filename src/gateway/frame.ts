@@ -4,6 +4,7 @@
  * single time and hands the same two buffers (header, payload) to every socket, so a push to
  * 10 000 clients costs one encoding and no per-recipient copy.
  */
+import * as wsModule from 'ws'
 
 /**
  * A complete unmasked frame: its header and its payload, written back to back.
@@ -44,21 +45,30 @@ export function encodeFrame(
   payload: Buffer,
   opcode: typeof TEXT | typeof BINARY = TEXT,
 ): EncodedFrame {
-  const length = payload.length
-  let header: Buffer
-  if (length < 126) {
-    header = Buffer.allocUnsafe(2)
-    header[1] = length
-  } else if (length < 65_536) {
-    header = Buffer.allocUnsafe(4)
-    header[1] = 126
-    header.writeUInt16BE(length, 2)
-  } else {
-    header = Buffer.allocUnsafe(10)
-    header[1] = 127
-    header.writeUInt32BE(Math.floor(length / 2 ** 32), 2)
-    header.writeUInt32BE(length >>> 0, 6)
-  }
-  header[0] = 0x80 | opcode
-  return { header, payload, byteLength: header.length + length }
+  // ws's own framing (public `Sender.frame`): unmasked, so it returns the header and the
+  // payload itself, uncopied. The same bytes ws writes for `ws.send()` with compression off;
+  // the gateway writes them straight to the socket, which is only sound while
+  // permessage-deflate stays off (test/gateway/frame.test.ts guards both).
+  const [header] = frameWithWs(payload, FRAME_OPTIONS[opcode]!)
+  return { header: header!, payload, byteLength: header!.length + payload.length }
 }
+
+interface FrameOptions {
+  readonly fin: boolean
+  readonly rsv1: boolean
+  readonly opcode: number
+  readonly mask: boolean
+  readonly readOnly: boolean
+}
+
+const FRAME_OPTIONS: Readonly<Record<number, FrameOptions>> = {
+  [TEXT]: Object.freeze({ fin: true, rsv1: false, opcode: TEXT, mask: false, readOnly: false }),
+  [BINARY]: Object.freeze({ fin: true, rsv1: false, opcode: BINARY, mask: false, readOnly: false }),
+}
+
+// Exported by ws at runtime, not declared by @types/ws.
+const frameWithWs = (
+  wsModule as unknown as {
+    Sender: { frame(data: Buffer, options: FrameOptions): Buffer[] }
+  }
+).Sender.frame

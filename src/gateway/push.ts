@@ -11,8 +11,10 @@ import { BINARY, type EncodedFrame, encodeFrame, TEXT } from './frame.ts'
 import { CLOSE, closeConnection, isOpen, type Runtime, writeFrame } from './runtime.ts'
 
 /**
- * Encode an outbound message once. Strings and valid UTF-8 bytes go out as a text frame;
- * other bytes as a binary frame (a text frame must be UTF-8, RFC 6455 §5.6).
+ * Encode an outbound message once per push, whatever the number of recipients. Strings go out
+ * as a text frame unscanned (the app's sender hands its messages over as strings); bytes as a
+ * text frame when they are valid UTF-8, else binary (a text frame must be UTF-8, RFC 6455
+ * §5.6), which costs one scan of the bytes. One size check, on the encoded payload.
  *
  * @throws GatehouseError `ERR_MESSAGE_TOO_LARGE` above `maxOutboundBytes`.
  * @example

@@ -43,3 +43,50 @@ test('the opcode and FIN bit are set; server frames are never masked', async () 
   assert.equal(binary.header[0], 0x82)
   assert.equal((await decode(Buffer.concat([binary.header, binary.payload]))).isBinary, true)
 })
+
+/** What ws itself writes to a socket for `ws.send(data)` with compression off. */
+function wsSends(data: Buffer, binary: boolean): Buffer {
+  const written: Buffer[] = []
+  const socket = {
+    cork() {},
+    uncork() {},
+    write(chunk: Buffer) {
+      written.push(Buffer.from(chunk))
+      return true
+    },
+  }
+  const Sender = (
+    wsModule as unknown as {
+      Sender: new (socket: object) => { send(data: Buffer, options: object, cb?: () => void): void }
+    }
+  ).Sender
+  new Sender(socket).send(data, { binary, compress: false, fin: true, mask: false })
+  return Buffer.concat(written)
+}
+
+test('the frame bytes are exactly what ws sends, for every length class and both opcodes', () => {
+  for (const length of [0, 1, 125, 126, 65_535, 65_536, 131_072]) {
+    const payload = Buffer.alloc(length, 'é'.charCodeAt(0) & 0x7f)
+    for (const [opcode, binary] of [
+      [TEXT, false],
+      [BINARY, true],
+    ] as const) {
+      const frame = encodeFrame(payload, opcode)
+      assert.deepEqual(
+        Buffer.concat([frame.header, frame.payload]),
+        wsSends(payload, binary),
+        `length ${length}, opcode ${opcode}`,
+      )
+    }
+  }
+})
+
+test('ws is pinned to one exact version: the frame path relies on its framing', async () => {
+  const { readFile } = await import('node:fs/promises')
+  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8'))
+  const installed = JSON.parse(
+    await readFile(new URL('../../node_modules/ws/package.json', import.meta.url), 'utf8'),
+  )
+  assert.match(pkg.dependencies.ws, /^\d+\.\d+\.\d+$/, 'no range: an exact version')
+  assert.equal(installed.version, pkg.dependencies.ws)
+})

@@ -4,16 +4,30 @@ import { afterDeadline } from '../../../src/gateway/integrations/deadlines.ts'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-test('a call done in time never expires; one left running expires once, after its timeout', async () => {
+/** Wait until `check` holds, polling; bounded so a broken queue fails instead of hanging. */
+async function until(check: () => boolean, boundMs = 5_000): Promise<void> {
+  const end = performance.now() + boundMs
+  while (!check()) {
+    if (performance.now() > end) assert.fail('timed out waiting')
+    await sleep(5)
+  }
+}
+
+test('a call done in time never expires; one left running expires once, not before its timeout', async () => {
   const expired: string[] = []
+  const start = performance.now()
+  let at = 0
   const done = afterDeadline(30, () => expired.push('done-in-time'))
-  afterDeadline(30, () => expired.push('left'))
+  afterDeadline(30, () => {
+    at = performance.now()
+    expired.push('left')
+  })
   done()
   done()
-  await sleep(10)
-  assert.deepEqual(expired, [])
-  await sleep(60)
+  await until(() => expired.length > 0)
+  await sleep(40)
   assert.deepEqual(expired, ['left'])
+  assert.ok(at - start >= 29, `expired after ${at - start} ms`)
 })
 
 test('calls with one timeout value share one timer, whatever their number', async () => {
@@ -31,30 +45,27 @@ test('calls with one timeout value share one timer, whatever their number', asyn
     globalThis.setTimeout = real
   }
   assert.equal(armed, 1)
-  await sleep(90)
+  await until(() => expired.length === 2)
   assert.deepEqual(expired, [998, 999])
 })
 
 test('deadlines of different values expire in their own time and order', async () => {
   const expired: string[] = []
-  afterDeadline(60, () => expired.push('slow'))
+  afterDeadline(300, () => expired.push('slow'))
   afterDeadline(15, () => expired.push('fast-1'))
-  await sleep(5)
   afterDeadline(15, () => expired.push('fast-2'))
-  await sleep(40)
-  assert.deepEqual(expired, ['fast-1', 'fast-2'])
-  await sleep(60)
+  await until(() => expired.length === 3)
   assert.deepEqual(expired, ['fast-1', 'fast-2', 'slow'])
 })
 
-test('a finished head lets the next call expire on time (the timer re-arms for it)', async () => {
-  const expired: string[] = []
-  const first = afterDeadline(20, () => expired.push('first'))
+test('a finished head lets the next call expire, not before its own deadline', async () => {
+  const expired: number[] = []
+  const first = afterDeadline(40, () => expired.push(-1))
   await sleep(10)
-  afterDeadline(20, () => expired.push('second'))
+  const secondStart = performance.now()
+  afterDeadline(40, () => expired.push(performance.now() - secondStart))
   first()
-  await sleep(15)
-  assert.deepEqual(expired, [])
-  await sleep(40)
-  assert.deepEqual(expired, ['second'])
+  await until(() => expired.length > 0)
+  assert.equal(expired.length, 1)
+  assert.ok(expired[0]! >= 39, `expired after ${expired[0]} ms`)
 })
