@@ -9,6 +9,7 @@ import http from 'node:http'
 import https from 'node:https'
 import { DEFAULTS } from '../defaults.ts'
 import { GatehouseError, isGatehouseError } from '../errors.ts'
+import { afterDeadline } from '../util/deadlines.ts'
 import { nullRecord } from './headers.ts'
 import type { IntegrationRequest } from './integration-request.ts'
 
@@ -72,9 +73,9 @@ export function sendIntegrationRequest(
   const timeoutMs = options.timeoutMs ?? DEFAULTS.integrationTimeoutMs
   const maxResponseBytes = options.maxResponseBytes ?? DEFAULTS.maxOutboundBytes
   const { signal } = options
-  let url: URL
+  let url: Target
   try {
-    url = new URL(request.url)
+    url = targetOf(request.url)
   } catch (cause) {
     return Promise.reject(failed('The integration URL cannot be parsed', cause))
   }
@@ -89,7 +90,7 @@ export function sendIntegrationRequest(
     const settle = (err: Error | undefined, value?: IntegrationResponse): void => {
       if (settled) return
       settled = true
-      clearTimeout(timer)
+      done()
       signal?.removeEventListener('abort', onAbort)
       if (err) reject(err)
       else if (value) resolve(value)
@@ -109,15 +110,13 @@ export function sendIntegrationRequest(
     try {
       req = transport.request({
         protocol: url.protocol,
-        hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
-        port: url.port === '' ? undefined : Number(url.port),
-        path: `${url.pathname}${url.search}`,
+        hostname: url.hostname,
+        port: url.port,
+        path: url.path,
         method: request.method,
-        // An array keeps each header's casing and order; Host is in it, so none is added.
-        headers: request.headers.map(([name, value]) => [
-          name,
-          value,
-        ]) as unknown as http.OutgoingHttpHeaders,
+        // An array of pairs keeps each header's casing and order; Host is in it, so none is
+        // added. Node only reads it: passed as it is, not copied pair by pair.
+        headers: request.headers as unknown as http.OutgoingHttpHeaders,
         setHost: false,
         agent: options.agent ?? integrationAgent(url.protocol === 'https:' ? 'https:' : 'http:'),
       })
@@ -128,14 +127,15 @@ export function sendIntegrationRequest(
       return
     }
 
-    const timer = setTimeout(() => {
+    // From the shared deadline queue of this timeout value: no timer per call.
+    const done = afterDeadline(timeoutMs, () => {
       abandon(
         new GatehouseError(
           'ERR_INTEGRATION_TIMEOUT',
           `The integration call timed out after ${timeoutMs} ms`,
         ),
       )
-    }, timeoutMs)
+    })
     signal?.addEventListener('abort', onAbort, { once: true })
 
     req.on('error', (err) => {
@@ -172,6 +172,33 @@ export function sendIntegrationRequest(
 
     req.end(request.body)
   })
+}
+
+/** What a request needs of its URL, parsed once per distinct URL (routes have few). */
+interface Target {
+  readonly protocol: string
+  readonly hostname: string
+  readonly port: number | undefined
+  readonly path: string
+}
+
+const TARGETS_MAX = 256
+const targets = new Map<string, Target>()
+
+function targetOf(href: string): Target {
+  const known = targets.get(href)
+  if (known !== undefined) return known
+  const url = new URL(href)
+  const target: Target = Object.freeze({
+    protocol: url.protocol,
+    hostname: url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname,
+    port: url.port === '' ? undefined : Number(url.port),
+    path: `${url.pathname}${url.search}`,
+  })
+  // Bounded: a caller that varies the query per call must not grow it without end.
+  if (targets.size >= TARGETS_MAX) targets.clear()
+  targets.set(href, target)
+  return target
 }
 
 function failed(message: string, cause?: unknown): GatehouseError {

@@ -5,8 +5,8 @@
  * value, so the gateway answers 502, 504 or an error frame and never throws at a client.
  */
 import type { GatewayResponse } from '../../events/event.ts'
+import { afterDeadline } from '../../util/deadlines.ts'
 import type { IntegrationOutcome } from '../integration.ts'
-import { afterDeadline } from './deadlines.ts'
 
 /**
  * Run `call` with a deadline. The call itself cannot be cancelled (an in-process handler

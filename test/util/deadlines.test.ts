@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { afterDeadline } from '../../../src/gateway/integrations/deadlines.ts'
+import { afterDeadline } from '../../src/util/deadlines.ts'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 

@@ -1,5 +1,5 @@
 /**
- * @module gateway/integrations/deadlines
+ * @module util/deadlines
  * Deadlines for integration calls without a timer per call. Calls that share a timeout value
  * reach their deadlines in the order they started, so one queue per value, served by a single
  * timer armed for its oldest unfinished call, covers them all: a call that finishes only marks
