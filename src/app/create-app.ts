@@ -269,9 +269,7 @@ export function createApp(options: AppOptions): App {
     // fails (a store read that ran meanwhile is refused and read again).
     revokeUser: (userId) => forgetting({ userId }, () => revoker.revokeUser(userId)),
     revokeSession: (sessionId) =>
-      forgetting({ sessionHash: hashSessionId(sessionId) }, () =>
-        revoker.revokeSession(sessionId),
-      ),
+      forgetting({ sessionHash: hashSessionId(sessionId) }, () => revoker.revokeSession(sessionId)),
     kick: (userId, options) => forgetting({ userId }, () => revoker.kick(userId, options)),
   }
 }
