@@ -54,7 +54,11 @@ export interface ConnectIdentity {
  */
 export interface MessageContext<Body = Readonly<Record<string, unknown>>> {
   readonly event: GatewayEvent
-  /** The session as it was when the message arrived. */
+  /**
+   * The session as the app last read it (at `$connect`, or on a cache miss): user, channel
+   * and session hash are current; `requestCount` and `lastSeenAt` are not (they are written
+   * behind, see `activityFlushMs`).
+   */
   readonly session: SessionRecord
   /** `null` only in apps with `useToken: false`. */
   readonly user: User | null
