@@ -33,6 +33,8 @@ describe('request ids in replies', () => {
     const f = await appFixture({
       handlers,
       loadUser: (id) => (demoted ? { id, permissions: [] } : (USERS.get(id) ?? null)),
+      // Every message reads the session and the user again, so the demotion below is seen at once.
+      sessionCacheTtlMs: 0,
     })
     const alice = await f.connect('alice')
     const send = async (conn: string, body: object) =>
