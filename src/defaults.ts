@@ -122,6 +122,25 @@ export const DEFAULTS = Object.freeze({
   sessionCacheMaxEntries: 100_000,
   /** How often an app writes request counts and last-seen times (one batch per flush). */
   activityFlushMs: 1_000,
+  /**
+   * How long a token's row outlives its expiry on stores that expire rows by themselves
+   * (Redis TTLs): a token row lives its own TTL plus this, so by default 60 s + 240 s, the
+   * 300 s token age `gatehouse cleanup` uses. The grace keeps a used token's row for the
+   * session write it guards and for revocation lookups.
+   */
+  tokenRetentionGraceMs: 240_000,
+  /**
+   * How long a disconnected session stays readable (Redis TTL; `gatehouse cleanup`'s default
+   * session age is the same 24 h).
+   */
+  disconnectedSessionRetentionMs: 86_400_000,
+  /**
+   * The longest a connected session's row lives on Redis without a `$disconnect`: the hard
+   * connection lifetime (2 h) plus the integration timeout and a minute of clock slack, so a
+   * missed `$disconnect` cannot keep a row forever. Raise it with the gateway's
+   * `maxConnectionMs` when that is raised.
+   */
+  connectedSessionRetentionMs: 7_289_000,
   /** Concurrency of pushes through the AWS Management API. */
   pushConcurrency: 16,
   /**

@@ -17,6 +17,7 @@ import { type AudienceTarget, audienceTarget } from './audience.ts'
 import { validateNonce } from './nonce.ts'
 import type {
   Audience,
+  ChannelPresence,
   CleanupCutoffs,
   CleanupResult,
   ConsumedToken,
@@ -243,6 +244,21 @@ export function createMemoryStore(): Store {
         if (held !== undefined && held > now) return false
         nonces.set(key, expiresAt)
         return true
+      }),
+
+    channelPresence: (channel: string) =>
+      run('channelPresence', (): ChannelPresence => {
+        const counts = new Map<string, number>()
+        let anonymous = 0
+        for (const s of sessions.values()) {
+          if (!s.connected || s.channel !== channel) continue
+          if (s.userId === null) anonymous++
+          else counts.set(s.userId, (counts.get(s.userId) ?? 0) + 1)
+        }
+        const members = [...counts]
+          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+          .map(([userId, connections]) => ({ userId, connections }))
+        return { channel, members, anonymous }
       }),
 
     cleanup: (cutoffs: CleanupCutoffs) =>

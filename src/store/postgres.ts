@@ -26,6 +26,7 @@ import { postgresHitSql } from './postgres-hit.ts'
 import { migratePostgres, type PgQueryable, quoteSchema } from './postgres-schema.ts'
 import type {
   Audience,
+  ChannelPresence,
   CleanupCutoffs,
   CleanupResult,
   NewSession,
@@ -216,6 +217,8 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
       channel: `SELECT connection_id FROM ${s}.sessions WHERE channel = $1 AND connected`,
       all: `SELECT connection_id FROM ${s}.sessions WHERE connected`,
     },
+    presence: `SELECT user_id, count(*)::int AS n FROM ${s}.sessions
+      WHERE channel = $1 AND connected GROUP BY user_id`,
     // One statement, so the three deletes commit together. A rate bucket still weighs on
     // the estimate for one window after it ends (as "previous"), hence the 2 * window_ms.
     cleanup: `WITH
@@ -382,6 +385,20 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
             ? await db.query(sql.list.all)
             : await db.query(sql.list[t.kind], [t.value])
         return res.rows.map((r) => String(r.connection_id))
+      }),
+
+    channelPresence: (channel: string) =>
+      run('channelPresence', async (): Promise<ChannelPresence> => {
+        const { rows } = await db.query(sql.presence, [channel])
+        let anonymous = 0
+        const members: { userId: string; connections: number }[] = []
+        for (const r of rows) {
+          if (r.user_id === null) anonymous += Number(r.n)
+          else members.push({ userId: String(r.user_id), connections: Number(r.n) })
+        }
+        // Code-unit order on every store, whatever the database collation says.
+        members.sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0))
+        return { channel, members, anonymous }
       }),
 
     cleanup: (c: CleanupCutoffs) =>

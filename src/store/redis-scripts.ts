@@ -21,6 +21,17 @@
  *
  * Nullable strings travel as `''` (null) or `'=' .. value`.
  *
+ * Every key carries a TTL, so Redis stays bounded even when no cleanup ever runs. TTLs are
+ * durations (`PEXPIRE`), never instants: the store's clock is injected and may be fake, and
+ * a duration means the same on Redis's clock. Row keys expire with their row (a token: its
+ * own TTL plus a grace; a rate counter: two windows after its last hit; a disconnected
+ * session: the retention; a connected session: the longest a connection can live). An index
+ * key's TTL is raised, never lowered, to the longest TTL of anything added to it, so an
+ * index outlives its members; members whose row has expired are trimmed by the writes (the
+ * oldest few of a zset per write, a token set whenever it grows past a few dozen) and by the
+ * reads that visit them (audience listings, presence), so an index of a busy key stays
+ * close to its live rows. `cleanup()` still removes rows by the cut-offs it is given.
+ *
  * A token hash written before tokens had an audience has no `a` field; it belongs to the
  * default app, `'default'` (as the SQL migrations decide for old rows), so an app with another
  * id never accepts it and no token matches every app.
@@ -37,7 +48,43 @@ function script(lua: string): RedisScript {
   return { lua, sha: createHash('sha1').update(lua).digest('hex') }
 }
 
+/**
+ * Added to a rate counter's two-window TTL. The bucket is computed from the caller's clock
+ * reading, and Redis starts the TTL when the script runs; the slack covers the time between
+ * the two (a busy event loop, a slow network), so a counter never expires while it still
+ * weighs on a decision.
+ *
+ * @example
+ * ```ts
+ * const ttlMs = 2 * windowMs + RATE_TTL_SLACK_MS
+ * ```
+ */
+export const RATE_TTL_SLACK_MS = 5_000
+
 const OPT = `local function opt(a) if a == '' then return false end return string.sub(a, 2) end\n`
+
+// Raise a key's TTL to at least \`ms\` (a key without a TTL gets one); never lowers it, so an
+// index lives as long as the longest-lived row added to it.
+const KEEP = `local function keep(k, ms)
+  if redis.call('PTTL', k) < tonumber(ms) then redis.call('PEXPIRE', k, ms) end
+end\n`
+
+// Drop the oldest few members of a zset index whose row key (prefix .. member) has expired.
+// A few per write is enough: every write adds one member and can remove up to four.
+const TRIM_ZSET = `local function trim_zset(z, rowprefix)
+  for _, m in ipairs(redis.call('ZRANGE', z, 0, 3)) do
+    if redis.call('EXISTS', rowprefix .. m) == 0 then redis.call('ZREM', z, m) end
+  end
+end\n`
+
+// Drop the members of a token set whose token row has expired, once it holds more than a few
+// dozen (a user is issued at most a few dozen tokens per token lifetime).
+const TRIM_TOKEN_SET = `local function trim_token_set(p, set)
+  if redis.call('SCARD', set) <= 32 then return end
+  for _, h in ipairs(redis.call('SMEMBERS', set)) do
+    if redis.call('EXISTS', p .. 't:' .. h) == 0 then redis.call('SREM', set, h) end
+  end
+end\n`
 
 // Remove a connected session from every audience set it is in.
 const UNINDEX = `local function unindex(p, id, u, h, ch)
@@ -48,17 +95,24 @@ const UNINDEX = `local function unindex(p, id, u, h, ch)
 end\n`
 
 // Write a connected session, replacing any row of that id (createSession and openSession).
-const WRITE_SESSION = `local function write_session(p, id, u, h, ch, at)
+// The row lives at most \`ttl\` ms (the longest a connection can be open) and so does every
+// audience set it joins, at least.
+const WRITE_SESSION = `local function index(set, id, ttl)
+  redis.call('SADD', set, id)
+  keep(set, ttl)
+end
+local function write_session(p, id, u, h, ch, at, ttl)
   local k = p .. 's:' .. id
   local old = redis.call('HMGET', k, 'u', 'h', 'ch', 'con')
   if old[4] == '1' then unindex(p, id, old[1], old[2], old[3]) end
   redis.call('ZREM', p .. 'sd', id)
   redis.call('DEL', k)
   redis.call('HSET', k, 'con', 1, 'rc', 0, 'ca', at, 'ls', at)
-  if u then redis.call('HSET', k, 'u', u); redis.call('SADD', p .. 'su:' .. u, id) end
-  if h then redis.call('HSET', k, 'h', h); redis.call('SADD', p .. 'sh:' .. h, id) end
-  if ch then redis.call('HSET', k, 'ch', ch); redis.call('SADD', p .. 'sc:' .. ch, id) end
-  redis.call('SADD', p .. 'sa', id)
+  redis.call('PEXPIRE', k, ttl)
+  if u then redis.call('HSET', k, 'u', u); index(p .. 'su:' .. u, id, ttl) end
+  if h then redis.call('HSET', k, 'h', h); index(p .. 'sh:' .. h, id, ttl) end
+  if ch then redis.call('HSET', k, 'ch', ch); index(p .. 'sc:' .. ch, id, ttl) end
+  index(p .. 'sa', id, ttl)
 end\n`
 
 // The one token match of consumeToken and openSession: session, audience and (when given)
@@ -94,16 +148,23 @@ redis.call('SET', k, ARGV[2], 'PX', ARGV[4])
 return 1`),
 
   /**
-   * ARGV: hash, user, session hash, app id, created, expires. 0 when the hash exists (never
-   * overwritten).
+   * ARGV: hash, user, session hash, app id, created, expires, row TTL ms. 0 when the hash
+   * exists (never overwritten).
    */
-  insertToken: script(`local p = KEYS[1]
+  insertToken: script(`${KEEP}${TRIM_ZSET}${TRIM_TOKEN_SET}local p = KEYS[1]
 local k = p .. 't:' .. ARGV[1]
+local ttl = ARGV[7]
 if redis.call('EXISTS', k) == 1 then return 0 end
 redis.call('HSET', k, 'u', ARGV[2], 's', ARGV[3], 'a', ARGV[4], 'c', ARGV[5], 'e', ARGV[6])
-redis.call('SADD', p .. 'tu:' .. ARGV[2], ARGV[1])
-redis.call('SADD', p .. 'ts:' .. ARGV[3], ARGV[1])
+redis.call('PEXPIRE', k, ttl)
+for _, set in ipairs({p .. 'tu:' .. ARGV[2], p .. 'ts:' .. ARGV[3]}) do
+  redis.call('SADD', set, ARGV[1])
+  keep(set, ttl)
+  trim_token_set(p, set)
+end
 redis.call('ZADD', p .. 'tc', ARGV[5], ARGV[1])
+keep(p .. 'tc', ttl)
+trim_zset(p .. 'tc', p .. 't:')
 return 1`),
 
   /** ARGV: hash, session hash, app id, user?, now. `{user, session hash}` once, else nil. */
@@ -137,9 +198,11 @@ return n`),
    * of sliding-window.ts `advanceCounts` per key, in order, written only when the key
    * charges, and judged as sliding-window.ts `judge` does (the same integer inequality); the
    * first key that refuses ends the walk, so later keys are not touched. Returns
-   * `{start, count, prev}` per key visited.
+   * `{start, count, prev}` per key visited. A written counter lives two windows after its
+   * last hit (a bucket weighs on the estimate for one window after it ends, as "previous",
+   * never longer), plus {@link RATE_TTL_SLACK_MS}.
    */
-  hit: script(`local p = KEYS[1]
+  hit: script(`${KEEP}${TRIM_ZSET}local p = KEYS[1]
 local now = tonumber(ARGV[1])
 local out = {}
 for i = 2, #ARGV, 5 do
@@ -154,35 +217,39 @@ for i = 2, #ARGV, 5 do
   else ns, nc, np = st, 1, 0 end
   if ARGV[i + 4] == '1' then
     redis.call('HSET', k, 'w', w, 's', ns, 'c', nc, 'p', np)
+    redis.call('PEXPIRE', k, 2 * w + ${RATE_TTL_SLACK_MS})
     redis.call('ZADD', p .. 'rx', ns + 2 * w, ARGV[i])
+    keep(p .. 'rx', 2 * w + ${RATE_TTL_SLACK_MS})
   end
   out[#out + 1] = {ns, nc, np}
   local e = math.min(math.max(now - ns, 0), w)
   if np * (w - e) + nc * w > lim * w then break end
 end
+trim_zset(p .. 'rx', p .. 'r:')
 return out`),
 
   /**
-   * ARGV: id, user?, session hash?, channel?, connected at, guard token hash?. Replaces any
-   * row of that id. With a guard, writes nothing and returns 0 unless that token row exists.
+   * ARGV: id, user?, session hash?, channel?, connected at, guard token hash?, row TTL ms.
+   * Replaces any row of that id. With a guard, writes nothing and returns 0 unless that
+   * token row exists.
    */
-  createSession: script(`${OPT}${UNINDEX}${WRITE_SESSION}local p, id = KEYS[1], ARGV[1]
+  createSession: script(`${OPT}${KEEP}${UNINDEX}${WRITE_SESSION}local p, id = KEYS[1], ARGV[1]
 local u, h, ch, at = opt(ARGV[2]), opt(ARGV[3]), opt(ARGV[4]), ARGV[5]
 local guard = opt(ARGV[6])
 if guard and redis.call('EXISTS', p .. 't:' .. guard) == 0 then return 0 end
-write_session(p, id, u, h, ch, at)
+write_session(p, id, u, h, ch, at, ARGV[7])
 return 1`),
 
   /**
    * ARGV: the token as consumeToken takes it (hash, session hash, app id, user?, now), then
-   * the session: id, user?, session hash?, channel?, connected at. Uses the token as
-   * consumeToken does and writes the session as createSession does, or does nothing and
-   * returns nil.
+   * the session: id, user?, session hash?, channel?, connected at, row TTL ms. Uses the
+   * token as consumeToken does and writes the session as createSession does, or does
+   * nothing and returns nil.
    */
-  openSession: script(`${OPT}${UNINDEX}${WRITE_SESSION}${USE_TOKEN}local p = KEYS[1]
+  openSession: script(`${OPT}${KEEP}${UNINDEX}${WRITE_SESSION}${USE_TOKEN}local p = KEYS[1]
 local owner = use_token(p, ARGV[1], ARGV[2], ARGV[3], opt(ARGV[4]), ARGV[5])
 if not owner then return false end
-write_session(p, ARGV[6], opt(ARGV[7]), opt(ARGV[8]), opt(ARGV[9]), ARGV[10])
+write_session(p, ARGV[6], opt(ARGV[7]), opt(ARGV[8]), opt(ARGV[9]), ARGV[10], ARGV[11])
 return owner`),
 
   /** ARGV: id, now. The session's fields after the bump, or nil when not connected. */
@@ -204,8 +271,8 @@ for i = 1, #ARGV, 3 do
 end
 return 0`),
 
-  /** ARGV: id, channel?. 1 when moved, 0 when not connected. */
-  setChannel: script(`${OPT}local p, id = KEYS[1], ARGV[1]
+  /** ARGV: id, channel?, audience set TTL ms. 1 when moved, 0 when not connected. */
+  setChannel: script(`${OPT}${KEEP}local p, id = KEYS[1], ARGV[1]
 local k = p .. 's:' .. id
 local r = redis.call('HMGET', k, 'con', 'ch')
 if r[1] ~= '1' then return 0 end
@@ -214,27 +281,79 @@ local ch = opt(ARGV[2])
 if ch then
   redis.call('HSET', k, 'ch', ch)
   redis.call('SADD', p .. 'sc:' .. ch, id)
+  keep(p .. 'sc:' .. ch, ARGV[3])
 else
   redis.call('HDEL', k, 'ch')
 end
 return 1`),
 
-  /** ARGV: now, connected-before cut-off, ids…. Returns how many were connected and now are not. */
-  markDisconnected: script(`${UNINDEX}local p = KEYS[1]
-local cutoff = tonumber(ARGV[2])
+  /**
+   * ARGV: now, connected-before cut-off, retention ms of a disconnected row, ids…. Returns
+   * how many were connected and now are not. An id whose row has already expired leaves
+   * the set of all connections (the other sets it was in are unknown with its row; their
+   * readers trim it).
+   */
+  markDisconnected: script(`${KEEP}${TRIM_ZSET}${UNINDEX}local p = KEYS[1]
+local cutoff, ttl = tonumber(ARGV[2]), ARGV[3]
 local n = 0
-for i = 3, #ARGV do
+for i = 4, #ARGV do
   local id = ARGV[i]
   local k = p .. 's:' .. id
   local r = redis.call('HMGET', k, 'con', 'u', 'h', 'ch', 'ca')
   if r[1] == '1' and tonumber(r[5]) < cutoff then
     redis.call('HSET', k, 'con', 0, 'da', ARGV[1])
+    redis.call('PEXPIRE', k, ttl)
     unindex(p, id, r[2], r[3], r[4])
     redis.call('ZADD', p .. 'sd', ARGV[1], id)
+    keep(p .. 'sd', ttl)
     n = n + 1
+  elseif not r[1] then
+    redis.call('SREM', p .. 'sa', id)
   end
 end
+trim_zset(p .. 'sd', p .. 's:')
 return n`),
+
+  /**
+   * ARGV: set suffix (`su:<user>`, `sh:<hash>`, `sc:<channel>` or `sa`). The ids of the set
+   * whose row is connected; members whose row has expired (a `$disconnect` that never came,
+   * outlived by its set) are removed on the way.
+   */
+  listConnections: script(`local p = KEYS[1]
+local set = p .. ARGV[1]
+local out = {}
+for _, id in ipairs(redis.call('SMEMBERS', set)) do
+  local con = redis.call('HGET', p .. 's:' .. id, 'con')
+  if con == '1' then out[#out + 1] = id
+  elseif not con then redis.call('SREM', set, id) end
+end
+return out`),
+
+  /**
+   * ARGV: channel. The users connected to it and how many connections each has, as a flat
+   * list `{user, count, user, count, …}` followed by the count of anonymous connections; one
+   * script, so presence is one round trip. Members whose row has expired are removed.
+   */
+  channelPresence: script(`local p = KEYS[1]
+local set = p .. 'sc:' .. ARGV[1]
+local counts, order, anon = {}, {}, 0
+for _, id in ipairs(redis.call('SMEMBERS', set)) do
+  local r = redis.call('HMGET', p .. 's:' .. id, 'con', 'u', 'ch')
+  if r[1] == '1' and r[3] == ARGV[1] then
+    if r[2] then
+      if not counts[r[2]] then counts[r[2]] = 0; order[#order + 1] = r[2] end
+      counts[r[2]] = counts[r[2]] + 1
+    else
+      anon = anon + 1
+    end
+  elseif not r[1] then
+    redis.call('SREM', set, id)
+  end
+end
+local out = {}
+for _, u in ipairs(order) do out[#out + 1] = u; out[#out + 1] = counts[u] end
+out[#out + 1] = anon
+return out`),
 
   /**
    * ARGV: token cut-off, rate cut-off, session cut-off, batch size. Removes up to a batch of

@@ -5,13 +5,14 @@
  * `redis-scripts.ts`), which Redis runs atomically, so the single-use consume and the
  * rate-limit step hold under any number of clients; reads are single commands.
  *
- * Rows carry no Redis TTL: times here come from the injected clock, not Redis's, so expiry
- * is the job of `cleanup()` (the CLI or the app's timer), as with the SQL stores. Nonces are
- * the exception: judged on the injected clock too, they also get a TTL (`SET … PX`), since
- * one is written per signed call and nothing else ever reads an expired one.
+ * Every key carries a Redis TTL (a duration, so the injected clock and Redis's own agree on
+ * it), so Redis stays bounded with no cleanup at all: see `redis-scripts.ts` for each key's
+ * bound and {@link RedisRetention} for the durations. `cleanup()` (the CLI or the app's
+ * timer) still removes rows by logical time, earlier than their TTL when asked to.
  * On Redis Cluster, give a hash-tagged prefix (`{gatehouse}:`) so all keys share a slot.
  */
 import type { Cluster, Redis } from 'ioredis'
+import { DEFAULTS } from '../defaults.ts'
 import { GatehouseError } from '../errors.ts'
 import {
   ALLOWED,
@@ -26,7 +27,9 @@ import { validateNonce } from './nonce.ts'
 import { REDIS_SCRIPTS, type RedisScript } from './redis-scripts.ts'
 import type {
   Audience,
+  ChannelPresence,
   CleanupCutoffs,
+  CleanupResult,
   NewSession,
   RateDecision,
   RateKey,
@@ -66,6 +69,67 @@ export type RedisStoreOptions = (
 ) & {
   /** Prepended to every key. Default `gatehouse:`. */
   readonly prefix?: string
+  /** How long rows live on Redis before their TTL removes them; see {@link RedisRetention}. */
+  readonly retention?: RedisRetention
+}
+
+/**
+ * The TTLs of the Redis store's rows, in milliseconds. Rate counters need no setting: they
+ * live two of their own windows after their last hit.
+ *
+ * @example
+ * ```ts
+ * await createRedisStore({ url, retention: { connectedSessionMs: 26 * 3_600_000 } }) // gateway maxConnectionMs 24 h
+ * ```
+ */
+export interface RedisRetention {
+  /** A token row lives its own TTL plus this. Default `DEFAULTS.tokenRetentionGraceMs` (240 000). */
+  readonly tokenGraceMs?: number
+  /** A disconnected session stays readable this long. Default `DEFAULTS.disconnectedSessionRetentionMs` (24 h). */
+  readonly disconnectedSessionMs?: number
+  /**
+   * The longest a connected session's row lives without a `$disconnect`. Keep it above the
+   * gateway's connection lifetime (AWS: 2 h). Default `DEFAULTS.connectedSessionRetentionMs`.
+   */
+  readonly connectedSessionMs?: number
+}
+
+interface Retention {
+  readonly tokenGraceMs: number
+  readonly disconnectedSessionMs: number
+  readonly connectedSessionMs: number
+}
+
+const RETENTION_KEYS = ['tokenGraceMs', 'disconnectedSessionMs', 'connectedSessionMs'] as const
+
+// Copied, checked (unknown keys refused: a misspelt TTL must not silently keep the default).
+function resolveRetention(r: RedisRetention | undefined): Retention {
+  if (r !== undefined && (r === null || typeof r !== 'object')) {
+    throw new GatehouseError('ERR_INVALID_OPTION', 'createRedisStore: retention must be an object')
+  }
+  for (const key of Object.keys(r ?? {})) {
+    if (!(RETENTION_KEYS as readonly string[]).includes(key)) {
+      throw new GatehouseError(
+        'ERR_INVALID_OPTION',
+        `createRedisStore: unknown retention option ${JSON.stringify(key)}`,
+      )
+    }
+  }
+  return Object.freeze({
+    tokenGraceMs: positiveInt(
+      'retention.tokenGraceMs',
+      r?.tokenGraceMs ?? DEFAULTS.tokenRetentionGraceMs,
+      0,
+    ),
+    disconnectedSessionMs: positiveInt(
+      'retention.disconnectedSessionMs',
+      r?.disconnectedSessionMs ?? DEFAULTS.disconnectedSessionRetentionMs,
+    ),
+    connectedSessionMs: positiveInt(
+      'retention.connectedSessionMs',
+      r?.connectedSessionMs ?? DEFAULTS.connectedSessionRetentionMs,
+    ),
+  })
 }
 
 /** Extra Redis TTL on a nonce beyond its expiry, so skew between clocks never drops it early. */
@@ -94,6 +158,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
   if (typeof prefix !== 'string' || prefix.length === 0 || prefix.length > 128) {
     throw new GatehouseError('ERR_INVALID_OPTION', 'createRedisStore: prefix must be 1-128 chars')
   }
+  const retention = resolveRetention(options?.retention)
   if (options?.redis !== undefined) {
     if (typeof options.redis?.evalsha !== 'function') {
       throw new GatehouseError(
@@ -101,7 +166,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
         'createRedisStore: redis must be an ioredis client',
       )
     }
-    return redisStore(options.redis, prefix, false)
+    return redisStore(options.redis, prefix, false, retention)
   }
   if (typeof options?.url !== 'string' || options.url === '') {
     throw new GatehouseError('ERR_INVALID_OPTION', 'createRedisStore: pass { redis } or { url }')
@@ -113,7 +178,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Stor
     client.disconnect()
     throw storeUnavailable('redis', 'connect', err)
   }
-  return redisStore(client, prefix, true)
+  return redisStore(client, prefix, true, retention)
 }
 
 async function ownClient(options: {
@@ -148,7 +213,12 @@ async function ownClient(options: {
   return client
 }
 
-function redisStore(redis: Redis | Cluster, p: string, owned: boolean): Store {
+function redisStore(
+  redis: Redis | Cluster,
+  p: string,
+  owned: boolean,
+  retention: Retention,
+): Store {
   let closed = false
 
   async function run<T>(op: string, body: () => Promise<T>): Promise<T> {
@@ -186,7 +256,9 @@ function redisStore(redis: Redis | Cluster, p: string, owned: boolean): Store {
 
     insertToken: (t: TokenRecord) =>
       run('insertToken', async () => {
-        const args = [t.hash, t.userId, t.sessionHash, t.appId, t.createdAt, t.expiresAt]
+        // Its own lifetime plus the grace; at least 1 ms, as PEXPIRE refuses 0.
+        const ttl = Math.max(1, Math.trunc(t.expiresAt - t.createdAt)) + retention.tokenGraceMs
+        const args = [t.hash, t.userId, t.sessionHash, t.appId, t.createdAt, t.expiresAt, ttl]
         if ((await call(REDIS_SCRIPTS.insertToken, args)) !== 1) {
           // Never overwritten: rebinding an existing hash would hand a token to someone else.
           throw new Error('duplicate token hash')
@@ -234,6 +306,7 @@ function redisStore(redis: Redis | Cluster, p: string, owned: boolean): Store {
           opt(n.channel),
           n.connectedAt,
           opt(guard === undefined ? null : guard.tokenHash),
+          retention.connectedSessionMs,
         ])
         return written === 1
       }),
@@ -247,6 +320,7 @@ function redisStore(redis: Redis | Cluster, p: string, owned: boolean): Store {
           opt(n.sessionHash),
           opt(n.channel),
           n.connectedAt,
+          retention.connectedSessionMs,
         ])) as [string, string] | null
         return r === null ? null : { userId: r[0], sessionHash: r[1] }
       }),
@@ -277,7 +351,8 @@ function redisStore(redis: Redis | Cluster, p: string, owned: boolean): Store {
 
     setChannel: (connectionId: string, channel: string | null) =>
       run('setChannel', async () => {
-        return (await call(REDIS_SCRIPTS.setChannel, [connectionId, opt(channel)])) === 1
+        const args = [connectionId, opt(channel), retention.connectedSessionMs]
+        return (await call(REDIS_SCRIPTS.setChannel, args)) === 1
       }),
 
     markDisconnected: (connectionIds: readonly string[], now: number, connectedBefore?: number) =>
@@ -286,7 +361,8 @@ function redisStore(redis: Redis | Cluster, p: string, owned: boolean): Store {
         let n = 0
         for (let i = 0; i < connectionIds.length; i += DISCONNECT_BATCH) {
           const ids = connectionIds.slice(i, i + DISCONNECT_BATCH)
-          n += Number(await call(REDIS_SCRIPTS.markDisconnected, [now, cutoff, ...ids]))
+          const args = [now, cutoff, retention.disconnectedSessionMs, ...ids]
+          n += Number(await call(REDIS_SCRIPTS.markDisconnected, args))
         }
         return n
       }),
@@ -298,13 +374,13 @@ function redisStore(redis: Redis | Cluster, p: string, owned: boolean): Store {
           case 'connectionId':
             return (await redis.hget(`${p}s:${t.value}`, 'con')) === '1' ? [t.value] : []
           case 'all':
-            return redis.smembers(`${p}sa`)
+            return listed(await call(REDIS_SCRIPTS.listConnections, ['sa']))
           case 'userId':
-            return redis.smembers(`${p}su:${t.value}`)
+            return listed(await call(REDIS_SCRIPTS.listConnections, [`su:${t.value}`]))
           case 'sessionHash':
-            return redis.smembers(`${p}sh:${t.value}`)
+            return listed(await call(REDIS_SCRIPTS.listConnections, [`sh:${t.value}`]))
           case 'channel':
-            return redis.smembers(`${p}sc:${t.value}`)
+            return listed(await call(REDIS_SCRIPTS.listConnections, [`sc:${t.value}`]))
         }
       }),
 
@@ -317,7 +393,18 @@ function redisStore(redis: Redis | Cluster, p: string, owned: boolean): Store {
         return (await call(REDIS_SCRIPTS.claimNonce, [key, expiresAt, now, ttlMs])) === 1
       }),
 
-    cleanup: (c: CleanupCutoffs) =>
+    channelPresence: (channel: string) =>
+      run('channelPresence', async (): Promise<ChannelPresence> => {
+        const flat = (await call(REDIS_SCRIPTS.channelPresence, [channel])) as (string | number)[]
+        const members: { userId: string; connections: number }[] = []
+        for (let i = 0; i + 1 < flat.length; i += 2) {
+          members.push({ userId: String(flat[i]), connections: Number(flat[i + 1]) })
+        }
+        members.sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0))
+        return { channel, members, anonymous: Number(flat.at(-1) ?? 0) }
+      }),
+
+    cleanup: (c: CleanupCutoffs, onProgress?: (soFar: CleanupResult) => void) =>
       run('cleanup', async () => {
         // Nonces carry a Redis TTL and expire on their own: none to count here.
         const total = { tokens: 0, rateLimits: 0, sessions: 0, nonces: 0 }
@@ -331,6 +418,7 @@ function redisStore(redis: Redis | Cluster, p: string, owned: boolean): Store {
           total.tokens += r[0] ?? 0
           total.rateLimits += r[1] ?? 0
           total.sessions += r[2] ?? 0
+          onProgress?.({ ...total })
           if (Math.max(r[3] ?? 0, r[4] ?? 0, r[5] ?? 0) < CLEANUP_BATCH) break
         }
         return total
@@ -342,6 +430,10 @@ function redisStore(redis: Redis | Cluster, p: string, owned: boolean): Store {
       if (owned) await redis.quit().catch(() => redis.disconnect())
     },
   }
+}
+
+function listed(reply: unknown): string[] {
+  return Array.isArray(reply) ? reply.map(String) : []
 }
 
 function pairs(flat: readonly string[]): Record<string, string> {

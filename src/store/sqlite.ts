@@ -29,6 +29,7 @@ import { validateNonce } from './nonce.ts'
 import { migrateSqlite } from './sqlite-schema.ts'
 import type {
   Audience,
+  ChannelPresence,
   CleanupCutoffs,
   CleanupResult,
   ConsumedToken,
@@ -203,6 +204,10 @@ function sqliteStore(db: DatabaseSync): Store {
     listBySession: q('SELECT connection_id FROM sessions WHERE session_hash = ? AND connected = 1'),
     listByChannel: q('SELECT connection_id FROM sessions WHERE channel = ? AND connected = 1'),
     listAll: q('SELECT connection_id FROM sessions WHERE connected = 1'),
+    // One grouped query; NULL (anonymous) sorts first in SQLite, and is split off below.
+    presence: q(
+      'SELECT user_id AS userId, count(*) AS n FROM sessions WHERE channel = ? AND connected = 1 GROUP BY user_id ORDER BY user_id',
+    ),
     cleanTokens: q('DELETE FROM tokens WHERE created_at < ?'),
     // A bucket still weighs on the estimate for one window after it ends (as "previous").
     cleanRates: q('DELETE FROM rate_limits WHERE window_start + 2 * window_ms < ?'),
@@ -395,6 +400,12 @@ function sqliteStore(db: DatabaseSync): Store {
         return st.claimNonce.get(key, expiresAt, now) !== undefined
       }),
 
+    channelPresence: (channel: string) =>
+      run('channelPresence', (): ChannelPresence => {
+        const rows = st.presence.all(channel) as { userId: string | null; n: number }[]
+        return presenceOf(channel, rows)
+      }),
+
     cleanup: (c: CleanupCutoffs) =>
       run(
         'cleanup',
@@ -412,6 +423,22 @@ function sqliteStore(db: DatabaseSync): Store {
         if (db.isOpen) db.close()
       }),
   }
+}
+
+// Grouped rows (user or NULL, count) as a ChannelPresence; the SQL stores share the shape.
+function presenceOf(
+  channel: string,
+  rows: readonly { userId: string | null; n: number | string }[],
+): ChannelPresence {
+  let anonymous = 0
+  const members: { userId: string; connections: number }[] = []
+  for (const r of rows) {
+    if (r.userId === null) anonymous += Number(r.n)
+    else members.push({ userId: r.userId, connections: Number(r.n) })
+  }
+  // Code-unit order on every store, whatever the database collation says.
+  members.sort((a, b) => (a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0))
+  return { channel, members, anonymous }
 }
 
 function toSession(r: SessionRow): SessionRecord {

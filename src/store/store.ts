@@ -138,6 +138,28 @@ export type Audience =
   | { readonly channel: string }
   | { readonly all: true }
 
+/** One user in a channel, as {@link Store.channelPresence} reports them. */
+export interface PresenceMember {
+  readonly userId: string
+  /** That user's connected sessions in the channel (tabs, devices). */
+  readonly connections: number
+}
+
+/**
+ * Who is connected to a channel: each user once, with their connection count, sorted by
+ * user id, and how many anonymous connections (apps with `useToken: false`) are there too.
+ *
+ * @example
+ * ```ts
+ * const p: ChannelPresence = { channel: 'lobby', members: [{ userId: 'alice', connections: 2 }], anonymous: 0 }
+ * ```
+ */
+export interface ChannelPresence {
+  readonly channel: string
+  readonly members: readonly PresenceMember[]
+  readonly anonymous: number
+}
+
 /** Cut-offs for {@link Store.cleanup}: rows older than each (epoch ms) are removed. */
 export interface CleanupCutoffs {
   /** Tokens created before this (used, expired or not) are deleted. */
@@ -281,8 +303,21 @@ export interface Store {
    */
   claimNonce(key: string, expiresAt: number, now: number): Promise<boolean>
 
-  /** Delete old rows; see {@link CleanupCutoffs}. */
-  cleanup(cutoffs: CleanupCutoffs): Promise<CleanupResult>
+  /**
+   * Who is connected to `channel` ({@link ChannelPresence}), in one query or script: one
+   * round trip however many members, so presence can be read on every join and leave.
+   */
+  channelPresence(channel: string): Promise<ChannelPresence>
+
+  /**
+   * Delete old rows; see {@link CleanupCutoffs}. A store that works in batches (Redis)
+   * calls `onProgress` with the running totals after each batch, so a long run can report
+   * where it is.
+   */
+  cleanup(
+    cutoffs: CleanupCutoffs,
+    onProgress?: (soFar: CleanupResult) => void,
+  ): Promise<CleanupResult>
   /** Release the backend connection. */
   close(): Promise<void>
 }

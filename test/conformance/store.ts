@@ -797,6 +797,49 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
           assert.deepEqual(await s.listConnections({ channel: 'games' }), [])
         }))
 
+      test('channelPresence: each connected user once with their count, anonymous apart', () =>
+        withStore(open, async (s) => {
+          const none = await s.channelPresence('lobby')
+          assert.deepEqual(none, { channel: 'lobby', members: [], anonymous: 0 })
+          await s.createSession(session('a1', { userId: 'alice', channel: 'lobby' }))
+          await s.createSession(session('a2', { userId: 'alice', channel: 'lobby' }))
+          await s.createSession(session('a3', { userId: 'alice', channel: 'games' }))
+          await s.createSession(session('b1', { userId: 'bob', channel: 'lobby' }))
+          await s.createSession(session('b2', { userId: 'bob', channel: 'lobby' }))
+          await s.createSession(session('Z1', { userId: 'Zed', channel: 'lobby' }))
+          await s.createSession(session('n1', { userId: null, channel: 'lobby' }))
+          await s.createSession(session('n2', { userId: null, channel: 'lobby' }))
+          await s.createSession(session('c1', { userId: 'carol', channel: null }))
+          await s.markDisconnected(['b2'], T0 + 1)
+          // Sorted by code unit ('Z' < 'a'), disconnected and other channels left out.
+          assert.deepEqual(await s.channelPresence('lobby'), {
+            channel: 'lobby',
+            members: [
+              { userId: 'Zed', connections: 1 },
+              { userId: 'alice', connections: 2 },
+              { userId: 'bob', connections: 1 },
+            ],
+            anonymous: 2,
+          })
+          // Moves and disconnects show at once, in both channels.
+          await s.setChannel('a2', 'games')
+          await s.markDisconnected(['b1', 'Z1', 'n1'], T0 + 2)
+          assert.deepEqual(await s.channelPresence('lobby'), {
+            channel: 'lobby',
+            members: [{ userId: 'alice', connections: 1 }],
+            anonymous: 1,
+          })
+          assert.deepEqual(await s.channelPresence('games'), {
+            channel: 'games',
+            members: [{ userId: 'alice', connections: 2 }],
+            anonymous: 0,
+          })
+          // A replaced row leaves its old channel.
+          await s.createSession(session('a1', { userId: 'alice', channel: 'games' }))
+          assert.deepEqual((await s.channelPresence('lobby')).members, [])
+          assert.equal((await s.channelPresence('games')).members[0]?.connections, 3)
+        }))
+
       test('a malformed audience is rejected, never treated as everyone', () =>
         withStore(open, async (s) => {
           await s.createSession(session('c1'))
