@@ -43,6 +43,16 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
       },
     },
   ],
+  [
+    'migrate',
+    {
+      summary: 'apply, show (--status) or print (--dry-run) the store schema migrations',
+      run: async (argv, io) => {
+        const { runMigrate } = await import('./migrate.ts')
+        return runMigrate(argv, io)
+      },
+    },
+  ],
 ])
 
 /** The top-level help text. */

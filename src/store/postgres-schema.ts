@@ -6,6 +6,9 @@
  * the pool: no dedicated client, no explicit BEGIN.
  */
 import { GatehouseError } from '../errors.ts'
+import { assertVersion, printableSql, type SchemaStatus, statusOf } from './schema-version.ts'
+
+export type { SchemaStatus } from './schema-version.ts'
 
 /**
  * The least a pool must offer: pg's `Pool`, `Client` and `PoolClient` all fit.
@@ -153,6 +156,72 @@ export function quoteSchema(name: string): string {
     )
   }
   return `"${name}"`
+}
+
+/**
+ * Read the schema's version without changing anything: needs no DDL rights, only `USAGE` on
+ * the schema and `SELECT` on its `gatehouse_schema` table (or nothing at all when the
+ * schema does not exist yet).
+ *
+ * @example
+ * ```ts
+ * await postgresSchemaStatus(pool, 'gatehouse') // { version: 4, latest: 4, pending: [] }
+ * ```
+ */
+export async function postgresSchemaStatus(db: PgQueryable, schema: string): Promise<SchemaStatus> {
+  const s = quoteSchema(schema)
+  // to_regclass is NULL for a missing schema or table instead of an error.
+  const { rows } = await db.query('SELECT to_regclass($1) IS NOT NULL AS present', [
+    `${s}.gatehouse_schema`,
+  ])
+  let version = 0
+  if (rows[0]?.present === true) {
+    const res = await db.query(
+      `SELECT coalesce(max(version), 0)::int AS v FROM ${s}.gatehouse_schema`,
+    )
+    version = Number(res.rows[0]?.v ?? 0)
+  }
+  return statusOf(version, POSTGRES_MIGRATIONS, POSTGRES_SCHEMA_VERSION)
+}
+
+/**
+ * The SQL `gatehouse migrate` would run to bring a schema from `fromVersion` to
+ * {@link POSTGRES_SCHEMA_VERSION}, as one script (what `--dry-run` prints): the schema and
+ * version table, then each pending step with the row that records it. `now` is the
+ * `applied_at` recorded.
+ *
+ * @example
+ * ```ts
+ * console.log(postgresMigrationSql('gatehouse', 0, Date.now()))
+ * ```
+ */
+export function postgresMigrationSql(schema: string, fromVersion: number, now: number): string {
+  const s = quoteSchema(schema)
+  const steps = POSTGRES_MIGRATIONS.filter((m) => m.version > fromVersion)
+  const parts = [
+    `CREATE SCHEMA IF NOT EXISTS ${s};`,
+    `CREATE TABLE IF NOT EXISTS ${s}.gatehouse_schema (version integer PRIMARY KEY, applied_at bigint NOT NULL);`,
+    ...steps.map(
+      (m) =>
+        `-- version ${m.version}\nBEGIN;\nINSERT INTO ${s}.gatehouse_schema (version, applied_at) VALUES (${m.version}, ${Math.trunc(now)});\n${printableSql(m.sql(s))}\nCOMMIT;`,
+    ),
+  ]
+  return `${parts.join('\n')}\n`
+}
+
+/**
+ * Refuse a schema this code cannot run on, without changing it (for stores opened with
+ * `migrate: false`): `ERR_STORE_MIGRATION_REQUIRED` when it is missing or older than
+ * {@link POSTGRES_SCHEMA_VERSION}, `ERR_STORE_SCHEMA` when newer.
+ *
+ * @example
+ * ```ts
+ * await assertPostgresSchema(pool, 'gatehouse') // throws unless `gatehouse migrate` has run
+ * ```
+ */
+export async function assertPostgresSchema(db: PgQueryable, schema: string): Promise<void> {
+  const { version, latest } = await postgresSchemaStatus(db, schema)
+  assertVersion(`PostgreSQL schema ${schema}`, version, latest)
 }
 
 /**

@@ -23,7 +23,12 @@ import { positiveInt } from '../util/options.ts'
 import { audienceTarget } from './audience.ts'
 import { validateNonce } from './nonce.ts'
 import { postgresHitSql } from './postgres-hit.ts'
-import { migratePostgres, type PgQueryable, quoteSchema } from './postgres-schema.ts'
+import {
+  assertPostgresSchema,
+  migratePostgres,
+  type PgQueryable,
+  quoteSchema,
+} from './postgres-schema.ts'
 import type {
   Audience,
   ChannelPresence,
@@ -72,6 +77,13 @@ export type PostgresStoreOptions = (
 ) & {
   /** PostgreSQL schema (namespace) holding the tables; created when missing. Default `gatehouse`. */
   readonly schema?: string
+  /**
+   * Migrate the schema when the store opens (default `true`). With `false` the store only
+   * reads the schema's version and refuses to open (`ERR_STORE_MIGRATION_REQUIRED`) when it
+   * is missing or older than this code needs, so the app's role needs no DDL rights: run
+   * `gatehouse migrate` with an owner role at deploy time instead.
+   */
+  readonly migrate?: boolean
 }
 
 interface SessionRow {
@@ -87,9 +99,11 @@ interface SessionRow {
 }
 
 /**
- * Connect (or adopt a pool), migrate the schema, and return the Store. Throws
- * `ERR_STORE_SCHEMA` for a schema written by a newer Gatehouse, `ERR_STORE_UNAVAILABLE` when
- * the database cannot be reached, and `ERR_INVALID_OPTION` for bad options.
+ * Connect (or adopt a pool), migrate the schema (unless `migrate: false`), and return the
+ * Store. Throws `ERR_STORE_SCHEMA` for a schema written by a newer Gatehouse,
+ * `ERR_STORE_MIGRATION_REQUIRED` for a missing or older one with `migrate: false`,
+ * `ERR_STORE_UNAVAILABLE` when the database cannot be reached, and `ERR_INVALID_OPTION` for
+ * bad options.
  *
  * @example
  * ```ts
@@ -101,6 +115,10 @@ interface SessionRow {
 export async function createPostgresStore(options: PostgresStoreOptions): Promise<Store> {
   const schemaName = options?.schema ?? 'gatehouse'
   const s = quoteSchema(schemaName)
+  const migrate = options?.migrate ?? true
+  if (typeof migrate !== 'boolean') {
+    throw new GatehouseError('ERR_INVALID_OPTION', 'createPostgresStore: migrate must be a boolean')
+  }
   let db: PgQueryable
   let owned: Pool | undefined
   if (options?.pool !== undefined) {
@@ -119,7 +137,8 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   }
 
   try {
-    await migratePostgres(db, schemaName, Date.now())
+    if (migrate) await migratePostgres(db, schemaName, Date.now())
+    else await assertPostgresSchema(db, schemaName)
   } catch (err) {
     await owned?.end().catch(() => {})
     throw storeUnavailable('postgres', 'open', err)

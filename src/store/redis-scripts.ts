@@ -28,7 +28,7 @@
  * session: the retention; a connected session: the longest a connection can live). An index
  * key's TTL is raised, never lowered, to the longest TTL of anything added to it, so an
  * index outlives its members; members whose row has expired are trimmed by the writes (the
- * oldest few of a zset per write, a token set whenever it grows past a few dozen) and by the
+ * oldest few of a zset and a few random members of a token set per write) and by the
  * reads that visit them (audience listings, presence), so an index of a busy key stays
  * close to its live rows. `cleanup()` still removes rows by the cut-offs it is given.
  *
@@ -77,11 +77,11 @@ const TRIM_ZSET = `local function trim_zset(z, rowprefix)
   end
 end\n`
 
-// Drop the members of a token set whose token row has expired, once it holds more than a few
-// dozen (a user is issued at most a few dozen tokens per token lifetime).
+// Drop those of four random members of a token set whose token row has expired. O(1) per
+// write, and enough: each write adds one member and removes each dead one it draws, so in
+// steady state at most about a quarter of a set's members are dead.
 const TRIM_TOKEN_SET = `local function trim_token_set(p, set)
-  if redis.call('SCARD', set) <= 32 then return end
-  for _, h in ipairs(redis.call('SMEMBERS', set)) do
+  for _, h in ipairs(redis.call('SRANDMEMBER', set, 4)) do
     if redis.call('EXISTS', p .. 't:' .. h) == 0 then redis.call('SREM', set, h) end
   end
 end\n`

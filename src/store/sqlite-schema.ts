@@ -6,6 +6,7 @@
  */
 import type { DatabaseSync } from 'node:sqlite'
 import { GatehouseError } from '../errors.ts'
+import { assertVersion, printableSql, type SchemaStatus, statusOf } from './schema-version.ts'
 
 /** One schema step: applied in a transaction, recorded with its version. */
 export interface SqliteMigration {
@@ -170,6 +171,64 @@ export function migrateSqlite(db: DatabaseSync, now: number): number {
     throw err
   }
   return SQLITE_SCHEMA_VERSION
+}
+
+/**
+ * Where the file's schema stands, without changing it (a file without the version table is
+ * at version 0).
+ *
+ * @example
+ * ```ts
+ * sqliteSchemaStatus(new DatabaseSync('.data/gatehouse.db')) // { version: 4, latest: 4, pending: [] }
+ * ```
+ */
+export function sqliteSchemaStatus(db: DatabaseSync): SchemaStatus {
+  const table = db
+    .prepare(
+      "SELECT 1 AS present FROM sqlite_master WHERE type = 'table' AND name = 'gatehouse_schema'",
+    )
+    .get()
+  const version = table === undefined ? 0 : readVersion(db)
+  return statusOf(version, SQLITE_MIGRATIONS, SQLITE_SCHEMA_VERSION)
+}
+
+/**
+ * The SQL `gatehouse migrate --dry-run` prints for a file at `fromVersion`: the version
+ * table, then each pending step with the row that records it, in one transaction (what
+ * {@link migrateSqlite} runs).
+ *
+ * @example
+ * ```ts
+ * console.log(sqliteMigrationSql(0, Date.now()))
+ * ```
+ */
+export function sqliteMigrationSql(fromVersion: number, now: number): string {
+  const steps = SQLITE_MIGRATIONS.filter((m) => m.version > fromVersion)
+  const parts = [
+    'CREATE TABLE IF NOT EXISTS gatehouse_schema (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);',
+    'BEGIN IMMEDIATE;',
+    ...steps.map(
+      (m) =>
+        `-- version ${m.version}\n${printableSql(m.sql)}\nINSERT INTO gatehouse_schema (version, applied_at) VALUES (${m.version}, ${Math.trunc(now)});`,
+    ),
+    'COMMIT;',
+  ]
+  return `${parts.join('\n')}\n`
+}
+
+/**
+ * Refuse a file this code cannot run on, without changing it (`migrate: false`):
+ * `ERR_STORE_MIGRATION_REQUIRED` when its schema is missing or older, `ERR_STORE_SCHEMA`
+ * when newer.
+ *
+ * @example
+ * ```ts
+ * assertSqliteSchema(db, '.data/gatehouse.db')
+ * ```
+ */
+export function assertSqliteSchema(db: DatabaseSync, label: string): void {
+  const { version, latest } = sqliteSchemaStatus(db)
+  assertVersion(`SQLite file ${label}`, version, latest)
 }
 
 function readVersion(db: DatabaseSync): number {

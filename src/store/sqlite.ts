@@ -26,7 +26,7 @@ import {
 } from '../limits/sliding-window.ts'
 import { audienceTarget } from './audience.ts'
 import { validateNonce } from './nonce.ts'
-import { migrateSqlite } from './sqlite-schema.ts'
+import { assertSqliteSchema, migrateSqlite } from './sqlite-schema.ts'
 import type {
   Audience,
   ChannelPresence,
@@ -62,6 +62,12 @@ export interface SqliteStoreOptions {
    * `ERR_STORE_UNAVAILABLE`. The event loop is blocked while it waits. Default 1000.
    */
   readonly busyTimeoutMs?: number
+  /**
+   * Migrate the file when the store opens (default `true`). With `false` the store refuses
+   * to open (`ERR_STORE_MIGRATION_REQUIRED`) a file whose schema is missing or older than
+   * this code needs, and never changes the schema itself: run `gatehouse migrate` first.
+   */
+  readonly migrate?: boolean
 }
 
 /**
@@ -112,8 +118,9 @@ const HIT_SQL = `
   RETURNING window_start AS windowStart, count, prev_count AS prevCount`
 
 /**
- * Open (creating and migrating as needed) an SQLite Store.
- * Throws `ERR_STORE_SCHEMA` for a file written by a newer Gatehouse, `ERR_STORE_UNAVAILABLE`
+ * Open (creating and migrating as needed, unless `migrate: false`) an SQLite Store.
+ * Throws `ERR_STORE_SCHEMA` for a file written by a newer Gatehouse,
+ * `ERR_STORE_MIGRATION_REQUIRED` for a missing or older schema with `migrate: false`, `ERR_STORE_UNAVAILABLE`
  * when the file cannot be opened, and `ERR_INVALID_OPTION` for bad options.
  *
  * @example
@@ -130,6 +137,10 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
       'ERR_INVALID_OPTION',
       'openSqliteStore: path must be a non-empty string',
     )
+  }
+  const migrate = options?.migrate ?? true
+  if (typeof migrate !== 'boolean') {
+    throw new GatehouseError('ERR_INVALID_OPTION', 'openSqliteStore: migrate must be a boolean')
   }
   if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
     throw new GatehouseError(
@@ -148,7 +159,8 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`)
     db.exec('PRAGMA journal_mode = WAL')
     db.exec('PRAGMA synchronous = NORMAL')
-    migrateSqlite(db, Date.now())
+    if (migrate) migrateSqlite(db, Date.now())
+    else assertSqliteSchema(db, path)
     return sqliteStore(db)
   } catch (err) {
     if (db?.isOpen) db.close()

@@ -87,3 +87,15 @@ test('cleanupStore rejects negative or non-numeric ages', async () => {
   }
   assert.equal(calls.length, 0)
 })
+
+test('cleanupStore without a clock measures ages from the system clock', async () => {
+  const { store, calls } = spyStore()
+  const before = Date.now()
+  await cleanupStore(store, { tokenAgeSec: 300, rateLimitAgeDays: 7, sessionAgeSec: 86_400 })
+  const after = Date.now()
+  const cut = calls[0]?.tokensCreatedBefore ?? 0
+  assert.ok(cut >= before - 300_000 && cut <= after - 300_000, String(cut))
+  await assert.rejects(cleanupStore(store, CLEANUP_DEFAULTS, {} as never), (e) =>
+    isGatehouseError(e, 'ERR_INVALID_OPTION'),
+  )
+})

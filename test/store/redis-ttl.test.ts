@@ -170,11 +170,11 @@ if (client === null) {
 
   test('index entries of expired rows are trimmed by later writes and reads', async () => {
     const prefix = fresh()
-    // Two stores on one prefix: one writes rows that expire at once, the other long-lived ones.
+    // Two stores on one prefix: one writes rows that expire within 300 ms, the other long-lived ones.
     const brief = await createRedisStore({
       redis,
       prefix,
-      retention: { tokenGraceMs: 0, connectedSessionMs: 1 },
+      retention: { tokenGraceMs: 0, connectedSessionMs: 300 },
     })
     const store = await createRedisStore({ redis, prefix })
     try {
@@ -189,13 +189,13 @@ if (client === null) {
         })
       const sess = (s: typeof store, connectionId: string, userId: string, channel: string) =>
         s.createSession({ connectionId, userId, sessionHash: null, channel, connectedAt: T0 })
-      // Long-lived rows first, so the indexes carry their long TTL; then rows that expire at once.
+      // Long-lived rows first, so the indexes carry their long TTL; then rows that expire soon.
       await tok(store, 'live0', T0 + 100, 60_000)
       await sess(store, 'live', 'v', 'lobby')
       await sess(store, 'live-u', 'u', 'games')
-      for (let i = 0; i < 5; i++) await tok(brief, `dead${i}`, T0, 1)
+      for (let i = 0; i < 5; i++) await tok(brief, `dead${i}`, T0, 300)
       await sess(brief, 'dead', 'u', 'lobby')
-      await sleep(30)
+      await sleep(400)
       assert.equal(await redis.exists(`${prefix}s:dead`), 0)
       assert.equal(await redis.zcard(`${prefix}tc`), 6)
       // Each write trims up to four dead entries from the oldest end.
@@ -203,6 +203,14 @@ if (client === null) {
       assert.equal(await redis.zcard(`${prefix}tc`), 3)
       await tok(store, 'live2', T0 + 300, 60_000)
       assert.equal(await redis.zcard(`${prefix}tc`), 3)
+      // The token sets lose their dead members to the random draws of later inserts.
+      let live = 3
+      while (live < 200 && (await redis.scard(`${prefix}ts:h`)) > live) {
+        await tok(store, `more${live}`, T0 + 400 + live, 60_000)
+        live++
+      }
+      assert.equal(await redis.scard(`${prefix}ts:h`), live)
+      assert.equal(await redis.scard(`${prefix}tu:u`), live)
 
       assert.equal(await redis.scard(`${prefix}sc:lobby`), 2)
       assert.deepEqual(await store.channelPresence('lobby'), {
