@@ -20,6 +20,7 @@
 export { changeChannelHandler } from './app/change-channel.ts'
 export { type App, createApp } from './app/create-app.ts'
 export { type DefinedHandler, defineHandler } from './app/define-handler.ts'
+export type { PresenceEvent, PresenceHook } from './app/presence.ts'
 export {
   type MaintenanceOptions,
   type ReconcileOptions,
@@ -86,13 +87,21 @@ export {
 export { createMemoryConnections, type MemoryConnections } from './push/memory.ts'
 export { CLEANUP_DEFAULTS, type CleanupAges, cleanupStore } from './store/cleanup.ts'
 export { createMemoryStore } from './store/memory.ts'
+export type { SchemaStatus } from './store/schema-version.ts'
 export { openSqliteStore, type SqliteStoreOptions } from './store/sqlite.ts'
+export {
+  SQLITE_SCHEMA_VERSION,
+  sqliteMigrationSql,
+  sqliteSchemaStatus,
+} from './store/sqlite-schema.ts'
 export type {
   Audience,
+  ChannelPresence,
   CleanupCutoffs,
   CleanupResult,
   ConsumedToken,
   NewSession,
+  PresenceMember,
   RateDecision,
   RateKey,
   SessionGuard,

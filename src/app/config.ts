@@ -59,6 +59,7 @@ const APP_KEYS = [
   'onConnect',
   'onDisconnect',
   'connectFailureLimitPerIp',
+  'onPresence',
   'connectLimitPerIp',
   'connectLimitPerUser',
   'connectWindowMs',
@@ -182,6 +183,7 @@ export interface AppConfig {
   readonly connectChecks: readonly ConnectCheck[]
   readonly onConnect: AppOptions['onConnect']
   readonly onDisconnect: AppOptions['onDisconnect']
+  readonly onPresence: AppOptions['onPresence']
 }
 
 /** A count or duration: `fallback` when absent (only `undefined`: `null` is a wrong type). */
@@ -432,6 +434,7 @@ export function resolveAppConfig(options: AppOptions): AppConfig {
     onDisconnect: functionOption<
       (ctx: { event: GatewayEvent; session: SessionRecord | null }) => void
     >('onDisconnect', o.onDisconnect),
+    onPresence: functionOption<NonNullable<AppOptions['onPresence']>>('onPresence', o.onPresence),
   }
   return Object.freeze(config)
 }

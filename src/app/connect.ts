@@ -37,6 +37,7 @@ import { isValidChannel } from './checks/channel.ts'
 import { hasPermissions } from './checks/permissions.ts'
 import type { AppConfig } from './config.ts'
 import { guard } from './guard.ts'
+import { firePresence } from './presence.ts'
 import type { Roster } from './roster.ts'
 import type { Sender } from './send.ts'
 import type { SessionCache } from './session-cache.ts'
@@ -383,6 +384,17 @@ export function createConnectPipeline(
             'onConnect hook threw',
           )
         }
+      }
+      if (session.channel !== null) {
+        await firePresence(config.onPresence, { logger: config.logger, send, store }, [
+          {
+            type: 'join',
+            channel: session.channel,
+            userId: session.userId,
+            connectionId: session.connectionId,
+            cause: 'connect',
+          },
+        ])
       }
       return state.tokenInProtocol || readProtocols(event.headers['sec-websocket-protocol']).offered
         ? { status: 200, headers: { 'sec-websocket-protocol': DEFAULTS.appProtocol } }

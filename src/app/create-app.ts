@@ -14,12 +14,14 @@ import {
   toLambdaResult,
 } from '../events/lambda.ts'
 import { refusalBody } from '../http/refusal.ts'
+import type { ChannelPresence } from '../store/store.ts'
 import { createTokenEndpoint, type TokenEndpointOptions } from '../tokens/endpoint.ts'
 import { createTokenService, type TokenService } from '../tokens/service.ts'
 import { hashSessionId } from '../tokens/token.ts'
 import { invalidOption, readOptions } from '../util/options.ts'
 import { createActivityRecorder } from './activity.ts'
 import { createAuthenticity } from './authenticity.ts'
+import { isValidChannel } from './checks/channel.ts'
 import { resolveAppConfig } from './config.ts'
 import { createConnectPipeline } from './connect.ts'
 import { createDisconnectPipeline } from './disconnect.ts'
@@ -90,6 +92,17 @@ export interface App extends EventHandler {
    * every `activityFlushMs`); call it on shutdown.
    */
   flushActivity(): Promise<void>
+  /**
+   * Who is connected to `channel`: each user once with their connection count, and the
+   * anonymous connections, in one store query (`Store.channelPresence`). Throws
+   * `ERR_INVALID_OPTION` for a name the app's channel pattern refuses.
+   *
+   * @example
+   * ```ts
+   * const { members } = await app.presence('lobby') // [{ userId: 'alice', connections: 2 }]
+   * ```
+   */
+  presence(channel: string): Promise<ChannelPresence>
 }
 
 /**
@@ -271,5 +284,11 @@ export function createApp(options: AppOptions): App {
     revokeSession: (sessionId) =>
       forgetting({ sessionHash: hashSessionId(sessionId) }, () => revoker.revokeSession(sessionId)),
     kick: (userId, options) => forgetting({ userId }, () => revoker.kick(userId, options)),
+    async presence(channel) {
+      if (!isValidChannel(channel, config.channelPattern)) {
+        invalidOption('channel', 'a channel name the app accepts', channel)
+      }
+      return store.channelPresence(channel)
+    },
   }
 }

@@ -9,6 +9,7 @@ import type { Store } from '../store/store.ts'
 import type { Authenticity } from './authenticity.ts'
 import type { AppConfig } from './config.ts'
 import { guard } from './guard.ts'
+import { firePresence } from './presence.ts'
 import type { Roster } from './roster.ts'
 import type { Sender } from './send.ts'
 
@@ -31,6 +32,7 @@ export function createDisconnectPipeline(deps: {
 }): (event: GatewayEvent) => Promise<GatewayResponse> {
   const { config, store, authenticity, send, roster } = deps
   const hook = config.onDisconnect
+  const onPresence = config.onPresence
   return (event) =>
     guard(config.logger, 'disconnect', event, async () => {
       const untrusted = authenticity.check(event) ?? (await authenticity.claimShared(event))
@@ -56,9 +58,22 @@ export function createDisconnectPipeline(deps: {
         },
         'disconnected',
       )
+      // One read serves both hooks; without hooks, a disconnect is one store call.
+      const session = hook || onPresence ? await store.getSession(event.connectionId) : null
+      if (session?.channel != null) {
+        await firePresence(onPresence, { logger: config.logger, send, store }, [
+          {
+            type: 'leave',
+            channel: session.channel,
+            userId: session.userId,
+            connectionId: event.connectionId,
+            cause: 'disconnect',
+          },
+        ])
+      }
       if (hook) {
         try {
-          await hook({ event, session: await store.getSession(event.connectionId), send })
+          await hook({ event, session, send })
         } catch (err) {
           config.logger.error(
             { event: 'hook_failed', hook: 'onDisconnect', err },

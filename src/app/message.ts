@@ -28,6 +28,7 @@ import { parseMessage } from './checks/json.ts'
 import { hasPermissions } from './checks/permissions.ts'
 import type { AppConfig } from './config.ts'
 import { guard } from './guard.ts'
+import { firePresence } from './presence.ts'
 import type { HandlerRegistry, RegisteredHandler } from './registry.ts'
 import { readRequestId, replyEnvelope, withRequestId } from './reply.ts'
 import type { Sender } from './send.ts'
@@ -256,10 +257,23 @@ export function createMessagePipeline(
           changeChannel: async (channel: unknown) => {
             if (!isValidChannel(channel, config.channelPattern)) return false
             if (authorizeChannel && !(await authorizeChannel(user, channel))) return false
-            const moved = await store.setChannel(event.connectionId, channel)
-            if (moved) cache.setChannel(event.connectionId, channel)
-            else cache.forget([event.connectionId])
-            return moved
+            if (!(await store.setChannel(event.connectionId, channel))) {
+              cache.forget([event.connectionId])
+              return false
+            }
+            cache.setChannel(event.connectionId, channel)
+            const from = session.channel
+            if (from !== channel) {
+              const who = { userId: session.userId, connectionId: event.connectionId }
+              const cause = 'channel_change' as const
+              await firePresence(config.onPresence, { logger, send, store }, [
+                ...(from === null
+                  ? []
+                  : [{ type: 'leave' as const, channel: from, ...who, cause }]),
+                { type: 'join', channel, ...who, cause },
+              ])
+            }
+            return true
           },
         }
         let result: unknown

@@ -9,6 +9,7 @@ import type { Logger } from '../logger.ts'
 import type { Connections } from '../push/connections.ts'
 import type { SessionRecord, Store } from '../store/store.ts'
 import type { TokenService } from '../tokens/service.ts'
+import type { PresenceHook } from './presence.ts'
 import type { Sender } from './send.ts'
 import type { StandardSchemaV1 } from './standard-schema.ts'
 
@@ -203,6 +204,12 @@ export interface AppOptions {
     session: SessionRecord | null
     send: Sender
   }) => void | Promise<void>
+  /**
+   * Called when a connection joins a channel (its `$connect` succeeded), leaves it
+   * (`$disconnect`), or moves (`changeChannel`: a leave, then a join), with the app's `send`
+   * and `presence()` of that channel. Errors are logged, never fatal.
+   */
+  readonly onPresence?: PresenceHook
   /**
    * Failed token attempts per client IP per window (`DEFAULTS.connectFailureLimitPerIp`);
    * successful connects never count.

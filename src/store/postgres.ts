@@ -47,7 +47,15 @@ import type {
 } from './store.ts'
 import { storeUnavailable } from './unavailable.ts'
 
-export type { PgQueryable } from './postgres-schema.ts'
+export {
+  assertPostgresSchema,
+  migratePostgres,
+  type PgQueryable,
+  POSTGRES_SCHEMA_VERSION,
+  postgresMigrationSql,
+  postgresSchemaStatus,
+} from './postgres-schema.ts'
+export type { SchemaStatus } from './schema-version.ts'
 
 /**
  * Options of {@link createPostgresStore}: a pool you own, or a connection string.

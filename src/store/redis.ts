@@ -25,6 +25,9 @@ import { positiveInt } from '../util/options.ts'
 import { audienceTarget } from './audience.ts'
 import { validateNonce } from './nonce.ts'
 import { REDIS_SCRIPTS, type RedisScript } from './redis-scripts.ts'
+
+export { RATE_TTL_SLACK_MS } from './redis-scripts.ts'
+
 import type {
   Audience,
   ChannelPresence,

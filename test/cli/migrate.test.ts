@@ -268,6 +268,7 @@ describe('gatehouse migrate on PostgreSQL (spawned) and a DML-only role', {
         tokensCreatedBefore: now + 1,
         rateLimitsBefore: 0,
         sessionsDisconnectedBefore: now + 2,
+        noncesExpiredBefore: now,
       })
       assert.equal(await store.getSession('c1'), null)
     } finally {
