@@ -20,7 +20,7 @@
 export { changeChannelHandler } from './app/change-channel.ts'
 export { type App, createApp } from './app/create-app.ts'
 export { type DefinedHandler, defineHandler } from './app/define-handler.ts'
-export type { PresenceEvent, PresenceHook } from './app/presence.ts'
+export type { PresenceContext, PresenceEvent, PresenceHook } from './app/presence.ts'
 export {
   type MaintenanceOptions,
   type ReconcileOptions,

@@ -13,7 +13,7 @@ import {
   type Store,
 } from 'gatehouse'
 import { chatHandlers } from './handlers.ts'
-import { announcePresence } from './presence.ts'
+import { presenceAnnouncer } from './presence.ts'
 import type { SessionStore } from './sessions.ts'
 import type { UserDirectory } from './users.ts'
 
@@ -67,11 +67,8 @@ export function createChatApp(deps: ChatAppDeps): App {
         return result.connections
       },
     }),
-    // The newcomer's socket opens right after this returns; it asks `who` once open.
-    onConnect: ({ session, send }) =>
-      announcePresence({ store, send, logger }, session.channel, session.connectionId),
-    onDisconnect: ({ session, send }) =>
-      announcePresence({ store, send, logger }, session?.channel ?? null),
+    // Every join and leave (connect, disconnect, room change) pushes the room's presence.
+    onPresence: presenceAnnouncer(logger),
     logger,
   })
   return app

@@ -7,13 +7,13 @@
  * | action | body | effect |
  * |---|---|---|
  * | `send_message` | `text`: 1–2000 characters | `{"type":"chat_message","channel","user","text"}` to the room, sender included |
- * | `change_channel` | `channel` | reply `{"type":"channel_changed","channel"}`; presence to both rooms |
+ * | `change_channel` | `channel` | reply `{"type":"channel_changed","channel"}`; presence to both rooms (the app's `onPresence`) |
  * | `who` | — | reply `{"type":"presence","channel","users"}` |
  * | `kick` | `user` | `chat.moderate` only: the user's HTTP sessions ended and tokens revoked, all their sockets closed; they get `{"type":"kicked","by"}` first; reply `{"type":"kick_result","user","closed"}` (the generic error when the store could not complete it) |
  * | `ping` | — | nothing (the client's keep-alive) |
  */
 import { type HandlerFn, type HandlerSpec, isGatehouseError, type Store } from 'gatehouse'
-import { announcePresence, presenceOf } from './presence.ts'
+import { presenceMessage } from './presence.ts'
 
 /** The one error reply (the same as Gatehouse's own for unknown and forbidden actions). */
 export const GENERIC_ERROR = Object.freeze({ type: 'error', message: 'Forbidden' })
@@ -70,19 +70,17 @@ export function chatHandlers(deps: {
   }
 
   const changeChannel: HandlerFn = async (ctx) => {
-    const from = ctx.session.channel
     const to = ctx.body.channel
-    // Validated like at connect (pattern and authorizeChannel) by changeChannel itself.
+    // Validated like at connect (pattern and authorizeChannel) by changeChannel itself, which
+    // also fires the app's onPresence (a leave of the old room, a join of `to`) before it returns.
     if (!(await ctx.changeChannel(to)) || typeof to !== 'string') return GENERIC_ERROR
-    const deps = { store, send: ctx.send, logger: ctx.logger }
-    if (from !== to) await announcePresence(deps, from)
-    await announcePresence(deps, to)
     return { type: 'channel_changed', channel: to }
   }
 
   const who: HandlerFn = async (ctx) => {
     if (ctx.session.channel === null) return GENERIC_ERROR
-    return presenceOf(store, ctx.session.channel)
+    // One store query, whatever the number of people in the room.
+    return presenceMessage(await store.channelPresence(ctx.session.channel))
   }
 
   const kick: HandlerSpec = {

@@ -1,12 +1,14 @@
 /**
  * @module examples/chat/presence
- * "Who is in the room": read from the Gatehouse store (the connected sessions of a channel),
- * so it stays right across gateway restarts and with several tabs per user.
+ * "Who is in the room", from Gatehouse's presence API: one store query
+ * (`store.channelPresence`, what `app.presence(channel)` and the hook's `presence()` run)
+ * returns each connected user once, so it stays right across gateway restarts and with
+ * several tabs per user; the app's `onPresence` hook says when to push it.
  *
  * Wire: `{"type":"presence","channel":"lobby","users":["alice","bob"]}`, pushed to the room
  * when someone joins, leaves or moves, and sent back to whoever asks with `{"action":"who"}`.
  */
-import type { Logger, Sender, Store } from 'gatehouse'
+import type { ChannelPresence, Logger, PresenceHook } from 'gatehouse'
 
 /** The presence message of a room. */
 export interface PresenceMessage {
@@ -16,40 +18,36 @@ export interface PresenceMessage {
 }
 
 /**
- * The users connected to `channel`, sorted, each once.
+ * The wire message of a channel's presence: its users, sorted, each once.
  *
  * @example
  * ```ts
- * await presenceOf(store, 'lobby') // { type: 'presence', channel: 'lobby', users: ['alice', 'bob'] }
+ * presenceMessage(await store.channelPresence('lobby')) // { type: 'presence', channel: 'lobby', users: ['alice', 'bob'] }
  * ```
  */
-export async function presenceOf(store: Store, channel: string): Promise<PresenceMessage> {
-  const ids = await store.listConnections({ channel })
-  const sessions = await Promise.all(ids.map((id) => store.getSession(id)))
-  const users = new Set<string>()
-  for (const s of sessions) if (s?.connected && s.userId !== null) users.add(s.userId)
-  return { type: 'presence', channel, users: [...users].sort() }
+export function presenceMessage(p: ChannelPresence): PresenceMessage {
+  return { type: 'presence', channel: p.channel, users: p.members.map((m) => m.userId) }
 }
 
 /**
- * Push the room's presence to everyone in it (but `except`, whose socket is not open yet).
- * Best effort: a failed presence push is logged, never fatal to the message that caused it.
+ * The chat's `onPresence` hook: push the room's presence to everyone in it on every join
+ * and leave. A connection joining at `$connect` is left out (its socket opens only after the
+ * hook returns; the page asks `who` once open). Best effort: a failed push is logged, never
+ * fatal to the connect, message or disconnect that caused it.
  *
  * @example
  * ```ts
- * await announcePresence({ store, send, logger }, 'lobby')
+ * createApp({ ..., onPresence: presenceAnnouncer(logger) })
  * ```
  */
-export async function announcePresence(
-  deps: { readonly store: Store; readonly send: Sender; readonly logger: Logger },
-  channel: string | null,
-  except?: string,
-): Promise<void> {
-  if (channel === null) return
-  try {
-    const message = await presenceOf(deps.store, channel)
-    await deps.send.toChannel(channel, message, except === undefined ? undefined : { except })
-  } catch (err) {
-    deps.logger.warn({ event: 'presence_failed', err }, 'presence push failed')
+export function presenceAnnouncer(logger: Logger): PresenceHook {
+  return async (e) => {
+    try {
+      const message = presenceMessage(await e.presence())
+      const opening = e.type === 'join' && e.cause === 'connect'
+      await e.send.toChannel(e.channel, message, opening ? { except: e.connectionId } : undefined)
+    } catch (err) {
+      logger.warn({ event: 'presence_failed', err }, 'presence push failed')
+    }
   }
 }
