@@ -5,7 +5,8 @@
  * (`--dry-run`). Run it at deploy time with a role that owns the schema, and open the app's
  * store with `migrate: false` under a role that only reads and writes rows.
  */
-import { existsSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { parseArgs } from 'node:util'
 import type { Pool } from 'pg'
@@ -175,6 +176,7 @@ function migrateSqliteTarget(path: string, mode: Mode, io: CliIo): number {
   }
   if (!exists) {
     io.stderr.write(`gatehouse migrate: ${what} does not exist; creating it\n`)
+    mkdirSync(dirname(path), { recursive: true })
   }
   // Opened the way the store opens it (WAL, busy timeout), so a running app is not disturbed.
   const db = new DatabaseSync(path)
