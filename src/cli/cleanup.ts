@@ -53,7 +53,14 @@ A run longer than ${CLEANUP_PROGRESS_EVERY_MS / 1000} s reports its progress on 
 Exit status: 0 done, 1 store failure, 2 bad usage.
 `
 
-/** Tuning of {@link runCleanup} that has no flag. */
+/**
+ * Tuning of {@link runCleanup} that has no flag.
+ *
+ * @example
+ * ```ts
+ * await runCleanup(['--store=redis://127.0.0.1:6379'], io, { progressEveryMs: 500 })
+ * ```
+ */
 export interface CleanupRunOptions {
   /** Report progress on stderr at most this often. Default {@link CLEANUP_PROGRESS_EVERY_MS}. */
   readonly progressEveryMs?: number

@@ -138,7 +138,14 @@ export type Audience =
   | { readonly channel: string }
   | { readonly all: true }
 
-/** One user in a channel, as {@link Store.channelPresence} reports them. */
+/**
+ * One user in a channel, as {@link Store.channelPresence} reports them.
+ *
+ * @example
+ * ```ts
+ * const m: PresenceMember = { userId: 'alice', connections: 2 } // two tabs open
+ * ```
+ */
 export interface PresenceMember {
   readonly userId: string
   /** That user's connected sessions in the channel (tabs, devices). */
