@@ -36,14 +36,36 @@ SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,47}$")
 APP_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 # The same script as Gatehouse's own insertToken (src/store/redis-scripts.ts): atomic, and
-# an existing hash is never overwritten.
-REDIS_INSERT = """local p = KEYS[1]
+# an existing hash is never overwritten. Every key gets a TTL (the token's lifetime plus
+# TOKEN_GRACE_MS, as Gatehouse's DEFAULTS.tokenRetentionGraceMs), so Redis stays bounded.
+TOKEN_GRACE_MS = 240_000
+REDIS_INSERT = """local function keep(k, ms)
+  if redis.call('PTTL', k) < tonumber(ms) then redis.call('PEXPIRE', k, ms) end
+end
+local function trim_zset(z, rowprefix)
+  for _, m in ipairs(redis.call('ZRANGE', z, 0, 3)) do
+    if redis.call('EXISTS', rowprefix .. m) == 0 then redis.call('ZREM', z, m) end
+  end
+end
+local function trim_token_set(p, set)
+  for _, h in ipairs(redis.call('SRANDMEMBER', set, 4)) do
+    if redis.call('EXISTS', p .. 't:' .. h) == 0 then redis.call('SREM', set, h) end
+  end
+end
+local p = KEYS[1]
 local k = p .. 't:' .. ARGV[1]
+local ttl = ARGV[7]
 if redis.call('EXISTS', k) == 1 then return 0 end
 redis.call('HSET', k, 'u', ARGV[2], 's', ARGV[3], 'a', ARGV[4], 'c', ARGV[5], 'e', ARGV[6])
-redis.call('SADD', p .. 'tu:' .. ARGV[2], ARGV[1])
-redis.call('SADD', p .. 'ts:' .. ARGV[3], ARGV[1])
+redis.call('PEXPIRE', k, ttl)
+for _, set in ipairs({p .. 'tu:' .. ARGV[2], p .. 'ts:' .. ARGV[3]}) do
+  redis.call('SADD', set, ARGV[1])
+  keep(set, ttl)
+  trim_token_set(p, set)
+end
 redis.call('ZADD', p .. 'tc', ARGV[5], ARGV[1])
+keep(p .. 'tc', ttl)
+trim_zset(p .. 'tc', p .. 't:')
 return 1"""
 
 
@@ -110,7 +132,8 @@ def mint_redis(client, user_id, session_id, app_id="default", ttl_ms=DEFAULT_TTL
         raise ValueError("prefix must be 1-128 characters")
     token, r = _record(user_id, session_id, app_id, ttl_ms, now_ms)
     done = client.eval(REDIS_INSERT, 1, prefix, r["hash"], r["user_id"], r["session_hash"],
-                       r["app_id"], r["created_at"], r["expires_at"])
+                       r["app_id"], r["created_at"], r["expires_at"],
+                       max(1, r["expires_at"] - r["created_at"]) + TOKEN_GRACE_MS)
     if int(done) != 1:
         raise RuntimeError("duplicate token hash")
     return token
