@@ -29,6 +29,7 @@ import type { GatewayEvent, GatewayResponse } from '../events/event.ts'
 import { type Rejection, reject, toResponse } from '../http/refusal.ts'
 import { connectFailureIpKey, connectIpKey, connectUserKey } from '../limits/keys.ts'
 import type { NewSession, RateKey, SessionRecord, Store } from '../store/store.ts'
+import { publish, rateKindOf, telemetry } from '../telemetry.ts'
 import { hashSessionId } from '../tokens/token.ts'
 import { connectWithToken, type TokenUseContext } from '../tokens/use.ts'
 import { abandonConnect } from './abandon.ts'
@@ -178,6 +179,9 @@ export function createConnectPipeline(
           keys.push(connectUserKey(userId, userLimit))
         const decision = await store.hit(keys, config.clock.now())
         if (decision.allowed) return undefined
+        if (telemetry.hasSubscribers) {
+          publish({ type: 'rate_limited', kind: rateKindOf(decision.key), key: decision.key })
+        }
         return reject(429, 'rate_limited', Math.max(1, Math.ceil(decision.msBeforeNext / 1000)))
       },
     },
@@ -287,6 +291,15 @@ export function createConnectPipeline(
           },
           'connect rejected',
         )
+        if (telemetry.hasSubscribers) {
+          publish({
+            type: 'app_connect',
+            outcome: 'refused',
+            status: rejection.status,
+            reason: rejection.reason,
+            check,
+          })
+        }
         return toResponse(rejection)
       }
       for (const step of steps) {
@@ -375,6 +388,8 @@ export function createConnectPipeline(
         },
         'connected',
       )
+      if (telemetry.hasSubscribers)
+        publish({ type: 'app_connect', outcome: 'accepted', status: 200 })
       if (config.onConnect) {
         try {
           await config.onConnect({ event, user: state.user, session, send })

@@ -14,6 +14,7 @@ import {
   toLambdaResult,
 } from '../events/lambda.ts'
 import { refusalBody } from '../http/refusal.ts'
+import { observeStore } from '../store/observed.ts'
 import type { ChannelPresence } from '../store/store.ts'
 import { createTokenEndpoint, type TokenEndpointOptions } from '../tokens/endpoint.ts'
 import { createTokenService, type TokenService } from '../tokens/service.ts'
@@ -128,7 +129,9 @@ export interface App extends EventHandler {
 export function createApp(options: AppOptions): App {
   // From here on only `config` is read: the caller's object is never consulted again.
   const config = resolveAppConfig(options)
-  const { store, connections } = config
+  const { connections } = config
+  // Timed for the store latency histogram, at no cost while nobody listens.
+  const store = observeStore(config.store)
   const authenticity = createAuthenticity(config, store)
   const tokens = createTokenService({
     store,

@@ -7,6 +7,7 @@ import { isGatehouseError } from '../errors.ts'
 import type { GatewayEvent, GatewayResponse } from '../events/event.ts'
 import { reject, toResponse } from '../http/refusal.ts'
 import type { Logger } from '../logger.ts'
+import { publish, telemetry } from '../telemetry.ts'
 
 /**
  * Run `body`, mapping thrown errors to generic responses.
@@ -37,6 +38,14 @@ export async function guard(
         },
         'store unavailable',
       )
+      if (stage === 'connect' && telemetry.hasSubscribers) {
+        publish({
+          type: 'app_connect',
+          outcome: 'refused',
+          status: 503,
+          reason: 'store_unavailable',
+        })
+      }
       const response = toResponse(reject(503, 'store_unavailable'))
       return replies ? { status: 503, body: replies.unavailable } : response
     }
@@ -50,6 +59,9 @@ export async function guard(
       },
       'unexpected error',
     )
+    if (stage === 'connect' && telemetry.hasSubscribers) {
+      publish({ type: 'app_connect', outcome: 'refused', status: 500, reason: 'internal_error' })
+    }
     return replies
       ? { status: 500, body: replies.internal }
       : toResponse(reject(500, 'internal_error'))

@@ -12,6 +12,7 @@ import { goneOf, mapBounded } from '../push/bounded.ts'
 import type { Connections } from '../push/connections.ts'
 import { audienceTarget } from '../store/audience.ts'
 import type { Audience, Store } from '../store/store.ts'
+import { publish, telemetry } from '../telemetry.ts'
 
 /** What a push did: messages handed over, and recipients found gone. */
 export interface SendResult {
@@ -123,11 +124,16 @@ export function createSender(deps: SenderDeps): Sender {
     } catch (err) {
       // A transport failure (gateway unreachable, 5xx): operators need it, the caller decides.
       logger.error({ event: 'push_failed', recipients: ids.length, err }, 'push failed')
+      if (telemetry.hasSubscribers) publish({ type: 'push_failed', recipients: ids.length })
       // Recipients a partly failed fan-out found gone are gone all the same.
       await markGone(goneOf(err)).catch(() => {})
       throw err
     }
     const { sent, gone } = outcome
+    if (telemetry.hasSubscribers) {
+      publish({ type: 'push', recipients: ids.length, sent })
+      if (gone.length > 0) publish({ type: 'push_gone', count: gone.length })
+    }
     await markGone(gone)
     return { sent, gone: gone.length }
   }

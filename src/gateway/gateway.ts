@@ -18,6 +18,7 @@ import { WebSocketServer } from 'ws'
 import { GatehouseError } from '../errors.ts'
 import { type GatewayRefusalReason, refusalBody } from '../http/refusal.ts'
 import type { Connections } from '../push/connections.ts'
+import { publish, telemetry } from '../telemetry.ts'
 import { type GatewayOptions, resolveGatewayOptions } from './options.ts'
 import { createConnectionsPort } from './push.ts'
 import { writeRawResponse } from './raw-response.ts'
@@ -143,7 +144,13 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
       }
     }
     const reason: GatewayRefusalReason = 'upgrade_required'
-    rt.options.logger.debug({ status: 426, reason }, 'plain request refused')
+    rt.options.logger.debug(
+      { event: 'upgrade_refused', status: 426, reason },
+      'plain request refused',
+    )
+    if (telemetry.hasSubscribers) {
+      publish({ type: 'gateway_connect', outcome: 'refused', status: 426, reason })
+    }
     const body = refusalBody(426)
     res.writeHead(426, {
       Upgrade: 'websocket',
@@ -172,7 +179,7 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
     if (pendingSockets.size > 0) {
       const reason: GatewayRefusalReason = 'gateway_closing'
       rt.options.logger.info(
-        { status: 503, reason, count: pendingSockets.size },
+        { event: 'upgrade_refused', status: 503, reason, count: pendingSockets.size },
         'upgrades refused',
       )
     }

@@ -14,13 +14,13 @@ import { randomRequestId } from '../events/ids.ts'
 import { statusText } from '../http/refusal.ts'
 import { takeToken } from '../limits/token-bucket.ts'
 import { logSafe } from '../logger.ts'
+import { publish, telemetry } from '../telemetry.ts'
 import type { Connection } from './connection-table.ts'
 import { messageEvent } from './handshake.ts'
 import {
   CLOSE,
   callRoute,
   closeConnection,
-  errorText,
   type Runtime,
   sendError,
   sendText,
@@ -63,6 +63,7 @@ export function handleMessage(
     closeConnection(conn, CLOSE.binary.code, CLOSE.binary.reason)
     return
   }
+  if (telemetry.hasSubscribers) publish({ type: 'message_in' })
   const now = rt.options.clock.now()
   conn.lastActiveAt = now
   const o = rt.options
@@ -84,9 +85,13 @@ export function handleMessage(
  */
 function throttled(rt: Runtime, conn: Connection): void {
   conn.strikes += 1
+  if (telemetry.hasSubscribers) publish({ type: 'rate_limited', kind: 'message' })
   if (conn.strikes === 1) sendError(rt, conn, ERROR_MESSAGES.throttled, randomRequestId())
   if (conn.strikes >= rt.options.messageBurst) {
-    rt.options.logger.warn({ connectionId: conn.id }, 'message rate exceeded: closing')
+    rt.options.logger.warn(
+      { event: 'message_rate_exceeded', reason: 'rate_limited', connectionId: conn.id },
+      'message rate exceeded: closing',
+    )
     closeConnection(conn, CLOSE.rate.code, CLOSE.rate.reason)
   }
 }
@@ -121,7 +126,13 @@ async function dispatch(rt: Runtime, conn: Connection, body: string): Promise<vo
   if (conn.state !== 'open') return
   if (outcome.kind === 'timeout') {
     options.logger.warn(
-      { connectionId: conn.id, requestId: event.requestId, routeKey: logSafe(routeKey) },
+      {
+        event: 'integration_timeout',
+        route: 'message',
+        connectionId: conn.id,
+        requestId: event.requestId,
+        routeKey: logSafe(routeKey),
+      },
       'integration timed out',
     )
     sendError(rt, conn, ERROR_MESSAGES.timeout, event.requestId)
@@ -130,10 +141,12 @@ async function dispatch(rt: Runtime, conn: Connection, body: string): Promise<vo
   if (outcome.kind === 'error') {
     options.logger.warn(
       {
+        event: 'integration_failed',
+        route: 'message',
         connectionId: conn.id,
         requestId: event.requestId,
         routeKey: logSafe(routeKey),
-        err: logSafe(errorText(outcome.error)),
+        err: outcome.error,
       },
       'integration failed',
     )
@@ -146,7 +159,10 @@ async function dispatch(rt: Runtime, conn: Connection, body: string): Promise<vo
   // verbatim, whatever the status (AWS proxy integrations ignore it).
   if (!integration?.twoWay || reply === undefined || reply === '') return
   if (Buffer.byteLength(reply, 'utf8') > options.maxOutboundBytes) {
-    options.logger.warn({ connectionId: conn.id, requestId: event.requestId }, 'reply too large')
+    options.logger.warn(
+      { event: 'reply_too_large', connectionId: conn.id, requestId: event.requestId },
+      'reply too large',
+    )
     sendError(rt, conn, ERROR_MESSAGES.internal, event.requestId)
     return
   }

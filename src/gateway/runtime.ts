@@ -7,7 +7,7 @@
 
 import type { GatewayEvent } from '../events/event.ts'
 import { createRouteSelector } from '../events/route-selection.ts'
-import { logSafe } from '../logger.ts'
+import { publish, telemetry } from '../telemetry.ts'
 import { CLOSE } from './close-codes.ts'
 import type { Connection } from './connection-table.ts'
 import { ConnectionTable } from './connection-table.ts'
@@ -123,7 +123,20 @@ export function callRoute(
 ): Promise<IntegrationOutcome> {
   const integration = rt.options.routes.get(routeKey)
   if (!integration) return Promise.resolve({ kind: 'error', error: new Error('No such route') })
-  return invoke(integration, event, facts, rt.invokeContext)
+  if (!telemetry.hasSubscribers) return invoke(integration, event, facts, rt.invokeContext)
+  // Timed only when someone listens: no clock read per message otherwise.
+  const started = performance.now()
+  const route =
+    routeKey === '$connect' ? 'connect' : routeKey === '$disconnect' ? 'disconnect' : 'message'
+  return invoke(integration, event, facts, rt.invokeContext).then((outcome) => {
+    publish({
+      type: 'integration',
+      route,
+      outcome: outcome.kind,
+      durationMs: performance.now() - started,
+    })
+    return outcome
+  })
 }
 
 /**
@@ -201,7 +214,7 @@ export function writeFrame(rt: Runtime, conn: Connection, frame: EncodedFrame): 
   if (!isOpen(conn)) return 'gone'
   if (conn.ws.bufferedAmount + frame.byteLength > rt.options.maxBufferedBytes) {
     rt.options.logger.warn(
-      { connectionId: conn.id, buffered: conn.ws.bufferedAmount },
+      { event: 'slow_consumer', connectionId: conn.id, buffered: conn.ws.bufferedAmount },
       'slow consumer closed',
     )
     closeConnection(conn, CLOSE.slow.code, CLOSE.slow.reason)
@@ -263,15 +276,21 @@ export function fireDisconnect(
       if (outcome.kind === 'response') return
       logger.warn(
         {
+          event: outcome.kind === 'timeout' ? 'integration_timeout' : 'integration_failed',
+          route: '$disconnect',
           connectionId: identity.connectionId,
           requestId: event.requestId,
           outcome: outcome.kind,
-          ...(outcome.kind === 'error' ? { err: logSafe(errorText(outcome.error)) } : {}),
+          ...(outcome.kind === 'error' ? { err: outcome.error } : {}),
         },
         '$disconnect integration failed',
       )
     },
-    (error: unknown) => logger.error({ err: logSafe(errorText(error)) }, '$disconnect failed'),
+    (error: unknown) =>
+      logger.error(
+        { event: 'integration_failed', route: '$disconnect', err: error },
+        '$disconnect failed',
+      ),
   )
   track(rt, run)
 }
@@ -295,6 +314,7 @@ export function connectionClosed(
   conn.state = 'closed'
   conn.queue.length = 0
   rt.table.remove(conn)
+  if (telemetry.hasSubscribers) publish({ type: 'connection_closed', code: conn.closeCode ?? code })
   fireDisconnect(rt, conn.identity, conn.closeCode ?? code, conn.closeReason ?? reason)
   rt.onConnectionRemoved?.()
 }

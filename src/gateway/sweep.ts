@@ -37,7 +37,10 @@ export function sweep(rt: Runtime, now: number): void {
     }
     if (conn.pingSentAt !== 0) {
       if (now - conn.pingSentAt >= o.pongTimeoutMs) {
-        rt.options.logger.info({ connectionId: conn.id }, 'pong timeout: terminating')
+        rt.options.logger.info(
+          { event: 'pong_timeout', connectionId: conn.id },
+          'pong timeout: terminating',
+        )
         terminateConnection(conn, CLOSE.pongTimeout.code, CLOSE.pongTimeout.reason)
       }
       continue

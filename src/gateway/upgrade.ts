@@ -20,6 +20,7 @@ import { isHttpToken } from '../events/headers.ts'
 import type { GatewayRefusalReason } from '../http/refusal.ts'
 import { rateKeyForIp, resolveClientIp } from '../limits/client-ip.ts'
 import { logSafe } from '../logger.ts'
+import { publish, telemetry } from '../telemetry.ts'
 import { newId } from './connection-id.ts'
 import { attachConnection, Connection, connectionOf } from './connection-table.ts'
 import { inspectFrames } from './frame-inspector.ts'
@@ -39,7 +40,6 @@ import {
   callRoute,
   closeConnection,
   connectionClosed,
-  errorText,
   fireDisconnect,
   type Runtime,
   track,
@@ -143,7 +143,7 @@ export function releaseLateConnect(
       outcome.response.status <= 299
     if (!accepted && outcome.kind !== 'timeout') return
     rt.options.logger.info(
-      { connectionId: identity.connectionId, outcome: outcome.kind },
+      { event: 'connect_late', connectionId: identity.connectionId, outcome: outcome.kind },
       '$connect answered after its timeout: firing $disconnect',
     )
     fireDisconnect(rt, identity, CLOSE.connectTimedOut.code, CLOSE.connectTimedOut.reason)
@@ -174,7 +174,10 @@ export function createUpgradeHandler(
     if (conn === undefined) return
     const violation = inspectFrames(conn, chunk, o.maxFrameBytes)
     if (violation === null) return
-    logger.info({ connectionId: conn.id, code: violation.code }, violation.reason)
+    logger.info(
+      { event: 'frame_violation', connectionId: conn.id, code: violation.code },
+      violation.reason,
+    )
     closeConnection(conn, violation.code, violation.reason)
   }
 
@@ -200,7 +203,10 @@ export function createUpgradeHandler(
       conn.closeCode = WS_ERROR_CLOSE[err.code ?? ''] ?? CLOSE.protocolError.code
       conn.closeReason = ''
     }
-    logger.info({ connectionId: conn.id, code: logSafe(err.code ?? '') }, 'protocol error')
+    logger.info(
+      { event: 'protocol_error', connectionId: conn.id, code: logSafe(err.code ?? '') },
+      'protocol error',
+    )
   }
 
   function onClose(this: WebSocket, code: number, reason: Buffer): void {
@@ -216,7 +222,13 @@ export function createUpgradeHandler(
     ip: string,
     headers?: Record<string, string>,
   ): void {
-    logger.info({ status, reason, sourceIp: logSafe(ip) }, 'upgrade refused')
+    logger.info(
+      { event: 'upgrade_refused', status, reason, sourceIp: logSafe(ip) },
+      'upgrade refused',
+    )
+    if (telemetry.hasSubscribers) {
+      publish({ type: 'gateway_connect', outcome: 'refused', status, reason })
+    }
     writeRawResponse(socket, status, headers)
   }
 
@@ -233,6 +245,10 @@ export function createUpgradeHandler(
     ws.on('pong', onPong)
     ws.on('error', onError)
     ws.on('close', onClose)
+    if (telemetry.hasSubscribers) {
+      publish({ type: 'gateway_connect', outcome: 'accepted', status: 101 })
+      publish({ type: 'connection_opened' })
+    }
     return conn
   }
 
@@ -280,16 +296,26 @@ export function createUpgradeHandler(
         const event = connectEvent(handshake, rt.api, clock.now())
         const outcome = await callRoute(rt, '$connect', event, handshake)
         if (outcome.kind === 'timeout') {
-          logger.warn({ connectionId: id, requestId: event.requestId }, '$connect timed out')
+          logger.warn(
+            {
+              event: 'integration_timeout',
+              route: '$connect',
+              connectionId: id,
+              requestId: event.requestId,
+            },
+            '$connect timed out',
+          )
           if (outcome.late) releaseLateConnect(rt, identityOf(handshake), outcome.late)
           return refuse(socket, 504, 'integration_timeout', sourceIp)
         }
         if (outcome.kind === 'error') {
           logger.warn(
             {
+              event: 'integration_failed',
+              route: '$connect',
               connectionId: id,
               requestId: event.requestId,
-              err: logSafe(errorText(outcome.error)),
+              err: outcome.error,
             },
             '$connect failed',
           )
@@ -299,7 +325,13 @@ export function createUpgradeHandler(
         if (response.status < 200) {
           // An informational status cannot answer an upgrade; writing it raw would be a lie.
           logger.warn(
-            { connectionId: id, requestId: event.requestId, status: response.status },
+            {
+              event: 'integration_failed',
+              route: '$connect',
+              connectionId: id,
+              requestId: event.requestId,
+              status: response.status,
+            },
             '$connect returned 1xx',
           )
           return refuse(socket, 502, 'integration_failed', sourceIp)
@@ -330,8 +362,7 @@ export function createUpgradeHandler(
     // $disconnect so whatever it recorded at $connect is released.
     if (rt.closing || socket.destroyed || !socket.writable) {
       if (!socket.destroyed) {
-        logger.info({ status: 503, reason: 'gateway_closing' }, 'upgrade refused')
-        writeRawResponse(socket, 503, retryAfter)
+        refuse(socket, 503, 'gateway_closing', sourceIp, retryAfter)
       }
       fireDisconnect(
         rt,
@@ -355,7 +386,18 @@ export function createUpgradeHandler(
     // Until ws owns the socket, a reset must not become an unhandled 'error'.
     socket.on('error', destroySocket)
     upgrade(req, socket, head).catch((error: unknown) => {
-      logger.error({ reason: 'internal_error', err: logSafe(errorText(error)) }, 'upgrade failed')
+      logger.error(
+        { event: 'upgrade_refused', status: 500, reason: 'internal_error', err: error },
+        'upgrade failed',
+      )
+      if (telemetry.hasSubscribers) {
+        publish({
+          type: 'gateway_connect',
+          outcome: 'refused',
+          status: 500,
+          reason: 'internal_error',
+        })
+      }
       if (!socket.destroyed) writeRawResponse(socket, 500)
     })
   }

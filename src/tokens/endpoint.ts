@@ -28,6 +28,7 @@ import { createOriginCheck, type OriginCheck } from '../http/origin.ts'
 import { refusalBody, type TokenRefusalReason } from '../http/refusal.ts'
 import { type Logger, logSafe, silentLogger } from '../logger.ts'
 import { booleanOption, readOptions } from '../util/options.ts'
+import { publish, telemetry } from '../telemetry.ts'
 import type { TokenService } from './service.ts'
 
 /** Who sent a token request, as the host app reads it from its session. */
@@ -175,19 +176,28 @@ export function createTokenEndpoint(
   const headerName = checkName('csrfHeaderName', options.csrfHeaderName ?? DEFAULTS.csrfHeaderName)
   const logger = options.logger ?? silentLogger
 
+  // Every refusal of the endpoint: one log line with its closed reason, one telemetry event.
+  const refused = (
+    level: 'info' | 'warn' | 'error',
+    reason: TokenRefusalReason,
+    fields: Record<string, unknown>,
+    msg: string,
+  ): void => {
+    logger[level]({ event: 'token_request_rejected', reason, ...fields }, msg)
+    if (telemetry.hasSubscribers) publish({ type: 'token_refused', stage: 'issue', reason })
+  }
   const reject = (reason: TokenRefusalReason, fields: Record<string, unknown> = {}): Response => {
-    logger.warn({ reason, ...fields }, 'token request rejected')
+    refused('warn', reason, fields, 'token request rejected')
     return failure(403)
   }
 
   return async (req) => {
     try {
       if (req.method !== 'POST') {
-        logger.info(
-          {
-            reason: 'method_not_allowed' satisfies TokenRefusalReason,
-            method: logSafe(req.method, 16),
-          },
+        refused(
+          'info',
+          'method_not_allowed',
+          { method: logSafe(req.method, 16) },
           'token request rejected',
         )
         return failure(405, { allow: 'POST' })
@@ -217,22 +227,22 @@ export function createTokenEndpoint(
 
       const issued = await tokens.issue(identity.userId, identity.sessionId)
       if (!issued.ok) {
-        logger.warn(
-          { reason: 'rate_limited' satisfies TokenRefusalReason, userId: logSafe(identity.userId) },
+        refused(
+          'warn',
+          'rate_limited',
+          { userId: logSafe(identity.userId) },
           'token request rejected',
         )
         return failure(429, { 'retry-after': String(issued.retryAfterSec) })
       }
-      logger.debug({ userId: logSafe(identity.userId) }, 'token issued')
+      logger.debug({ event: 'token_issued', userId: logSafe(identity.userId) }, 'token issued')
       return json(200, JSON.stringify({ token: issued.token, expires_in: issued.expiresInSec }))
     } catch (err) {
       if (isGatehouseError(err, 'ERR_STORE_UNAVAILABLE')) {
-        logger.error(
-          { reason: 'store_unavailable' satisfies TokenRefusalReason, code: err.code },
-          'token request failed',
-        )
+        refused('error', 'store_unavailable', { err }, 'token request failed')
         return failure(503)
       }
+<<<<<<< HEAD
       // The message may carry host details; log it (with its stack), never send it.
       logger.error(
         {
@@ -241,6 +251,11 @@ export function createTokenEndpoint(
         },
         'token request failed',
       )
+=======
+      // The message may carry host details; log it, never send it.
+      // The error (message and stack) goes to the log, redacted; never to the client.
+      refused('error', 'internal_error', { err }, 'token request failed')
+>>>>>>> b75fb2d (One telemetry stream (diagnostics_channel 'gatehouse'); every log line names its event, refusals a closed reason)
       return failure(500)
     }
   }

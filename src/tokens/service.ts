@@ -8,9 +8,15 @@
 import { type Clock, systemClock } from '../clock.ts'
 import { DEFAULTS } from '../defaults.ts'
 import { GatehouseError } from '../errors.ts'
+<<<<<<< HEAD
 import { connectUserKey, tokenUserKey } from '../limits/keys.ts'
 import { type Logger, silentLogger } from '../logger.ts'
+=======
+import { tokenUserKey } from '../limits/keys.ts'
+import { type Logger, logSafe, silentLogger } from '../logger.ts'
+>>>>>>> b75fb2d (One telemetry stream (diagnostics_channel 'gatehouse'); every log line names its event, refusals a closed reason)
 import type { Store } from '../store/store.ts'
+import { publish, telemetry } from '../telemetry.ts'
 import { positiveInt } from '../util/options.ts'
 import { checkAppId } from './app-id.ts'
 import { generateToken, hashSessionId, hashToken } from './token.ts'
@@ -139,8 +145,15 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
         now,
       )
       if (!decision.allowed) {
+<<<<<<< HEAD
         const reason = decision.key === connectKey.key ? 'connect_rate' : 'token_issue_rate'
         logger.warn({ reason }, 'token issue refused')
+=======
+        logger.warn({ event: 'token_refused', reason: 'rate_limited' }, 'token issue refused')
+        if (telemetry.hasSubscribers) {
+          publish({ type: 'rate_limited', kind: 'token_issue', key: logSafe(userId, 64) })
+        }
+>>>>>>> b75fb2d (One telemetry stream (diagnostics_channel 'gatehouse'); every log line names its event, refusals a closed reason)
         return {
           ok: false,
           reason: 'rate',
@@ -156,6 +169,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
         createdAt: now,
         expiresAt: now + ttlMs,
       })
+      if (telemetry.hasSubscribers) publish({ type: 'token_issued' })
       return { ok: true, token, expiresInSec }
     },
 

@@ -27,6 +27,7 @@ import type { Clock } from '../clock.ts'
 import type { AppRefusalReason } from '../http/refusal.ts'
 import type { Logger } from '../logger.ts'
 import type { ConsumedToken, NewSession, Store, TokenClaim } from '../store/store.ts'
+import { publish, telemetry } from '../telemetry.ts'
 import { hashSessionId, hashToken, isWellFormedToken } from './token.ts'
 
 /**
@@ -110,11 +111,19 @@ function claimOf(
   userId: string | null,
 ): TokenClaim | 'token_missing' | 'token_invalid' {
   if (!isWellFormedToken(token)) {
-    ctx.logger.info({ reason: 'token_malformed' }, 'token rejected')
-    return token === undefined ? 'token_missing' : 'token_invalid'
+    const reason = token === undefined ? 'token_missing' : 'token_invalid'
+    ctx.logger.info({ event: 'token_rejected', reason, detail: 'malformed' }, 'token rejected')
+    if (telemetry.hasSubscribers) publish({ type: 'token_refused', stage: 'use', reason })
+    return reason
   }
   if (!nonEmpty(sessionId)) {
-    ctx.logger.info({ reason: 'token_no_session' }, 'token rejected')
+    ctx.logger.info(
+      { event: 'token_rejected', reason: 'token_invalid', detail: 'no_session' },
+      'token rejected',
+    )
+    if (telemetry.hasSubscribers) {
+      publish({ type: 'token_refused', stage: 'use', reason: 'token_invalid' })
+    }
     return 'token_invalid'
   }
   return { hash: hashToken(token), sessionHash: hashSessionId(sessionId), appId: ctx.appId, userId }
@@ -123,7 +132,10 @@ function claimOf(
 function invalid(ctx: TokenUseContext): 'token_invalid' {
   // Unknown, used, expired, other session, other app and other user are one reason: the
   // store cannot tell them apart without a second query, and the client must not learn which.
-  ctx.logger.info({ reason: 'token_invalid' }, 'token rejected')
+  ctx.logger.info({ event: 'token_rejected', reason: 'token_invalid' }, 'token rejected')
+  if (telemetry.hasSubscribers) {
+    publish({ type: 'token_refused', stage: 'use', reason: 'token_invalid' })
+  }
   return 'token_invalid'
 }
 
@@ -151,6 +163,7 @@ export async function useToken(
     invalid(ctx)
     return null
   }
+  if (telemetry.hasSubscribers) publish({ type: 'token_used' })
   return { ...owner, tokenHash: claim.hash }
 }
 
@@ -190,16 +203,24 @@ export async function connectWithToken<R>(
     if (refused !== undefined) return { ok: false, refused }
     const session = row(known)
     const owner = await ctx.store.openSession({ ...claim, userId: known }, session, ctx.clock.now())
-    return owner === null ? { ok: false, reason: invalid(ctx) } : { ok: true, session }
+    if (owner === null) return { ok: false, reason: invalid(ctx) }
+    if (telemetry.hasSubscribers) publish({ type: 'token_used' })
+    return { ok: true, session }
   }
 
   const owner = await ctx.store.consumeToken(claim, ctx.clock.now())
   if (owner === null) return { ok: false, reason: invalid(ctx) }
+  if (telemetry.hasSubscribers) publish({ type: 'token_used' })
   const refused = await request.admit(owner.userId)
   if (refused !== undefined) return { ok: false, refused }
   const session = row(owner.userId)
   // Written only while the token row exists: a revocation (logout, kick, ban) since the
   // token was used has deleted it, and then no socket opens that the revocation missed.
   const written = await ctx.store.createSession(session, { tokenHash: claim.hash })
-  return written ? { ok: true, session } : { ok: false, reason: 'token_revoked' }
+  if (written) return { ok: true, session }
+  ctx.logger.info({ event: 'token_rejected', reason: 'token_revoked' }, 'token revoked in flight')
+  if (telemetry.hasSubscribers) {
+    publish({ type: 'token_refused', stage: 'use', reason: 'token_revoked' })
+  }
+  return { ok: false, reason: 'token_revoked' }
 }

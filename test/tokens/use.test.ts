@@ -149,12 +149,12 @@ describe('tokens/use: connectWithToken', () => {
     const token = await f.issue()
     const seen = { users: [] as string[], callsBefore: [] as number[] }
     const cases: [Partial<TokenConnect<string>> & { token: unknown }, string, string][] = [
-      [{ token: undefined }, 'token_missing', 'token_malformed'],
-      [{ token: '' }, 'token_invalid', 'token_malformed'],
-      [{ token: 'A'.repeat(10_000) }, 'token_invalid', 'token_malformed'],
-      [{ token: 42 }, 'token_invalid', 'token_malformed'],
-      [{ token, sessionId: null }, 'token_invalid', 'token_no_session'],
-      [{ token, sessionId: '' }, 'token_invalid', 'token_no_session'],
+      [{ token: undefined }, 'token_missing', 'token_missing/malformed'],
+      [{ token: '' }, 'token_invalid', 'token_invalid/malformed'],
+      [{ token: 'A'.repeat(10_000) }, 'token_invalid', 'token_invalid/malformed'],
+      [{ token: 42 }, 'token_invalid', 'token_invalid/malformed'],
+      [{ token, sessionId: null }, 'token_invalid', 'token_invalid/no_session'],
+      [{ token, sessionId: '' }, 'token_invalid', 'token_invalid/no_session'],
     ]
     for (const [over, reason, logged] of cases) {
       f.logger.lines.length = 0
@@ -163,7 +163,7 @@ describe('tokens/use: connectWithToken', () => {
         assert.deepEqual(out, { ok: false, reason })
       }
       assert.deepEqual(
-        f.logger.lines.map((l) => l.fields.reason),
+        f.logger.lines.map((l) => `${l.fields.reason}/${l.fields.detail}`),
         [logged, logged],
       )
     }

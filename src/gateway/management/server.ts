@@ -17,7 +17,7 @@
  * after the body otherwise. Refused requests never spend tokens, so unauthenticated traffic
  * cannot starve the real pushes.
  */
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto'
 import {
   createServer,
   type IncomingMessage,
@@ -39,6 +39,7 @@ import {
   fanoutBodyLimit,
 } from '../../push/fanout-wire.ts'
 import type { SigV4Credentials } from '../../push/sigv4.ts'
+import { publish, telemetry } from '../../telemetry.ts'
 import { positiveInt } from '../../util/options.ts'
 import {
   createHostCheck,
@@ -107,8 +108,34 @@ export interface ManagementServerOptions {
    * refused for their path, method or signature spend no tokens.
    */
   readonly rateLimit?: ManagementRateLimit
+  /**
+   * Serve `GET /metrics` from this source (the `gatehouse/metrics` exporter): to loopback
+   * peers without SigV4 (a plain scraper), to other peers only with `metricsBearerToken`.
+   * Absent: `/metrics` is forbidden like any other path.
+   */
+  readonly metrics?: MetricsSource
+  /**
+   * A bearer token (at least 16 characters) that lets non-loopback peers read `/metrics`
+   * (`Authorization: Bearer <token>`). Absent: loopback peers only.
+   */
+  readonly metricsBearerToken?: string
   readonly clock?: Clock
   readonly logger?: Logger
+}
+
+/**
+ * Where `/metrics` comes from: the text exposition and its content type. The
+ * `gatehouse/metrics` exporter satisfies it.
+ *
+ * @example
+ * ```ts
+ * const metrics = await createMetrics()
+ * createManagementServer({ connections, stage: 'production', allowUnauthenticated: true, metrics })
+ * ```
+ */
+export interface MetricsSource {
+  readonly contentType: string
+  render(): Promise<string>
 }
 
 /** A running (or ready to run) management server. */
@@ -175,6 +202,8 @@ export function createManagementHandler(options: Omit<ManagementServerOptions, '
         ...(options.maxSkewMs !== undefined ? { maxSkewMs: options.maxSkewMs } : {}),
       })
     : undefined
+  const metrics = options.metrics
+  const metricsAuth = metricsBearer(options.metricsBearerToken)
   const ready = verifier ? verifier.ready() : Promise.resolve()
   // Callers that never await `ready` still see the load error on first use, not unhandled.
   ready.catch(() => {})
@@ -187,6 +216,28 @@ export function createManagementHandler(options: Omit<ManagementServerOptions, '
     const forbidden = (reason: string): void => {
       logger.info({ event: 'management_forbidden', reason, method, requestId }, 'forbidden')
       replyError(req, res, 403, 'ForbiddenException', 'Forbidden')
+    }
+
+    // A scraper is not a management client: its own rule (loopback, or the bearer token),
+    // the same Host check, and never a browser's cross-site request.
+    if (metrics !== undefined && rawPath === '/metrics') {
+      if (method !== 'GET' && method !== 'HEAD') return forbidden('method')
+      if (!hostAllowed(req)) return forbidden('host')
+      const site = req.headers['sec-fetch-site']
+      if (req.headers.origin !== undefined || (site !== undefined && site !== 'none')) {
+        return forbidden('cross_site')
+      }
+      if (!isLoopbackAddress(req.socket.remoteAddress) && !metricsAuth(req)) {
+        return forbidden('metrics_auth')
+      }
+      const text = await metrics.render()
+      res.writeHead(200, {
+        'content-type': metrics.contentType,
+        'content-length': Buffer.byteLength(text),
+        'cache-control': 'no-store',
+      })
+      res.end(method === 'HEAD' ? undefined : text)
+      return
     }
 
     // Who may talk to the API at all comes first, before any other answer.
@@ -230,6 +281,7 @@ export function createManagementHandler(options: Omit<ManagementServerOptions, '
     // Spend a token once the caller is authenticated; false means 429 has been sent.
     const admitted = (): boolean => {
       if (!bucket || bucket.take(clock.now())) return true
+      if (telemetry.hasSubscribers) publish({ type: 'rate_limited', kind: 'management' })
       replyError(req, res, 429, 'LimitExceededException', 'Rate exceeded')
       return false
     }
@@ -358,6 +410,25 @@ function rateLimitBucket(limit: ManagementRateLimit, clock: Clock): TokenBucket 
     )
   }
   return createTokenBucket(burst, rate, clock.now())
+}
+
+/** The bearer check of `/metrics` for non-loopback peers; always false without a token. */
+function metricsBearer(token: string | undefined): (req: IncomingMessage) => boolean {
+  if (token === undefined) return () => false
+  if (typeof token !== 'string' || token.length < 16) {
+    throw new GatehouseError(
+      'ERR_INVALID_OPTION',
+      'metricsBearerToken must be a string of at least 16 characters.',
+    )
+  }
+  const expected = createHash('sha256').update(token).digest()
+  return (req) => {
+    const header = req.headers.authorization
+    if (typeof header !== 'string' || !header.startsWith('Bearer ')) return false
+    // Compared as digests: equal lengths, and no timing signal about the token.
+    const given = createHash('sha256').update(header.slice(7)).digest()
+    return timingSafeEqual(given, expected)
+  }
 }
 
 function tooLarge(max: number): string {

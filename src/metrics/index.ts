@@ -1,0 +1,232 @@
+/**
+ * @module metrics
+ * `gatehouse/metrics`: the Prometheus exporter. It loads `prom-client` (an optional peer
+ * dependency) when created, subscribes to the telemetry stream (`gatehouse` diagnostics
+ * channel) and keeps counters, gauges and histograms in a registry of its own (or yours).
+ * Serve it from the gateway's management listener (`metrics` option, `GET /metrics`) or from
+ * your own server (`render()`, `contentType`).
+ *
+ * Labels are closed sets only (outcomes, refusal reasons, limit kinds, routes, store
+ * methods): never a connection, user, channel or IP.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import type { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { GatehouseError } from '../errors.ts'
+import { subscribe, type TelemetryEvent } from '../telemetry.ts'
+
+/** Options of {@link createMetrics}. */
+export interface MetricsOptions {
+  /** Register into this `prom-client` registry (yours, with your own metrics). Default: a new one. */
+  readonly registry?: Registry
+  /** Name prefix of every metric. Default `gatehouse_`. */
+  readonly prefix?: string
+}
+
+/** A running exporter. */
+export interface GatehouseMetrics {
+  /** The `prom-client` registry holding the metrics. */
+  readonly registry: Registry
+  /** The exposition's content type, for your `Content-Type` header. */
+  readonly contentType: string
+  /** The text exposition (what a scraper reads). */
+  render(): Promise<string>
+  /** Stop listening to the stream and sampling the event loop; the metrics stay registered. */
+  close(): void
+}
+
+const KNOWN_OPTIONS = new Set(['registry', 'prefix'])
+const PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]{0,63}$/
+const LATENCY_BUCKETS_S = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+]
+const FANOUT_BUCKETS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000]
+const NONE = 'none'
+
+type PromClient = typeof import('prom-client')
+
+async function loadPromClient(): Promise<PromClient> {
+  try {
+    const mod = (await import('prom-client')) as PromClient & { default?: PromClient }
+    return mod.default ?? mod
+  } catch (err) {
+    throw new GatehouseError(
+      'ERR_INVALID_OPTION',
+      'createMetrics: the optional dependency "prom-client" is not installed (npm install prom-client)',
+      { cause: err },
+    )
+  }
+}
+
+/**
+ * Create the exporter and start counting. Everything it counts comes from the telemetry
+ * stream, so it counts only what happens after it is created.
+ *
+ * @example
+ * ```ts
+ * import { createMetrics } from 'gatehouse/metrics'
+ * const metrics = await createMetrics()
+ * // on the gateway's management listener, GET /metrics:
+ * createManagementServer({ connections: gateway.connections, stage: 'production', allowUnauthenticated: true, metrics })
+ * // or in your own server:
+ * app.get('/metrics', async (_req, res) => res.type(metrics.contentType).send(await metrics.render()))
+ * ```
+ */
+export async function createMetrics(options: MetricsOptions = {}): Promise<GatehouseMetrics> {
+  if (options === null || typeof options !== 'object') {
+    throw new GatehouseError('ERR_INVALID_OPTION', 'createMetrics() options must be an object.')
+  }
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(key)) {
+      throw new GatehouseError('ERR_INVALID_OPTION', `createMetrics(): unknown option \`${key}\`.`)
+    }
+  }
+  const prefix = options.prefix ?? 'gatehouse_'
+  if (typeof prefix !== 'string' || !PREFIX.test(prefix)) {
+    throw new GatehouseError(
+      'ERR_INVALID_OPTION',
+      'prefix must match ^[a-zA-Z_:][a-zA-Z0-9_:]{0,63}$.',
+    )
+  }
+  const prom = await loadPromClient()
+  const registry = options.registry ?? new prom.Registry()
+  const registers = [registry]
+  const n = (name: string): string => `${prefix}${name}`
+  const counter = <L extends string>(
+    name: string,
+    help: string,
+    labelNames: L[] = [],
+  ): Counter<L> => new prom.Counter({ name: n(name), help, labelNames, registers })
+  const histogram = <L extends string>(
+    name: string,
+    help: string,
+    labelNames: L[],
+    buckets: number[],
+  ): Histogram<L> => new prom.Histogram({ name: n(name), help, labelNames, buckets, registers })
+
+  const open: Gauge = new prom.Gauge({
+    name: n('open_connections'),
+    help: 'WebSocket connections open on this gateway.',
+    registers,
+  })
+  const gatewayConnects = counter(
+    'gateway_connects_total',
+    "Upgrades by the gateway's outcome and refusal reason.",
+    ['outcome', 'reason'],
+  )
+  const appConnects = counter(
+    'app_connects_total',
+    "$connect events by the app's outcome and refusal reason.",
+    ['outcome', 'reason'],
+  )
+  const tokensIssued = counter('tokens_issued_total', 'Connection tokens issued.')
+  const tokensUsed = counter('tokens_used_total', 'Connection tokens used at $connect.')
+  const tokenRefusals = counter(
+    'token_refusals_total',
+    'Token requests (issue) and token uses (use) refused, by reason.',
+    ['stage', 'reason'],
+  )
+  const rateLimited = counter(
+    'rate_limited_total',
+    'Requests refused by a rate limit, by limit kind.',
+    ['kind'],
+  )
+  const messagesIn = counter('messages_in_total', 'Messages received from clients by the gateway.')
+  const messagesOut = counter('messages_out_total', 'Messages delivered to connections by pushes.')
+  const pushFailed = counter(
+    'push_failed_total',
+    'Pushes that failed in transport (gateway unreachable, 5xx).',
+  )
+  const pushGone = counter(
+    'push_gone_total',
+    'Connections a push found gone (410 / GoneException).',
+  )
+  const fanout = histogram('fanout_size', 'Connections addressed per push.', [], FANOUT_BUCKETS)
+  const integration = histogram(
+    'integration_duration_seconds',
+    'Integration call latency of the gateway, by route group and outcome.',
+    ['route', 'outcome'],
+    LATENCY_BUCKETS_S,
+  )
+  const store = histogram(
+    'store_duration_seconds',
+    'Store call latency, by method and outcome.',
+    ['op', 'outcome'],
+    LATENCY_BUCKETS_S,
+  )
+
+  // Event-loop lag since the previous scrape: what every socket of this process waits.
+  const loop = monitorEventLoopDelay({ resolution: 20 })
+  loop.enable()
+  new prom.Gauge({
+    name: n('event_loop_lag_seconds'),
+    help: 'Event-loop delay since the previous scrape, by quantile (0.5, 0.99, 1 = max).',
+    labelNames: ['quantile'],
+    registers,
+    collect() {
+      const ns = (v: number): number => (Number.isFinite(v) ? v / 1e9 : 0)
+      this.set({ quantile: '0.5' }, ns(loop.percentile(50)))
+      this.set({ quantile: '0.99' }, ns(loop.percentile(99)))
+      this.set({ quantile: '1' }, ns(loop.max))
+      loop.reset()
+    },
+  })
+
+  const onEvent = (e: TelemetryEvent): void => {
+    switch (e.type) {
+      case 'connection_opened':
+        open.inc()
+        return
+      case 'connection_closed':
+        open.dec()
+        return
+      case 'gateway_connect':
+        gatewayConnects.inc({ outcome: e.outcome, reason: e.reason ?? NONE })
+        return
+      case 'app_connect':
+        appConnects.inc({ outcome: e.outcome, reason: e.reason ?? NONE })
+        return
+      case 'token_issued':
+        tokensIssued.inc()
+        return
+      case 'token_used':
+        tokensUsed.inc()
+        return
+      case 'token_refused':
+        tokenRefusals.inc({ stage: e.stage, reason: e.reason })
+        return
+      case 'rate_limited':
+        rateLimited.inc({ kind: e.kind })
+        return
+      case 'message_in':
+        messagesIn.inc()
+        return
+      case 'push':
+        messagesOut.inc(e.sent)
+        fanout.observe(e.recipients)
+        return
+      case 'push_failed':
+        pushFailed.inc()
+        return
+      case 'push_gone':
+        pushGone.inc(e.count)
+        return
+      case 'integration':
+        integration.observe({ route: e.route, outcome: e.outcome }, e.durationMs / 1000)
+        return
+      case 'store':
+        store.observe({ op: e.op, outcome: e.ok ? 'ok' : 'error' }, e.durationMs / 1000)
+        return
+    }
+  }
+  const unsubscribe = subscribe(onEvent)
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    render: () => registry.metrics(),
+    close() {
+      unsubscribe()
+      loop.disable()
+    },
+  }
+}
