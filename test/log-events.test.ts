@@ -67,8 +67,6 @@ function topLevelKeys(args: string): string[] | null {
       const key = token.trim().match(/^(?:\.\.\.)?([A-Za-z_$][\w$]*)/)
       if (key) keys.push(key[1] as string)
       token = ''
-    } else if (c === ':' && !token.includes(':')) {
-      token += c
     } else {
       token += c
     }

@@ -8,6 +8,7 @@
 
 import { isGatehouseError } from '../errors.ts'
 import { createGateway, type Gateway } from '../gateway/gateway.ts'
+import { isLoopbackAddress } from '../gateway/management/access.ts'
 import { createManagementServer, type ManagementServer } from '../gateway/management/server.ts'
 import { createLogger, type Logger } from '../logger.ts'
 import { GATEWAY_USAGE, parseGatewayArgs } from './gateway-args.ts'
@@ -119,6 +120,21 @@ export async function runGatewayCli(argv: readonly string[], io: CliIo): Promise
     await Promise.allSettled([gateway.close({ drainMs: 0 }), management.close()])
     return 1
   }
+  const unsigned = Object.values(config.routes).some(
+    (route) => route.type === 'http' && route.secret === undefined,
+  )
+  if (unsigned && config.host !== 'localhost' && !isLoopbackAddress(config.host)) {
+    // Beyond loopback anyone who reaches the backend can forge a gateway call; the app
+    // refuses unsigned calls unless it opted out, which is what this warns about.
+    logger.warn(
+      { event: 'gateway_unsigned', host: config.host },
+      'integration requests are unsigned on a non-loopback address: pass --secret',
+    )
+  }
+  logger.info(
+    { event: 'gateway_listening', websocket: wsUrl, management: managementUrl },
+    'gateway listening',
+  )
   io.stdout.write(
     `gatehouse gateway ${gateway.apiId} (stage ${gateway.stage})\n` +
       `websocket: ${wsUrl}\n` +

@@ -314,6 +314,10 @@ export function connectionClosed(
   conn.state = 'closed'
   conn.queue.length = 0
   rt.table.remove(conn)
+  rt.options.logger.info(
+    { event: 'connection_closed', connectionId: conn.id, code: conn.closeCode ?? code },
+    'disconnected',
+  )
   if (telemetry.hasSubscribers) publish({ type: 'connection_closed', code: conn.closeCode ?? code })
   fireDisconnect(rt, conn.identity, conn.closeCode ?? code, conn.closeReason ?? reason)
   rt.onConnectionRemoved?.()

@@ -245,6 +245,14 @@ export function createUpgradeHandler(
     ws.on('pong', onPong)
     ws.on('error', onError)
     ws.on('close', onClose)
+    logger.info(
+      {
+        event: 'connection_opened',
+        connectionId: conn.id,
+        sourceIp: logSafe(conn.identity.sourceIp),
+      },
+      'connected',
+    )
     if (telemetry.hasSubscribers) {
       publish({ type: 'gateway_connect', outcome: 'accepted', status: 101 })
       publish({ type: 'connection_opened' })

@@ -343,6 +343,57 @@ describe('gatehouse gateway options in process', () => {
     }
   })
 
+  it('logs each connect at info; warns at start when unsigned beyond loopback', {
+    timeout: 15_000,
+  }, async () => {
+    const backend = awsShapedBackend()
+    const port = await backend.listen()
+    const lines = (b: ReturnType<typeof bufferIo>) =>
+      b
+        .err()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { level: number; event?: string })
+    const runWith = async (extra: string[], body?: (wsUrl: string) => Promise<void>) => {
+      const stop = new AbortController()
+      const b = bufferIo(stop.signal)
+      const args = ['--integration', `http://127.0.0.1:${port}/ws/`, '--port', '0']
+      const run = runGatewayCli([...args, '--management-port', '0', ...extra], b.io)
+      try {
+        const { ws } = await started(b, run)
+        await body?.(ws.replace('0.0.0.0', '127.0.0.1'))
+      } finally {
+        stop.abort()
+        assert.equal(await run, 0)
+      }
+      return lines(b)
+    }
+    try {
+      const wide = await runWith(['--host', '0.0.0.0'], async (wsUrl) => {
+        const ws = await open(wsUrl)
+        const done = closed(ws)
+        ws.close()
+        await done
+      })
+      const warn = wide.find((l) => l.event === 'gateway_unsigned')
+      assert.equal(warn?.level, 40)
+      const connected = wide.find((l) => l.event === 'connection_opened')
+      assert.equal(connected?.level, 30, 'a connect is logged at info')
+      const signed = await runWith(['--host', '0.0.0.0', '--secret', 's'.repeat(32)])
+      assert.equal(
+        signed.find((l) => l.event === 'gateway_unsigned'),
+        undefined,
+      )
+      const local = await runWith([])
+      assert.equal(
+        local.find((l) => l.event === 'gateway_unsigned'),
+        undefined,
+      )
+    } finally {
+      await backend.close()
+    }
+  })
+
   it('--aws-access-key-id makes the management API require SigV4', {
     timeout: 15_000,
   }, async () => {
