@@ -29,6 +29,7 @@ import type {
   SessionRecord,
   Store,
   TokenClaim,
+  TokenCounts,
   TokenRecord,
   UserTokenClaim,
 } from './store.ts'
@@ -259,6 +260,13 @@ export function createMemoryStore(): Store {
           .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
           .map(([userId, connections]) => ({ userId, connections }))
         return { channel, members, anonymous }
+      }),
+
+    countTokens: (now: number) =>
+      run('countTokens', (): TokenCounts => {
+        let outstanding = 0
+        for (const t of tokens.values()) if (t.usedAt === null && t.expiresAt > now) outstanding++
+        return { outstanding }
       }),
 
     cleanup: (cutoffs: CleanupCutoffs) =>

@@ -42,6 +42,7 @@ import type {
   SessionRecord,
   Store,
   TokenClaim,
+  TokenCounts,
   TokenRecord,
   UserTokenClaim,
 } from './store.ts'
@@ -197,6 +198,7 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
           AND used_at IS NULL AND expires_at > $1::bigint
         RETURNING user_id, session_hash`
   const sql = {
+    countTokens: `SELECT count(*)::int AS n FROM ${s}.tokens WHERE used_at IS NULL AND expires_at > $1::bigint`,
     insertToken: `INSERT INTO ${s}.tokens (hash, user_id, session_hash, app_id, created_at, expires_at, used_at)
       VALUES ($1, $2, $3, $4, $5, $6, NULL)`,
     consumeToken: useToken,
@@ -402,6 +404,12 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
         const cutoff = connectedBefore ?? Number.MAX_SAFE_INTEGER
         const res = await db.query(sql.markDisconnected, [now, [...connectionIds], cutoff])
         return res.rowCount ?? 0
+      }),
+
+    countTokens: (now: number) =>
+      run('countTokens', async (): Promise<TokenCounts> => {
+        const { rows } = await db.query(sql.countTokens, [now])
+        return { outstanding: Number(rows[0]?.n ?? 0) }
       }),
 
     listConnections: (audience: Audience) =>

@@ -356,6 +356,18 @@ out[#out + 1] = anon
 return out`),
 
   /**
+   * ARGV: now. Tokens unused and unexpired, walking the creation index (which cleanup keeps
+   * short); for the admin page, not for a hot path.
+   */
+  countTokens: script(`local p, now = KEYS[1], tonumber(ARGV[1])
+local n = 0
+for _, h in ipairs(redis.call('ZRANGE', p .. 'tc', 0, -1)) do
+  local t = redis.call('HMGET', p .. 't:' .. h, 'e', 'x')
+  if t[1] and not t[2] and tonumber(t[1]) > now then n = n + 1 end
+end
+return n`),
+
+  /**
    * ARGV: token cut-off, rate cut-off, session cut-off, batch size. Removes up to a batch of
    * each; returns `{tokens, rates, sessions}` deleted and `{…}` index entries visited, so the
    * caller can loop while a batch came back full.

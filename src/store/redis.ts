@@ -41,6 +41,7 @@ import type {
   SessionRecord,
   Store,
   TokenClaim,
+  TokenCounts,
   TokenRecord,
   UserTokenClaim,
 } from './store.ts'
@@ -369,6 +370,14 @@ function redisStore(
         }
         return n
       }),
+
+    countTokens: (now: number) =>
+      run(
+        'countTokens',
+        async (): Promise<TokenCounts> => ({
+          outstanding: Number(await call(REDIS_SCRIPTS.countTokens, [now])),
+        }),
+      ),
 
     listConnections: (audience: Audience) =>
       run('listConnections', async () => {

@@ -41,6 +41,7 @@ import type {
   SessionRecord,
   Store,
   TokenClaim,
+  TokenCounts,
   TokenRecord,
   UserTokenClaim,
 } from './store.ts'
@@ -220,6 +221,7 @@ function sqliteStore(db: DatabaseSync): Store {
     presence: q(
       'SELECT user_id AS userId, count(*) AS n FROM sessions WHERE channel = ? AND connected = 1 GROUP BY user_id ORDER BY user_id',
     ),
+    countTokens: q('SELECT COUNT(*) AS n FROM tokens WHERE used_at IS NULL AND expires_at > ?'),
     cleanTokens: q('DELETE FROM tokens WHERE created_at < ?'),
     // A bucket still weighs on the estimate for one window after it ends (as "previous").
     cleanRates: q('DELETE FROM rate_limits WHERE window_start + 2 * window_ms < ?'),
@@ -387,6 +389,12 @@ function sqliteStore(db: DatabaseSync): Store {
         // One statement for any number of ids: the list travels as one JSON parameter.
         const cutoff = connectedBefore ?? Number.MAX_SAFE_INTEGER
         return Number(st.markDisconnected.run(now, cutoff, JSON.stringify(connectionIds)).changes)
+      }),
+
+    countTokens: (now: number) =>
+      run('countTokens', (): TokenCounts => {
+        const row = st.countTokens.get(now) as { n: number | bigint } | undefined
+        return { outstanding: Number(row?.n ?? 0) }
       }),
 
     listConnections: (audience: Audience) =>

@@ -167,6 +167,12 @@ export interface ChannelPresence {
   readonly anonymous: number
 }
 
+/** What {@link Store.countTokens} counts. */
+export interface TokenCounts {
+  /** Issued, not used, not expired. */
+  readonly outstanding: number
+}
+
 /** Cut-offs for {@link Store.cleanup}: rows older than each (epoch ms) are removed. */
 export interface CleanupCutoffs {
   /** Tokens created before this (used, expired or not) are deleted. */
@@ -293,6 +299,11 @@ export interface Store {
   ): Promise<number>
   /** Connection ids of the connected sessions an audience names. */
   listConnections(audience: Audience): Promise<string[]>
+  /**
+   * How many tokens are outstanding at `now`: issued, unused and unexpired (for the admin
+   * page; never which ones). Proportional to the tokens stored, so not for a hot path.
+   */
+  countTokens(now: number): Promise<TokenCounts>
 
   /**
    * Claim a one-time key until `expiresAt` (epoch ms), atomically: true when the key was

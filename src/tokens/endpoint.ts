@@ -27,8 +27,8 @@ import { parseCookies } from '../http/cookies.ts'
 import { createOriginCheck, type OriginCheck } from '../http/origin.ts'
 import { refusalBody, type TokenRefusalReason } from '../http/refusal.ts'
 import { type Logger, logSafe, silentLogger } from '../logger.ts'
-import { booleanOption, readOptions } from '../util/options.ts'
 import { publish, telemetry } from '../telemetry.ts'
+import { booleanOption, readOptions } from '../util/options.ts'
 import type { TokenService } from './service.ts'
 
 /** Who sent a token request, as the host app reads it from its session. */
@@ -242,20 +242,13 @@ export function createTokenEndpoint(
         refused('error', 'store_unavailable', { err }, 'token request failed')
         return failure(503)
       }
-<<<<<<< HEAD
       // The message may carry host details; log it (with its stack), never send it.
-      logger.error(
-        {
-          reason: 'internal_error' satisfies TokenRefusalReason,
-          err: err instanceof Error ? err : logSafe(err),
-        },
+      refused(
+        'error',
+        'internal_error',
+        { err: err instanceof Error ? err : logSafe(err) },
         'token request failed',
       )
-=======
-      // The message may carry host details; log it, never send it.
-      // The error (message and stack) goes to the log, redacted; never to the client.
-      refused('error', 'internal_error', { err }, 'token request failed')
->>>>>>> b75fb2d (One telemetry stream (diagnostics_channel 'gatehouse'); every log line names its event, refusals a closed reason)
       return failure(500)
     }
   }

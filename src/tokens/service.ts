@@ -8,15 +8,10 @@
 import { type Clock, systemClock } from '../clock.ts'
 import { DEFAULTS } from '../defaults.ts'
 import { GatehouseError } from '../errors.ts'
-<<<<<<< HEAD
 import { connectUserKey, tokenUserKey } from '../limits/keys.ts'
-import { type Logger, silentLogger } from '../logger.ts'
-=======
-import { tokenUserKey } from '../limits/keys.ts'
 import { type Logger, logSafe, silentLogger } from '../logger.ts'
->>>>>>> b75fb2d (One telemetry stream (diagnostics_channel 'gatehouse'); every log line names its event, refusals a closed reason)
 import type { Store } from '../store/store.ts'
-import { publish, telemetry } from '../telemetry.ts'
+import { publish, rateKindOf, telemetry } from '../telemetry.ts'
 import { positiveInt } from '../util/options.ts'
 import { checkAppId } from './app-id.ts'
 import { generateToken, hashSessionId, hashToken } from './token.ts'
@@ -145,15 +140,16 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
         now,
       )
       if (!decision.allowed) {
-<<<<<<< HEAD
-        const reason = decision.key === connectKey.key ? 'connect_rate' : 'token_issue_rate'
-        logger.warn({ reason }, 'token issue refused')
-=======
-        logger.warn({ event: 'token_refused', reason: 'rate_limited' }, 'token issue refused')
+        // Which limit refused: the user's connect rate (a token they could not use) or the
+        // issue rate; both are `rate_limited` to the client and the log.
+        const kind = decision.key === connectKey.key ? rateKindOf(connectKey.key) : 'token_issue'
+        logger.warn(
+          { event: 'token_refused', reason: 'rate_limited', limit: kind },
+          'token issue refused',
+        )
         if (telemetry.hasSubscribers) {
-          publish({ type: 'rate_limited', kind: 'token_issue', key: logSafe(userId, 64) })
+          publish({ type: 'rate_limited', kind, key: logSafe(decision.key ?? userId, 80) })
         }
->>>>>>> b75fb2d (One telemetry stream (diagnostics_channel 'gatehouse'); every log line names its event, refusals a closed reason)
         return {
           ok: false,
           reason: 'rate',

@@ -264,6 +264,25 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
           const winners = apps.filter((_, i) => results[i] !== null)
           assert.deepEqual(winners, [APP])
         }))
+
+      test('countTokens counts issued tokens that are unused and unexpired, nothing else', () =>
+        withStore(open, async (s) => {
+          assert.deepEqual(await s.countTokens(T0), { outstanding: 0 })
+          const sh = hashOf('s')
+          const used = sha256(rawToken())
+          await s.insertToken(token(used, 'alice', sh))
+          await s.insertToken(token(sha256(rawToken()), 'alice', sh))
+          await s.insertToken(token(sha256(rawToken()), 'bob', hashOf('b'), OTHER))
+          await s.insertToken({ ...token(sha256(rawToken()), 'carol', sh), expiresAt: T0 + 10 })
+          assert.deepEqual(await s.countTokens(T0 + 1), { outstanding: 4 })
+          assert.notEqual(await s.consumeToken(claim(used, sh), T0 + 2), null)
+          assert.deepEqual(await s.countTokens(T0 + 3), { outstanding: 3 })
+          // Expired at T0 + 10: not outstanding from then on.
+          assert.deepEqual(await s.countTokens(T0 + 10), { outstanding: 2 })
+          await s.revokeTokens({ userId: 'bob' })
+          assert.deepEqual(await s.countTokens(T0 + 11), { outstanding: 1 })
+          assert.deepEqual(await s.countTokens(T0 + 60_000), { outstanding: 0 })
+        }))
     })
 
     describe('hit (sliding-window rate limit)', () => {
