@@ -6,6 +6,8 @@
 import { createServer, type Server } from 'node:http'
 import { join } from 'node:path'
 import { createLogger, openSqliteStore, startMaintenance } from 'gatehouse'
+import { createAdmin } from 'gatehouse/admin'
+import { createMetrics } from 'gatehouse/metrics'
 import { buildAssets } from './assets.ts'
 import { createChatApp } from './chat-app.ts'
 import { appOrigins, type ChatConfig } from './config.ts'
@@ -51,6 +53,8 @@ export async function startChat(config: ChatConfig): Promise<RunningChat> {
   // previous run that did not shut down cleanly.
   await store.markDisconnected(await store.listConnections({ all: true }), Date.now())
 
+  // Metrics from the telemetry stream, scraped at GET /metrics on the management port.
+  const metrics = await createMetrics()
   const counters = config.testHooks ? createTestCounters() : undefined
   const origins = appOrigins(config.port)
   // The gateway and the app are built together: the app from the gateway's push port, the
@@ -70,6 +74,7 @@ export async function startChat(config: ChatConfig): Promise<RunningChat> {
         logger,
       }),
     logger,
+    metrics,
     observe: counters
       ? (event, response) =>
           counters.event(
@@ -78,6 +83,19 @@ export async function startChat(config: ChatConfig): Promise<RunningChat> {
             sessions.fromCookies(event.headers.cookie)?.username ?? null,
           )
       : undefined,
+  })
+
+  // The admin page, at /admin for users with chat.moderate only (server.ts checks who asks);
+  // it acts through the current app, across test restarts of the gateway.
+  const admin = createAdmin({
+    store,
+    app: {
+      send: { close: (audience) => gateway.app.send.close(audience) },
+      revokeUser: (userId) => gateway.app.revokeUser(userId),
+    },
+    allowActions: true,
+    basePath: '/admin',
+    logger,
   })
 
   const server: Server = createServer(
@@ -94,6 +112,7 @@ export async function startChat(config: ChatConfig): Promise<RunningChat> {
       logger,
       counters,
       outage,
+      admin,
     }),
   )
   const { wsUrl, mgmtUrl } = await gateway.start()
@@ -127,6 +146,8 @@ export async function startChat(config: ChatConfig): Promise<RunningChat> {
         await gateway.stop()
         server.closeAllConnections()
         await closed
+        admin.close()
+        metrics.close()
         await store.close()
         db.close()
       })()

@@ -16,6 +16,7 @@ import {
   type Gateway,
   type GatewayStats,
   type ManagementServer,
+  type MetricsSource,
 } from 'gatehouse/gateway'
 
 /** Options of {@link createGatewayHost}. */
@@ -26,6 +27,8 @@ export interface GatewayHostOptions {
   /** Build the app from the gateway's push port (once per gateway). */
   readonly app: (connections: Connections) => App
   readonly logger: Logger
+  /** Served at `GET /metrics` on the management listener (loopback scrapers). */
+  readonly metrics?: MetricsSource | undefined
   /** Sees every event and the app's answer (the test counters use it). */
   readonly observe?: ((event: GatewayEvent, response: GatewayResponse) => void) | undefined
 }
@@ -96,6 +99,7 @@ export function createGatewayHost(options: GatewayHostOptions): GatewayHost {
       allowUnauthenticated: true,
       port: options.mgmtPort,
       logger: options.logger,
+      ...(options.metrics ? { metrics: options.metrics } : {}),
     })
     return { gateway, app, management }
   }

@@ -8,6 +8,7 @@
  * | `GET /` | the chat page |
  * | `GET /static/…` | its script, style and icon |
  * | `GET /healthz` | 200 when the gateway is up, else 503 |
+ * | `GET /admin`, `POST /admin/kick`, `POST /admin/revoke` | the Gatehouse admin page, for users with `chat.moderate` only (403 otherwise) |
  * | `POST /login` `{"username","password"}` | 200 + session and CSRF cookies; 401; 429 |
  * | `POST /logout` with `X-CSRFToken` | 200 `{"ok":true,"closed":n}`: session ended, the user's unused tokens revoked and sockets closed; 403; 503 `{"ok":false,…}` when the store could not complete the revocation (the session is still ended and this process's sockets closed) |
  * | `GET /api/me` | 200 `{"user","permissions"}` or 401 |
@@ -49,6 +50,8 @@ export interface ChatServerDeps {
   readonly counters?: TestCounters | undefined
   /** Present only in test mode: takes the Gatehouse store down and up. */
   readonly outage?: StoreOutage | undefined
+  /** The Gatehouse admin page, mounted at `/admin` behind the `chat.moderate` permission. */
+  readonly admin: (request: Request) => Promise<Response>
 }
 
 /** The token endpoint needs no body; a request carries at most this much (else 413). */
@@ -204,6 +207,18 @@ export function createChatListener(deps: ChatServerDeps): RequestListener {
     await writeFetchResponse(res, response)
   }
 
+  /** The admin page is Gatehouse's; who may see it is the demo's call: moderators only. */
+  async function adminPage(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const session = sessions.fromCookies(req.headers.cookie)
+    const user = session ? users.get(session.username) : null
+    if (!user?.permissions.includes('chat.moderate')) {
+      await discardBody(req)
+      return sendJson(res, 403, { message: 'Forbidden' })
+    }
+    const request = await toFetchRequest(req, { maxBodyBytes: 4_096 })
+    await writeFetchResponse(res, await deps.admin(request))
+  }
+
   function staticFile(req: IncomingMessage, res: ServerResponse, file: Asset): void {
     const headers = {
       ...pageHeaders,
@@ -271,6 +286,7 @@ export function createChatListener(deps: ChatServerDeps): RequestListener {
     if (path === '/logout' && method === 'POST') return logout(req, res)
     if (path === '/api/me' && read) return me(req, res)
     if (path === '/api/ws-token/' || path === '/api/ws-token') return token(req, res)
+    if (path === '/admin' || path.startsWith('/admin/')) return adminPage(req, res)
     if (path.startsWith('/__test/')) return testRoute(path, req, res)
     sendJson(res, 404, { message: 'Not Found' })
   }

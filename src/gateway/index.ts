@@ -23,5 +23,6 @@ export {
   createManagementServer,
   type ManagementServer,
   type ManagementServerOptions,
+  type MetricsSource,
 } from './management/server.ts'
 export { type GatewayOptions, randomApiId } from './options.ts'
