@@ -232,7 +232,8 @@ function pageHeaders(styleNonce: string): Record<string, string> {
   return {
     'content-security-policy': `default-src 'none'; style-src 'nonce-${styleNonce}'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
     'x-content-type-options': 'nosniff',
-    'referrer-policy': 'no-referrer',
+    // Not no-referrer: under it Chromium sends `Origin: null` with the page's own forms.
+    'referrer-policy': 'same-origin',
     'x-frame-options': 'DENY',
     'cache-control': 'no-store',
   }

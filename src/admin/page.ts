@@ -35,13 +35,13 @@ main{max-width:1180px;margin:0 auto;padding:20px 24px 40px;display:grid;gap:16px
 .stat b{display:block;font-size:26px;font-weight:650}.stat span{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.04em}
 .card h2{font-size:14px;margin:0 0 10px;text-transform:uppercase;letter-spacing:.05em;color:var(--muted)}
 .wide{grid-column:1/-1}.sub{margin-top:14px}
-table{width:100%;border-collapse:collapse}th,td{text-align:left;padding:6px 8px;border-top:1px solid var(--line);vertical-align:top;word-break:break-all}
-th{font-weight:600;color:var(--muted);font-size:12px;border-top:0}tr:nth-child(even) td{background:#fafbfc}
-code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace;background:var(--chip);padding:1px 5px;border-radius:4px}
-.chip{display:inline-block;background:var(--chip);color:var(--accent);border-radius:999px;padding:1px 8px;font-size:12px;margin:1px 2px}
+table{width:100%;border-collapse:collapse}th,td{text-align:left;padding:6px 8px;border-top:1px solid var(--line);vertical-align:top;overflow-wrap:break-word}
+th{font-weight:600;color:var(--muted);font-size:12px;border-top:0;white-space:nowrap}tr:nth-child(even) td{background:#fafbfc}
+code{overflow-wrap:anywhere;font:12px ui-monospace,SFMono-Regular,Menlo,monospace;background:var(--chip);padding:1px 5px;border-radius:4px}
+.chip{display:inline-block;white-space:nowrap;background:var(--chip);color:var(--accent);border-radius:999px;padding:1px 8px;font-size:12px;margin:1px 2px}
 .reason{background:#fff0f0;color:var(--warn)}
 .muted{color:var(--muted)}.empty{color:var(--muted);font-style:italic}
-form{display:inline;margin:0}button{font:inherit;font-size:12px;border:1px solid var(--warn);color:var(--warn);background:#fff;border-radius:6px;padding:2px 10px;cursor:pointer}
+form{display:inline;margin:0}button{font:inherit;font-size:12px;border:1px solid var(--warn);color:var(--warn);background:#fff;border-radius:6px;padding:2px 10px;cursor:pointer;white-space:nowrap}
 button:hover{background:var(--warn);color:#fff}
 .notice{grid-column:1/-1;background:#ebfbee;border:1px solid #b2f2bb;color:#2b8a3e;border-radius:10px;padding:10px 16px}
 `
@@ -117,7 +117,7 @@ function refusals(view: AdminView): string {
     )
   const latest = view.recent
     .refusals()
-    .slice(0, 15)
+    .slice(0, 8)
     .map(
       (r) =>
         `<tr><td class="muted">${esc(ago(view.now, r.at))}</td><td>${esc(r.source)}</td><td><span class="chip reason">${esc(r.reason)}</span></td><td>${r.status ?? ''}</td></tr>`,
