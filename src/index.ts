@@ -108,9 +108,18 @@ export type {
   SessionRecord,
   Store,
   TokenClaim,
+  TokenCounts,
   TokenRecord,
   UserTokenClaim,
 } from './store/store.ts'
+export {
+  type IntegrationRoute,
+  type RateLimitKind,
+  subscribe,
+  TELEMETRY_CHANNEL,
+  type TelemetryEvent,
+  telemetry,
+} from './telemetry.ts'
 export { APP_ID_PATTERN } from './tokens/app-id.ts'
 export { createTokenEndpoint, type TokenEndpointOptions } from './tokens/endpoint.ts'
 export { createTokenService, type IssueResult, type TokenService } from './tokens/service.ts'

@@ -122,6 +122,30 @@ describe('log lines', () => {
     assert.deepEqual(bad, [])
   })
 
+  it('docs/operations.md lists every event of src/ in its log schema table, and no other', () => {
+    const docs = readFileSync(resolve(SRC, '../docs/operations.md'), 'utf8')
+    const logs = docs.slice(docs.indexOf('## Logs'), docs.indexOf('## Alerts'))
+    const documented = new Set(
+      [...logs.matchAll(/^\| `([a-z_]+)` \|/gm)].map((m) => m[1] as string),
+    )
+    const events = new Set<string>()
+    for (const c of calls) {
+      const m = c.args.match(/\bevent: ([^,}]+)/)
+      for (const lit of (m?.[1] ?? '').matchAll(/'([a-z_]+)'/g)) events.add(lit[1] as string)
+    }
+    assert.ok(events.size >= 30, `only ${events.size} events found`)
+    assert.deepEqual(
+      [...events].filter((e) => !documented.has(e)).sort(),
+      [],
+      'undocumented events',
+    )
+    assert.deepEqual(
+      [...documented].filter((e) => !events.has(e)).sort(),
+      [],
+      'documented, never logged',
+    )
+  })
+
   it('the scan catches a call without an event (it can fail)', () => {
     const keys = topLevelKeys(
       argumentsAt("logger.info({ connectionId: id, nested: { event: 1 } }, 'x')", 11),

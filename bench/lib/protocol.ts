@@ -18,11 +18,12 @@ export type Scenario = (typeof SCENARIOS)[number]
 export const SYSTEMS = ['ws', 'socketio', 'gatehouse', 'gatehouse-http'] as const
 
 /** Diagnostic systems, run only when named in `--only`. */
-export const DIAGNOSTIC_SYSTEMS = ['gateway-bare', 'gatehouse-memory'] as const
+export const DIAGNOSTIC_SYSTEMS = ['gateway-bare', 'gatehouse-memory', 'gatehouse-metrics'] as const
 
 /** Systems that run another system's server with arguments. */
 export const SERVER_OF: Readonly<Record<string, { script: string; args: readonly string[] }>> = {
   'gatehouse-memory': { script: 'gatehouse', args: ['--store=memory'] },
+  'gatehouse-metrics': { script: 'gatehouse', args: ['--metrics'] },
 }
 
 /** One system id. */

@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net'
 import { toNodeListener } from '../../src/adapters/node.ts'
 import { createGateway } from '../../src/gateway/index.ts'
 import type { EventHandler } from '../../src/index.ts'
+import { createMetrics } from '../../src/metrics/index.ts'
 import { announce, startControl } from '../lib/control.ts'
 import { createBenchApp } from './gatehouse-app.ts'
 import { BENCH_GATEWAY_LIMITS, BENCH_ORIGIN } from './gatehouse-config.ts'
@@ -28,6 +29,10 @@ const gateway = createGateway({
 })
 // `--store=memory` is the diagnostic `gatehouse-memory` system: the same app on `:memory:`.
 const store = process.argv.includes('--store=memory') ? 'memory' : 'file'
+// `--metrics` is the diagnostic `gatehouse-metrics` system: the same server with the
+// Prometheus exporter subscribed, so every telemetry event is built, published and counted.
+const metrics = process.argv.includes('--metrics') ? await createMetrics() : undefined
+if (metrics) process.once('beforeExit', () => metrics.close())
 const bench = await createBenchApp({ connections: gateway.connections, store })
 handler = bench.app
 const { url } = await gateway.listen()

@@ -274,9 +274,10 @@ export function fireDisconnect(
   const run = callRoute(rt, '$disconnect', event, identity).then(
     (outcome) => {
       if (outcome.kind === 'response') return
+      const failed = outcome.kind === 'timeout' ? 'integration_timeout' : 'integration_failed'
       logger.warn(
         {
-          event: outcome.kind === 'timeout' ? 'integration_timeout' : 'integration_failed',
+          event: failed,
           route: '$disconnect',
           connectionId: identity.connectionId,
           requestId: event.requestId,
