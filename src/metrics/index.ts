@@ -10,9 +10,10 @@
  * methods): never a connection, user, channel or IP.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import type { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { Registry } from 'prom-client'
 import { GatehouseError } from '../errors.ts'
 import { subscribe, type TelemetryEvent } from '../telemetry.ts'
+import { FastCounter, FastHistogram } from './collectors.ts'
 
 /** Options of {@link createMetrics}. */
 export interface MetricsOptions {
@@ -91,22 +92,25 @@ export async function createMetrics(options: MetricsOptions = {}): Promise<Gateh
   const registry = options.registry ?? new prom.Registry()
   const registers = [registry]
   const n = (name: string): string => `${prefix}${name}`
-  const counter = <L extends string>(
-    name: string,
-    help: string,
-    labelNames: L[] = [],
-  ): Counter<L> => new prom.Counter({ name: n(name), help, labelNames, registers })
-  const histogram = <L extends string>(
-    name: string,
-    help: string,
-    labelNames: L[],
-    buckets: number[],
-  ): Histogram<L> => new prom.Histogram({ name: n(name), help, labelNames, buckets, registers })
+  // The event-fed metrics are updated on hot paths: plain maps, read by prom-client at
+  // scrape time (see ./collectors.ts).
+  const register = <M extends FastCounter | FastHistogram>(metric: M): M => {
+    registry.registerMetric(metric as unknown as Parameters<Registry['registerMetric']>[0])
+    return metric
+  }
+  const counter = (name: string, help: string, labels: string[] = []): FastCounter =>
+    register(new FastCounter(n(name), help, labels))
+  const histogram = (name: string, help: string, labels: string[], buckets: number[]) =>
+    register(new FastHistogram(n(name), help, labels, buckets))
 
-  const open: Gauge = new prom.Gauge({
+  let openConnections = 0
+  new prom.Gauge({
     name: n('open_connections'),
     help: 'WebSocket connections open on this gateway.',
     registers,
+    collect() {
+      this.set(openConnections)
+    },
   })
   const gatewayConnects = counter(
     'gateway_connects_total',
@@ -174,16 +178,16 @@ export async function createMetrics(options: MetricsOptions = {}): Promise<Gateh
   const onEvent = (e: TelemetryEvent): void => {
     switch (e.type) {
       case 'connection_opened':
-        open.inc()
+        openConnections++
         return
       case 'connection_closed':
-        open.dec()
+        openConnections--
         return
       case 'gateway_connect':
-        gatewayConnects.inc({ outcome: e.outcome, reason: e.reason ?? NONE })
+        gatewayConnects.inc(`${e.outcome}|${e.reason ?? NONE}`)
         return
       case 'app_connect':
-        appConnects.inc({ outcome: e.outcome, reason: e.reason ?? NONE })
+        appConnects.inc(`${e.outcome}|${e.reason ?? NONE}`)
         return
       case 'token_issued':
         tokensIssued.inc()
@@ -192,29 +196,29 @@ export async function createMetrics(options: MetricsOptions = {}): Promise<Gateh
         tokensUsed.inc()
         return
       case 'token_refused':
-        tokenRefusals.inc({ stage: e.stage, reason: e.reason })
+        tokenRefusals.inc(`${e.stage}|${e.reason}`)
         return
       case 'rate_limited':
-        rateLimited.inc({ kind: e.kind })
+        rateLimited.inc(e.kind)
         return
       case 'message_in':
         messagesIn.inc()
         return
       case 'push':
-        messagesOut.inc(e.sent)
-        fanout.observe(e.recipients)
+        messagesOut.inc('', e.sent)
+        fanout.observe('', e.recipients)
         return
       case 'push_failed':
         pushFailed.inc()
         return
       case 'push_gone':
-        pushGone.inc(e.count)
+        pushGone.inc('', e.count)
         return
       case 'integration':
-        integration.observe({ route: e.route, outcome: e.outcome }, e.durationMs / 1000)
+        integration.observe(`${e.route}|${e.outcome}`, e.durationMs / 1000)
         return
       case 'store':
-        store.observe({ op: e.op, outcome: e.ok ? 'ok' : 'error' }, e.durationMs / 1000)
+        store.observe(e.ok ? `${e.op}|ok` : `${e.op}|error`, e.durationMs / 1000)
         return
     }
   }
