@@ -206,7 +206,8 @@ describe('errors in the log: message and stack, no secrets', () => {
       assertErrorLogged(lines, 'integration_failed', 'boom-gw-message')
       const r = await fetch(`${mgmtUrl}/@connections/R1kmxc2VNjMCFIA%3D`, {
         method: 'POST',
-        body: 'x',
+        headers: { 'content-type': 'application/json' },
+        body: '"x"',
       })
       assert.equal(r.status, 500)
       assertErrorLogged(lines, 'management_error', 'boom-management')

@@ -21,6 +21,7 @@ import type { Logger } from '../logger.ts'
 import { mapBounded } from '../push/bounded.ts'
 import type { Connections } from '../push/connections.ts'
 import type { Store } from '../store/store.ts'
+import { publish, telemetry } from '../telemetry.ts'
 import type { TokenService } from '../tokens/service.ts'
 import { hashSessionId } from '../tokens/token.ts'
 import type { Roster } from './roster.ts'
@@ -102,7 +103,11 @@ export function createRevoker(deps: RevokerDeps): Revoker {
     const ids = roster.of(owner)
     if (ids.length === 0) return 0
     const results = await mapBounded(ids, DEFAULTS.pushConcurrency, async (id) => {
-      if (message !== undefined) await connections.post(id, message).catch(() => false)
+      if (message !== undefined) {
+        const sent = await connections.post(id, message).catch(() => false)
+        // A farewell is a push like any other for messages_out.
+        if (telemetry.hasSubscribers) publish({ type: 'push', recipients: 1, sent: sent ? 1 : 0 })
+      }
       return connections.delete(id)
     })
     const ended: string[] = []

@@ -204,10 +204,7 @@ export function createTokenEndpoint(
       }
       // A token request needs no body; one over the limit is answered 413, not read on.
       if (!(await bodyWithin(req, DEFAULTS.tokenRequestMaxBodyBytes))) {
-        logger.info(
-          { reason: 'payload_too_large' satisfies TokenRefusalReason },
-          'token request rejected',
-        )
+        refused('info', 'payload_too_large', {}, 'token request rejected')
         return failure(413)
       }
       const site = req.headers.get('sec-fetch-site')

@@ -93,7 +93,7 @@ describe('admin page in Chromium', { skip: !haveChromium, timeout: 90_000 }, () 
     const bobRow = page.locator('#by-channel tr', { has: page.locator('td', { hasText: /^bob$/ }) })
     assert.equal(await bobRow.count(), 1)
     assert.match((await page.locator('#refusals').textContent()) ?? '', /origin_forbidden/)
-    assert.match((await page.locator('#hot-keys').textContent()) ?? '', /connect:ip:127\.0\.0\.7/)
+    assert.match((await page.locator('#hot-keys').textContent()) ?? '', /connect:fail:127\.0\.0\.7/)
 
     // Without the page's token (same browser, same cookies) the action is refused.
     const bobId = (await bobRow.locator('code').textContent()) as string

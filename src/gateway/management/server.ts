@@ -267,7 +267,10 @@ export function createManagementHandler(options: Omit<ManagementServerOptions, '
 
     if (!verifier && method === 'POST' && !isUnsignedBodyType(req)) {
       // Unsigned, the body type is the last guard against a browser that sent no Origin.
-      logger.info({ event: 'management_refused', reason: 'content_type', requestId }, 'refused')
+      logger.info(
+        { event: 'management_refused', status: 415, detail: 'content_type', requestId },
+        'refused',
+      )
       replyError(
         req,
         res,
