@@ -47,7 +47,15 @@ describe('docs/operations.md', () => {
 
   it('has the sections the operations page promises, in order', () => {
     const headings = [...DOC.matchAll(/^## (.+)$/gm)].map((m) => m[1])
-    assert.deepEqual(headings, ['Metrics', 'Logs', 'Alerts', 'Cleanup', 'Migrations', 'Backup'])
+    assert.deepEqual(headings, [
+      'Metrics',
+      'Logs',
+      'Alerts',
+      'Admin page',
+      'Cleanup',
+      'Migrations',
+      'Backup',
+    ])
   })
 
   it('every gatehouse command line uses a real command and real flags', async () => {
