@@ -8,7 +8,8 @@
  *    Management API does);
  * 2. the tokens are deleted (used ones too; see `Store.revokeTokens`), with retries;
  * 3. every socket the store lists is closed (other processes', and any opened meanwhile),
- *    with retries.
+ *    with retries. Without a connections port the sessions the store lists are marked
+ *    disconnected instead (with the same retries), so their sockets' next message is refused.
  *
  * If step 2 or 3 still fails, the call throws `ERR_REVOCATION_INCOMPLETE` with what it did
  * do in `details`, so the host never reports a logout that did not fully happen.
@@ -31,7 +32,7 @@ import type { Sender } from './send.ts'
 export interface RevokeResult {
   /** Token rows deleted, used or not (0 for a kick without `revoke`). */
   readonly tokens: number
-  /** Sockets closed. */
+  /** Sockets closed (without a connections port: sessions the store marked disconnected). */
   readonly connections: number
 }
 
@@ -150,6 +151,19 @@ export function createRevoker(deps: RevokerDeps): Revoker {
         closed += await retried(async () => {
           if (data !== undefined && 'userId' in owner) await send.toUser(owner.userId, data)
           return send.close(owner)
+        })
+      } catch (err) {
+        incomplete.push('connections')
+        cause ??= err
+      }
+    } else {
+      // No port to close sockets with (an HTTP integration without pushes): end the
+      // sessions in the store instead, so the message path refuses the socket's next
+      // message. Reporting success without this would leave a logged-out socket served.
+      try {
+        closed += await retried(async () => {
+          const ids = await store.listConnections(owner)
+          return ids.length === 0 ? 0 : store.markDisconnected(ids, clock.now())
         })
       } catch (err) {
         incomplete.push('connections')

@@ -110,3 +110,55 @@ describe('kick', () => {
     assert.equal(f.connections.isOpen(id), false)
   })
 })
+
+describe('revocation without a connections port (HTTP integration, no pushes)', () => {
+  async function portless() {
+    const spy = spyStore(createMemoryStore())
+    const f = await appFixture(
+      { connections: undefined, handlers: { ping: () => ({ type: 'pong' }) } },
+      { store: spy.store },
+    )
+    return { ...f, spy }
+  }
+
+  it('revokeSession ends the session in the store, so the socket’s next message is refused', async () => {
+    const f = await portless()
+    const one = await f.connect('alice')
+    const other = await f.connect('alice', { sid: SID.alice2 })
+    const ping = '{"action":"ping"}'
+    assert.equal((await f.app.handle(f.messageEvent(one, ping))).status, 200)
+    assert.deepEqual(await f.app.revokeSession(SID.alice), { tokens: 1, connections: 1 })
+    const after = await f.app.handle(f.messageEvent(one, ping))
+    assert.notEqual(after.status, 200, 'the logged-out socket is no longer served')
+    assert.equal((await f.app.handle(f.messageEvent(other, ping))).status, 200, 'other tab kept')
+  })
+
+  it('revokeUser ends every session of the user and nobody else’s', async () => {
+    const f = await portless()
+    const a1 = await f.connect('alice')
+    const a2 = await f.connect('alice', { sid: SID.alice2 })
+    const bob = await f.connect('bob')
+    const ping = '{"action":"ping"}'
+    assert.deepEqual(await f.app.revokeUser('alice'), { tokens: 2, connections: 2 })
+    assert.notEqual((await f.app.handle(f.messageEvent(a1, ping))).status, 200)
+    assert.notEqual((await f.app.handle(f.messageEvent(a2, ping))).status, 200)
+    assert.equal((await f.app.handle(f.messageEvent(bob, ping))).status, 200)
+  })
+
+  it('with the store down it reports itself incomplete instead of a false success', async () => {
+    const f = await portless()
+    await f.connect('alice')
+    f.spy.down = true
+    await assert.rejects(f.app.revokeSession(SID.alice), (err) => {
+      assert.ok(isGatehouseError(err, 'ERR_REVOCATION_INCOMPLETE'))
+      assert.deepEqual(err.details, {
+        tokens: 0,
+        connections: 0,
+        incomplete: ['tokens', 'connections'],
+      })
+      return true
+    })
+    const lists = f.spy.calls.filter((c) => c.method === 'listConnections').length
+    assert.equal(lists, 3, 'the store part was retried')
+  })
+})
