@@ -44,6 +44,7 @@ import { rateKeyForIp } from '../limits/client-ip.ts'
 import { positiveInt } from '../util/options.ts'
 import type { GatewayEvent } from './event.ts'
 import { joinHeaderValues } from './headers.ts'
+import { createTsBuckets, type TsBuckets } from './ts-buckets.ts'
 
 /** Header carrying the signature (lower-case hex). */
 export const SIGNATURE_HEADER = 'x-gatehouse-signature'
@@ -228,10 +229,10 @@ export interface SignatureVerifier {
   readonly size: number
 }
 
-/** One source's share of the cache: its signatures (oldest first) and its floor. */
+/** One source's share of the cache: its signatures (by signed time) and its floor. */
 interface SourceShare {
-  /** signature → signed timestamp, in arrival order. */
-  readonly entries: Map<string, number>
+  /** Its signatures, oldest signed first. */
+  readonly entries: TsBuckets
   /** Calls of this source signed at or before this were possibly forgotten: refused. */
   floor: number
 }
@@ -270,45 +271,53 @@ export function createSignatureVerifier(options: SignatureVerifierOptions): Sign
   positiveInt('windowMs', windowMs)
   positiveInt('replayCacheSize', maxSize)
   positiveInt('replayCachePerSource', maxPerSource)
-  // signature → its source and the epoch ms after which it is stale anyway. Insertion order
-  // is close to expiry order (timestamps sit within ±window of arrival), so evicting from
-  // the front is cheap.
-  const seen = new Map<string, { readonly source: string; readonly expiresAt: number }>()
+  // signature → its source and signed timestamp. Eviction and expiry go by signed time
+  // (`byTs`), never arrival order: a timestamp up to the window ahead is valid, and one
+  // such entry at the front of an arrival-ordered cache would block expiry behind it and,
+  // once evicted, raise the floor to its future time (refusing every honest call).
+  const seen = new Map<string, { readonly source: string; readonly ts: number }>()
+  const byTs = createTsBuckets()
   const sources = new Map<string, SourceShare>()
   // Every signature forgotten before it expired was signed at or before this.
   let floor = Number.NEGATIVE_INFINITY
 
-  const forget = (signature: string, source: string, now: number): void => {
-    seen.delete(signature)
+  const dropShareEntry = (signature: string, source: string, ts: number, now: number): void => {
     const share = sources.get(source)
     if (share === undefined) return
-    share.entries.delete(signature)
+    share.entries.delete(signature, ts)
     // An empty share whose floor no longer matters (older than any fresh call) goes.
     if (share.entries.size === 0 && share.floor < now - windowMs) sources.delete(source)
   }
+  const forget = (signature: string, now: number): void => {
+    const entry = seen.get(signature)
+    if (entry === undefined) return
+    seen.delete(signature)
+    byTs.delete(signature, entry.ts)
+    dropShareEntry(signature, entry.source, entry.ts, now)
+  }
 
+  // Whole seconds whose every timestamp is older than the window: stale anyway.
   const evictExpired = (now: number): void => {
-    for (const [signature, entry] of seen) {
-      if (entry.expiresAt >= now) return
-      forget(signature, entry.source, now)
+    for (const [signature, ts] of byTs.takeBefore(now - windowMs)) {
+      const entry = seen.get(signature)
+      seen.delete(signature)
+      if (entry !== undefined) dropShareEntry(signature, entry.source, ts, now)
     }
   }
 
-  // Make room, raising the floor past what is forgotten (no replay of it can pass).
-  const evictOldestOf = (share: SourceShare, source: string, now: number): void => {
-    const first = share.entries.entries().next()
-    if (first.done) return
-    const [signature, ts] = first.value
-    share.floor = Math.max(share.floor, ts)
-    forget(signature, source, now)
+  // Make room, raising the floor past what is forgotten (no replay of it can pass). The
+  // oldest signed goes, so the floor stays behind honest calls signed now.
+  const evictOldestOf = (share: SourceShare, now: number): void => {
+    const oldest = share.entries.oldest()
+    if (oldest === undefined) return
+    share.floor = Math.max(share.floor, oldest[1])
+    forget(oldest[0], now)
   }
   const evictOldest = (now: number): void => {
-    const first = seen.entries().next()
-    if (first.done) return
-    const [signature, entry] = first.value
-    const ts = sources.get(entry.source)?.entries.get(signature)
-    if (ts !== undefined) floor = Math.max(floor, ts)
-    forget(signature, entry.source, now)
+    const oldest = byTs.oldest()
+    if (oldest === undefined) return
+    floor = Math.max(floor, oldest[1])
+    forget(oldest[0], now)
   }
 
   return {
@@ -355,23 +364,23 @@ export function createSignatureVerifier(options: SignatureVerifierOptions): Sign
       let share = sources.get(source)
       if (ts <= floor || (share !== undefined && ts <= share.floor)) return 'stale'
       if (share === undefined) {
-        share = { entries: new Map(), floor: Number.NEGATIVE_INFINITY }
+        share = { entries: createTsBuckets(), floor: Number.NEGATIVE_INFINITY }
         sources.set(source, share)
       } else if (share.entries.size >= maxPerSource) {
-        evictOldestOf(share, source, now)
+        evictOldestOf(share, now)
       }
       if (seen.size >= maxSize) evictOldest(now)
       // Either eviction may have removed this (then empty) share from the map.
       if (sources.get(source) !== share) sources.set(source, share)
-      seen.set(signature, { source, expiresAt: ts + windowMs })
-      share.entries.set(signature, ts)
+      seen.set(signature, { source, ts })
+      byTs.add(signature, ts)
+      share.entries.add(signature, ts)
       return 'ok'
     },
     release(event) {
       const transport = event.transport
       if (transport.via !== 'http' || !transport.signature) return
-      const entry = seen.get(transport.signature)
-      if (entry !== undefined) forget(transport.signature, entry.source, clock.now())
+      forget(transport.signature, clock.now())
     },
   }
 }

@@ -258,9 +258,45 @@ describe('signEvent / createSignatureVerifier', () => {
     // Remembered ones are still replays; fresh ones pass.
     assert.equal(verifier.verify(signed(messageEvent({ requestId: 'r3' }), T0 + 1)), 'replayed')
     assert.equal(verifier.verify(signed(messageEvent({ requestId: 'r4' }), T0 + 1)), 'ok')
-    clock.advance(30_001)
-    assert.equal(verifier.verify(signed(messageEvent({ requestId: 'r5' }), T0 + 30_002)), 'ok')
+    // Expiry goes by whole signed seconds: once the window has passed the second they were
+    // signed in, they are gone.
+    clock.advance(31_000)
+    assert.equal(verifier.verify(signed(messageEvent({ requestId: 'r5' }), T0 + 31_001)), 'ok')
     assert.equal(verifier.size, 1)
+  })
+
+  it('a future-dated signature neither blocks expiry nor raises the floor over honest calls', () => {
+    const clock = manualClock(T0)
+    const verifier = createSignatureVerifier({ secret: SECRET, clock, replayCacheSize: 1000 })
+    // Signed 20 s ahead (within the window, so valid): first in arrival order.
+    const ahead = signed(messageEvent({ requestId: 'ahead' }), T0 + 20_000)
+    assert.equal(verifier.verify(ahead), 'ok')
+    const tally = { ok: 0, stale: 0, replayed: 0, bad: 0, missing: 0 }
+    for (let i = 0; i < 3000; i++) {
+      clock.advance(1)
+      tally[verifier.verify(signed(messageEvent({ requestId: `h${i}` }), clock.now()))]++
+    }
+    assert.deepEqual(tally, { ok: 3000, stale: 0, replayed: 0, bad: 0, missing: 0 })
+    assert.equal(verifier.size, 1000)
+    assert.equal(verifier.verify(ahead), 'replayed', 'the future entry is still remembered')
+    // Expiry is not blocked behind it: once the honest calls' window has passed they go.
+    clock.advance(31_000)
+    assert.equal(verifier.verify(signed(messageEvent({ requestId: 'x' }), clock.now())), 'ok')
+    assert.equal(verifier.size, 2, 'the future entry and the fresh one')
+  })
+
+  it('per source too: one future-dated call of a source does not lock its honest calls out', () => {
+    const clock = manualClock(T0)
+    const verifier = createSignatureVerifier({ secret: SECRET, clock, replayCachePerSource: 10 })
+    const ip = '198.51.100.7'
+    const call = (id: string, at: number) =>
+      signed(messageEvent({ requestId: id, sourceIp: ip }), at)
+    assert.equal(verifier.verify(call('ahead', T0 + 20_000)), 'ok')
+    for (let i = 0; i < 50; i++) {
+      clock.advance(1)
+      assert.equal(verifier.verify(call(`h${i}`, clock.now())), 'ok', `honest call ${i}`)
+    }
+    assert.equal(verifier.size, 10)
   })
 
   it('one source holds at most replayCachePerSource entries; its floor is its own', () => {
