@@ -126,6 +126,14 @@ export function createConnectPipeline(
   // The counter of an IP's failed token attempts, charged only when a token fails.
   const failureKey = (ip: string): RateKey => connectFailureIpKey(ip, failureLimit)
 
+  // Checks whose refusal depends on the signed request alone (see `refuse` below).
+  const RELEASABLE_CHECKS: ReadonlySet<string> = new Set([
+    'headers',
+    'host',
+    'origin',
+    'channel',
+    'token',
+  ])
   const steps: ConnectStep[] = [
     { name: 'gateway', run: (s) => authenticity.check(s.event) },
     {
@@ -277,9 +285,11 @@ export function createConnectPipeline(
         }
       }
       const refuse = ({ check, rejection }: Refusal): GatewayResponse => {
-        // A refused connect leaves no trace in the replay cache: anonymous floods of refused
-        // connects cannot fill it, and a replay of this call is only refused again.
-        if (check !== 'gateway') authenticity.release(event)
+        // A connect refused for the signed request alone leaves no trace in the replay cache:
+        // anonymous floods of refused connects cannot fill it, and a replay of this call is
+        // only refused again. A refusal that can clear with time (rate, the user's checks,
+        // which leave the token unburnt) keeps the signature, or its replay would pass later.
+        if (RELEASABLE_CHECKS.has(check)) authenticity.release(event)
         config.logger.warn(
           {
             event: 'connect_rejected',

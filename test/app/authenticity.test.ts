@@ -115,6 +115,47 @@ describe('replay cache under a flood of anonymous signed $connects', () => {
     assert.equal(bye.status, 200)
   })
 
+  it('a connect refused for its rate stays remembered: replayed once the limit clears, it is refused', async () => {
+    const f = await appFixture({
+      gatewaySecret: SECRET,
+      connectLimitPerIp: 1,
+      connectWindowMs: 10_000,
+    })
+    const first = signedEvent(f, f.connectEvent({ token: await f.issue('alice') }))
+    assert.equal((await f.core.handle(first)).status, 200)
+    const limited = signedEvent(
+      f,
+      f.connectEvent({ token: await f.issue('alice', SID.alice2), sid: SID.alice2 }),
+    )
+    assert.equal((await f.core.handle(limited)).status, 429)
+    // The rate window clears while the signature is still inside its own window.
+    f.clock.advance(11_000)
+    assert.equal((await f.core.handle(limited)).status, 403, 'the replay is refused')
+    assert.ok(f.logs.some((l) => l.includes('"reason":"gateway_replayed"')))
+  })
+
+  it('a connect refused by an admit check (token unburnt) stays remembered once the check passes', async () => {
+    let open = false
+    const f = await appFixture({
+      gatewaySecret: SECRET,
+      connectChecks: [() => open],
+    })
+    const call = signedEvent(f, f.connectEvent({ token: await f.issue('alice') }))
+    assert.equal((await f.core.handle(call)).status, 403)
+    open = true
+    f.clock.advance(1_000)
+    assert.equal((await f.core.handle(call)).status, 403, 'the replay is refused')
+    assert.ok(f.logs.some((l) => l.includes('"reason":"gateway_replayed"')))
+  })
+
+  it('a connect refused for its token alone is released: a replay is judged again', async () => {
+    const f = await appFixture({ gatewaySecret: SECRET })
+    const call = signedEvent(f, f.connectEvent({ token: 'not-a-token' }))
+    assert.equal((await f.core.handle(call)).status, 401)
+    assert.equal((await f.core.handle(call)).status, 401)
+    assert.ok(!f.logs.some((l) => l.includes('"reason":"gateway_replayed"')))
+  })
+
   it('a refused connect replayed is refused again; an accepted one is a replay (403)', async () => {
     const f = await appFixture({ gatewaySecret: SECRET, allowedHosts: ['app.internal:8000'] })
     const refused = f.connectEvent({ origin: 'https://evil.example' })
