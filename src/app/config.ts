@@ -206,6 +206,11 @@ function storeOption(value: unknown): Store {
   if (!hasMethods(value, STORE_METHODS)) {
     invalidOption('store', `a Store with the methods ${STORE_METHODS.join(', ')}`, value)
   }
+  // `shared` picks the replay-check default; a missing or non-boolean value would silently
+  // turn the shared check off for a store that may be shared. The store must say.
+  if (typeof (value as { shared?: unknown }).shared !== 'boolean') {
+    invalidOption('store', 'a Store with `shared: true` or `shared: false`', value)
+  }
   return value as Store
 }
 
@@ -332,8 +337,12 @@ export function resolveAppConfig(options: AppOptions): AppConfig {
   const sharedReplayCheck = booleanOption(
     'sharedReplayCheck',
     o.sharedReplayCheck,
-    store.shared === true,
+    store.shared,
   )
+  // Without it every signed message would fail with a TypeError (a 500) at its first claim.
+  if (sharedReplayCheck && typeof store.claimNonce !== 'function') {
+    conflict('`sharedReplayCheck` needs a store with `claimNonce` (or set it to false).')
+  }
   const requireOrigin = booleanOption('requireOrigin', o.requireOrigin, false)
   const allowedOrigins = stringArrayOption('allowedOrigins', o.allowedOrigins, [])!
   const allowedHosts = stringArrayOption('allowedHosts', o.allowedHosts, undefined)

@@ -183,7 +183,9 @@ export interface AppOptions {
    * (the in-memory replay cache only sees its own process). Default: on when the store is
    * shared (`store.shared`: PostgreSQL, Redis), off otherwise. Costs one store call per
    * signed message and `$disconnect`, run alongside the session read; a `$connect` with a
-   * token needs none (its single-use token refuses a replay anywhere).
+   * token needs none (its single-use token refuses a replay anywhere). A custom store must
+   * set `shared` to a boolean (otherwise `ERR_INVALID_OPTION`) and, when this resolves on,
+   * implement `claimNonce` (otherwise `ERR_OPTION_CONFLICT` at construction).
    */
   readonly sharedReplayCheck?: boolean
   /** Authorise a channel for a user, at connect and on channel changes. */

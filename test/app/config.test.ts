@@ -59,4 +59,41 @@ describe('resolveAppConfig', () => {
     }
     assert.equal(createApp({ ...base, appId: 'chat' }).tokens.appId, 'chat')
   })
+
+  test('a store must say whether it is shared (a boolean), and a shared replay check needs claimNonce', () => {
+    const memory = createMemoryStore()
+    for (const shared of [undefined, 'yes', 1, null]) {
+      const store = { ...memory, shared } as unknown as typeof memory
+      assert.throws(
+        () => resolveAppConfig({ ...base, store }),
+        (e) => isGatehouseError(e, 'ERR_INVALID_OPTION') && /shared/.test(e.message),
+        String(shared),
+      )
+    }
+    // A custom shared store without claimNonce: refused at construction, not a 500 per message.
+    const { claimNonce: _dropped, ...rest } = memory
+    const noNonce = { ...rest, shared: true } as unknown as typeof memory
+    assert.throws(
+      () => resolveAppConfig({ ...base, store: noNonce }),
+      (e) => isGatehouseError(e, 'ERR_OPTION_CONFLICT') && /claimNonce/.test(e.message),
+    )
+    assert.throws(
+      () =>
+        resolveAppConfig({
+          ...base,
+          store: { ...noNonce, shared: false },
+          sharedReplayCheck: true,
+        }),
+      (e) => isGatehouseError(e, 'ERR_OPTION_CONFLICT') && /claimNonce/.test(e.message),
+    )
+    // Without the shared check it is not needed.
+    assert.equal(
+      resolveAppConfig({ ...base, store: noNonce, sharedReplayCheck: false }).sharedReplayCheck,
+      false,
+    )
+    assert.equal(
+      resolveAppConfig({ ...base, store: { ...memory, shared: true } }).sharedReplayCheck,
+      true,
+    )
+  })
 })
