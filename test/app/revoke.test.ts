@@ -115,8 +115,8 @@ describe('revocation without a connections port (HTTP integration, no pushes)', 
   async function portless() {
     const spy = spyStore(createMemoryStore())
     const f = await appFixture(
-      { connections: undefined, handlers: { ping: () => ({ type: 'pong' }) } },
-      { store: spy.store },
+      { handlers: { ping: () => ({ type: 'pong' }) } },
+      { store: spy.store, portless: true },
     )
     return { ...f, spy }
   }

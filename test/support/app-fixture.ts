@@ -63,7 +63,8 @@ export function newConnectionId(): string {
 
 export async function appFixture(
   overrides: Partial<AppOptions> = {},
-  options: { store?: Store } = {},
+  /** `portless`: no connections port (an HTTP integration that never pushes). */
+  options: { store?: Store; portless?: boolean } = {},
 ) {
   const clock = manualClock()
   const store = options.store ?? createMemoryStore()
@@ -84,7 +85,7 @@ export async function appFixture(
       : {}
   const inner = createApp({
     store,
-    connections,
+    ...(options.portless ? {} : { connections }),
     clock,
     logger,
     allowedOrigins: [ORIGIN, 'http://localhost:3000'],
