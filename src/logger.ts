@@ -57,7 +57,13 @@ export const SENSITIVE_FIELDS: ReadonlySet<string> = new Set([
   'x-gatehouse-secret',
   'x-amz-security-token',
   'secret',
+  'staticsecret',
+  'gatewaysecret',
   'secretaccesskey',
+  // AWS credentials: the STS session token is a bearer secret; a key id is not, but it
+  // names the key and costs nothing to hide.
+  'sessiontoken',
+  'accesskeyid',
   'password',
   'sessionid',
   'sessionid_hash',
@@ -80,14 +86,26 @@ const MAX_DEPTH = 8
  * ```
  */
 export function redactFields(value: unknown, depth = 0): unknown {
-  if (typeof value === 'string') return mayHoldQueryToken(value) ? redactUrl(value) : value
+  return walk(value, depth, DEFAULT_REDACTION)
+}
+
+/** What a walk censors: field names and query parameter names, both lower-case. */
+interface Redaction {
+  readonly fields: ReadonlySet<string>
+  readonly params: ReadonlySet<string>
+  /** Parameters beyond the defaults: every `name=value` string is then scanned. */
+  readonly customParams: boolean
+}
+
+function walk(value: unknown, depth: number, r: Redaction): unknown {
+  if (typeof value === 'string') return mayHoldQueryToken(value, r) ? scrubQuery(value, r) : value
   if (value === null || typeof value !== 'object') return value
   if (depth >= MAX_DEPTH) return '[…]'
-  if (Array.isArray(value)) return value.map((v) => redactFields(v, depth + 1))
-  if (value instanceof Error) return redactError(value, depth)
+  if (Array.isArray(value)) return value.map((v) => walk(v, depth + 1, r))
+  if (value instanceof Error) return redactError(value, depth, r)
   const out: Record<string, unknown> = {}
   for (const [key, v] of Object.entries(value)) {
-    out[key] = isSensitiveName(key) ? CENSOR : redactFields(v, depth + 1)
+    out[key] = isSensitiveName(key, r) ? CENSOR : walk(v, depth + 1, r)
   }
   return out
 }
@@ -97,26 +115,87 @@ export function redactFields(value: unknown, depth = 0): unknown {
  * own, non-enumerable properties that a plain copy drops, which left `"err":{}` on every
  * failure line), the rest of its own fields walked like any object, secrets redacted.
  */
-function redactError(err: Error, depth: number): Record<string, unknown> {
+function redactError(err: Error, depth: number, r: Redaction): Record<string, unknown> {
   const out: Record<string, unknown> = {
     type: err.name,
-    message: redactFields(err.message, depth + 1),
+    message: walk(err.message, depth + 1, r),
   }
   for (const [key, v] of Object.entries(err)) {
-    out[key] = isSensitiveName(key) ? CENSOR : redactFields(v, depth + 1)
+    out[key] = isSensitiveName(key, r) ? CENSOR : walk(v, depth + 1, r)
   }
-  if (typeof err.stack === 'string') out.stack = redactFields(err.stack, depth + 1)
-  if (err.cause !== undefined) out.cause = redactFields(err.cause, depth + 1)
-  if (err instanceof AggregateError) out.errors = redactFields(err.errors, depth + 1)
+  if (typeof err.stack === 'string') out.stack = walk(err.stack, depth + 1, r)
+  if (err.cause !== undefined) out.cause = walk(err.cause, depth + 1, r)
+  if (err instanceof AggregateError) out.errors = walk(err.errors, depth + 1, r)
   return out
+}
+
+/**
+ * A redactor that also censors an app's own credential names (a custom `csrfHeaderName`,
+ * `csrfCookieName` or `tokenQueryParam`): as field names, and `queryParams` also inside
+ * any `name=value` string. Names are compared lower-cased and percent-decoded.
+ *
+ * @example
+ * ```ts
+ * const redact = createRedactor({ fields: ['x-my-csrf'], queryParams: ['t'] })
+ * redact({ headers: { 'X-My-Csrf': 'abc' }, url: '/ws?t=tok' })
+ * // { headers: { 'X-My-Csrf': '[redacted]' }, url: '/ws?t=[redacted]' }
+ * ```
+ */
+export function createRedactor(
+  extra: { readonly fields?: Iterable<string>; readonly queryParams?: Iterable<string> } = {},
+): (value: unknown) => unknown {
+  const r = extendRedaction(extra)
+  return (value) => walk(value, 0, r)
+}
+
+function extendRedaction(extra: {
+  readonly fields?: Iterable<string>
+  readonly queryParams?: Iterable<string>
+}): Redaction {
+  const params = new Set(TOKEN_PARAMS)
+  for (const p of extra.queryParams ?? []) params.add(p.toLowerCase())
+  const fields = new Set(SENSITIVE_FIELDS)
+  for (const f of extra.fields ?? []) fields.add(f.toLowerCase())
+  for (const p of params) fields.add(p)
+  return { fields, params, customParams: params.size > TOKEN_PARAMS.size }
+}
+
+/**
+ * `logger` with an app's own credential names censored too (see {@link createRedactor}),
+ * before its own redaction runs. Returns `logger` itself when every name is a default.
+ *
+ * @example
+ * ```ts
+ * const logger = withRedaction(createLogger(), { fields: ['x-my-csrf'], queryParams: ['t'] })
+ * logger.info({ url: '/ws?t=tok' }) // …"url":"/ws?t=[redacted]"…
+ * ```
+ */
+export function withRedaction(
+  logger: Logger,
+  extra: { readonly fields?: Iterable<string>; readonly queryParams?: Iterable<string> },
+): Logger {
+  const r = extendRedaction(extra)
+  if (r.fields.size === SENSITIVE_FIELDS.size && !r.customParams) {
+    return logger
+  }
+  const wrap =
+    (fn: LogFn): LogFn =>
+    (fields, msg) =>
+      fn(walk(fields, 0, r) as Record<string, unknown>, msg)
+  return {
+    debug: wrap(logger.debug.bind(logger)),
+    info: wrap(logger.info.bind(logger)),
+    warn: wrap(logger.warn.bind(logger)),
+    error: wrap(logger.error.bind(logger)),
+  }
 }
 
 /**
  * True when a field or parameter name is sensitive once percent-decoded and lower-cased:
  * a query parser decodes `ws%5Ftoken` to `ws_token`, so the log must see the same name.
  */
-function isSensitiveName(name: string): boolean {
-  return SENSITIVE_FIELDS.has(decodeName(name).toLowerCase())
+function isSensitiveName(name: string, r: Redaction): boolean {
+  return r.fields.has(decodeName(name).toLowerCase())
 }
 
 /**
@@ -137,8 +216,8 @@ function decodeName(name: string): string {
 }
 
 /** Cheap pre-test of a string before the query scan: a parameter, and a token or an escape. */
-function mayHoldQueryToken(value: string): boolean {
-  return value.includes('=') && (value.includes('%') || /token/i.test(value))
+function mayHoldQueryToken(value: string, r: Redaction): boolean {
+  return value.includes('=') && (r.customParams || value.includes('%') || /token/i.test(value))
 }
 
 /**
@@ -171,6 +250,11 @@ export function createLogger(
 const QUERY_PARAM = /(^|[?&;\s])([^=&#?;\s]*)=([^&#;\s]*)/g
 /** Parameter names whose values are credentials, compared decoded and lower-cased. */
 const TOKEN_PARAMS: ReadonlySet<string> = new Set(['ws_token', 'token'])
+const DEFAULT_REDACTION: Redaction = {
+  fields: SENSITIVE_FIELDS,
+  params: TOKEN_PARAMS,
+  customParams: false,
+}
 
 /**
  * A URL or query string with the value of every `ws_token` (or `token`) parameter replaced,
@@ -184,8 +268,12 @@ const TOKEN_PARAMS: ReadonlySet<string> = new Set(['ws_token', 'token'])
  * ```
  */
 export function redactUrl(url: string): string {
+  return scrubQuery(url, DEFAULT_REDACTION)
+}
+
+function scrubQuery(url: string, r: Redaction): string {
   return url.replace(QUERY_PARAM, (whole, sep: string, name: string) =>
-    TOKEN_PARAMS.has(decodeName(name).toLowerCase()) ? `${sep}${name}=${CENSOR}` : whole,
+    r.params.has(decodeName(name).toLowerCase()) ? `${sep}${name}=${CENSOR}` : whole,
   )
 }
 

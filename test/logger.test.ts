@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { createLogger, logSafe, redactUrl } from '../src/logger.ts'
+import { createLogger, logSafe, redactFields, redactUrl } from '../src/logger.ts'
 import { appFixture, SID } from './support/app-fixture.ts'
 
 function capture() {
@@ -32,6 +32,45 @@ describe('logger', () => {
       assert.ok(!line.includes(secret), secret)
     }
     assert.ok(line.includes('[redacted]'))
+  })
+
+  test('the static secret, the gateway secret and AWS credentials are censored', () => {
+    const out = JSON.stringify(
+      redactFields({
+        event: { transport: { staticSecret: 'S3CRET' } },
+        options: { gatewaySecret: 'GW-SECRET' },
+        credentials: { accessKeyId: 'AKIAKEYID', secretAccessKey: 'SAK', sessionToken: 'STS' },
+      }),
+    )
+    for (const secret of ['S3CRET', 'GW-SECRET', 'AKIAKEYID', 'SAK', 'STS']) {
+      assert.ok(!out.includes(secret), secret)
+    }
+    assert.ok(out.includes('"staticSecret":"[redacted]"'))
+  })
+
+  test('an app’s custom CSRF header and cookie and token parameter are censored in its log lines', async () => {
+    // A check that fails with the request's details in its error: the app logs the error.
+    const f = await appFixture({
+      tokenQueryParam: 'tk',
+      csrfHeaderName: 'x-my-csrf',
+      csrfCookieName: 'my_csrf',
+      connectChecks: [
+        () => {
+          throw Object.assign(new Error('lookup failed for /ws?channel=lobby&tk=SECRETTOKEN'), {
+            request: { headers: { 'X-My-Csrf': 'CSRFVALUE' }, cookies: { my_csrf: 'COOKIEVAL' } },
+          })
+        },
+      ],
+    })
+    const token = await f.issue('alice')
+    const response = await f.app.handle(f.connectEvent({ rawQuery: `channel=lobby&tk=${token}` }))
+    assert.equal(response.status, 500)
+    const text = f.logs.join('')
+    assert.ok(text.includes('"event":"internal_error"'), 'the error was logged')
+    for (const secret of ['SECRETTOKEN', 'CSRFVALUE', 'COOKIEVAL']) {
+      assert.ok(!text.includes(secret), secret)
+    }
+    assert.ok(text.includes('channel=lobby'), 'the rest stays readable')
   })
 
   test('a whole GatewayEvent or a URL logged by a hook never shows the token, cookie or CSRF value', async () => {

@@ -14,7 +14,7 @@ import { GatehouseError } from '../errors.ts'
 import type { GatewayEvent } from '../events/event.ts'
 import { HTTP_TOKEN } from '../events/headers.ts'
 import { createOriginCheck, type OriginCheck } from '../http/origin.ts'
-import { type Logger, silentLogger } from '../logger.ts'
+import { type Logger, silentLogger, withRedaction } from '../logger.ts'
 import type { Connections } from '../push/connections.ts'
 import type { SessionRecord, Store } from '../store/store.ts'
 import { checkAppId } from '../tokens/app-id.ts'
@@ -334,11 +334,7 @@ export function resolveAppConfig(options: AppOptions): AppConfig {
     conflict('`hmacOnly` needs `gatewaySecret`: without a secret no call can be signed.')
   }
   // On a shared store (PostgreSQL, Redis) another app process may receive a replay.
-  const sharedReplayCheck = booleanOption(
-    'sharedReplayCheck',
-    o.sharedReplayCheck,
-    store.shared,
-  )
+  const sharedReplayCheck = booleanOption('sharedReplayCheck', o.sharedReplayCheck, store.shared)
   // Without it every signed message would fail with a TypeError (a 500) at its first claim.
   if (sharedReplayCheck && typeof store.claimNonce !== 'function') {
     conflict('`sharedReplayCheck` needs a store with `claimNonce` (or set it to false).')
@@ -421,7 +417,11 @@ export function resolveAppConfig(options: AppOptions): AppConfig {
     csrfHeaderName,
     gatewaySecret,
     clock: clockOption(o.clock),
-    logger: loggerOption(o.logger),
+    // The app's own credential names are censored in its log lines like the defaults.
+    logger: withRedaction(loggerOption(o.logger), {
+      fields: [csrfHeaderName, csrfCookieName],
+      queryParams: [tokenQueryParam],
+    }),
     allowedOrigins,
     allowedHosts,
     requiredHeaders: Object.freeze(requiredHeaders),
