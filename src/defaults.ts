@@ -65,6 +65,13 @@ export const DEFAULTS = Object.freeze({
   replayCacheSize: 100_000,
   /** Of those, at most this many from one client IP (IPv6 per /64). */
   replayCachePerSource: 10_000,
+  /**
+   * Every this many `claimNonce` calls, a SQL store also deletes expired nonce rows (at most
+   * `nonceSweepBatch`), so the table stays bounded without a cleanup job.
+   */
+  nonceSweepEveryClaims: 100,
+  /** Expired nonce rows one sweep deletes at most (more than the claims between sweeps). */
+  nonceSweepBatch: 500,
   /** Channel names: letters, digits, `_` and `-`, 1 to 128 characters. */
   channelPattern: /^[A-Za-z0-9_-]{1,128}$/,
   /** Connection ids as AWS issues them (URL-safe base64 plus `=`). */

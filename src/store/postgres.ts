@@ -11,6 +11,7 @@
  * an application's own `sessions` table.
  */
 import type { Pool, PoolConfig } from 'pg'
+import { DEFAULTS } from '../defaults.ts'
 import { GatehouseError } from '../errors.ts'
 import {
   ALLOWED,
@@ -262,7 +263,20 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
     claimNonce: `INSERT INTO ${s}.nonces AS n (key, expires_at) VALUES ($1, $2)
       ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE n.expires_at <= $3
       RETURNING 1 AS claimed`,
+    // The same claim, in the same round trip, with a bounded delete of expired rows: without
+    // it nothing but cleanup removes them, and the shared check (on by default here) writes
+    // a row per signed message. The claimed key is left out of the delete, so one statement
+    // never both deletes and upserts a row.
+    claimNonceAndSweep: `WITH swept AS (
+        DELETE FROM ${s}.nonces WHERE ctid IN (
+          SELECT ctid FROM ${s}.nonces WHERE expires_at < $3 AND key <> $1 LIMIT ${DEFAULTS.nonceSweepBatch}
+        )
+      )
+      INSERT INTO ${s}.nonces AS n (key, expires_at) VALUES ($1, $2)
+      ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE n.expires_at <= $3
+      RETURNING 1 AS claimed`,
   }
+  let claims = 0
 
   // One statement per shape of call (which keys charge), built once and reused.
   const hitSql = new Map<string, string>()
@@ -456,7 +470,9 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
     claimNonce: (key: string, expiresAt: number, now: number) =>
       run('claimNonce', async () => {
         validateNonce(key, expiresAt, now)
-        const { rows } = await db.query(sql.claimNonce, [key, expiresAt, now])
+        const sweep = ++claims % DEFAULTS.nonceSweepEveryClaims === 0
+        const text = sweep ? sql.claimNonceAndSweep : sql.claimNonce
+        const { rows } = await db.query(text, [key, expiresAt, now])
         return rows.length > 0
       }),
 

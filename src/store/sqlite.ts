@@ -15,6 +15,7 @@ import { dirname } from 'node:path'
 // Types only: `node:sqlite` itself is loaded by `openSqliteStore`, so importing `gatehouse` for
 // another store never loads it (on Node 22 loading it prints an ExperimentalWarning).
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
+import { DEFAULTS } from '../defaults.ts'
 import { GatehouseError } from '../errors.ts'
 import {
   advanceCounts,
@@ -234,7 +235,15 @@ function sqliteStore(db: DatabaseSync): Store {
        RETURNING 1 AS claimed`,
     ),
     cleanNonces: q('DELETE FROM nonces WHERE expires_at < ?'),
+    // Every Nth claim: a bounded delete of expired rows, so the table stays bounded without
+    // a cleanup job (the claimed key is left alone: its upsert runs next).
+    sweepNonces: q(
+      `DELETE FROM nonces WHERE key IN (
+         SELECT key FROM nonces WHERE expires_at < ?1 AND key <> ?2 LIMIT ${DEFAULTS.nonceSweepBatch}
+       )`,
+    ),
   }
+  let claims = 0
 
   // Every call: run synchronously, surface any SQLite failure as ERR_STORE_UNAVAILABLE.
   function run<T>(op: string, body: () => T): Promise<T> {
@@ -417,6 +426,7 @@ function sqliteStore(db: DatabaseSync): Store {
     claimNonce: (key: string, expiresAt: number, now: number) =>
       run('claimNonce', () => {
         validateNonce(key, expiresAt, now)
+        if (++claims % DEFAULTS.nonceSweepEveryClaims === 0) st.sweepNonces.run(now, key)
         return st.claimNonce.get(key, expiresAt, now) !== undefined
       }),
 

@@ -279,5 +279,30 @@ if (found === null) {
       // @ts-expect-error neither pool nor connectionString
       await assert.rejects(createPostgresStore({}), invalid)
     })
+
+    test('claims across a moving clock keep the nonces table bounded without cleanup', async () => {
+      const schema = fresh()
+      const store = await createPostgresStore({ pool, schema })
+      // 1 000 claims 10 ms apart, each held 300 ms: about 30 are live at any time.
+      const claims = 1_000
+      let now = T0
+      for (let i = 0; i < claims; i++) {
+        now = T0 + i * 10
+        assert.equal(await store.claimNonce(`sig:${i}`, now + 300, now), true)
+      }
+      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}".nonces`)
+      const live = await pool.query(
+        `SELECT count(*)::int AS n FROM "${schema}".nonces WHERE expires_at >= $1`,
+        [now],
+      )
+      assert.ok(live.rows[0].n >= 30, 'live claims are kept')
+      assert.ok(
+        rows[0].n <= 31 + DEFAULTS.nonceSweepEveryClaims,
+        `bounded by the live claims plus one sweep interval (${rows[0].n} rows)`,
+      )
+      // A held key is still refused after sweeps ran.
+      assert.equal(await store.claimNonce(`sig:${claims - 1}`, now + 300, now), false)
+      await store.close()
+    })
   })
 }

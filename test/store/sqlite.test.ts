@@ -266,4 +266,28 @@ describe('sqlite store', () => {
     await store.close()
     await assert.rejects(openSqliteStore({ path: join(blocker, 'x.db') }), unavailable)
   })
+
+  test('claims across a moving clock keep the nonces table bounded without cleanup', async () => {
+    const path = freshPath()
+    const store = await openSqliteStore({ path })
+    // 1 000 claims 10 ms apart, each held 300 ms: about 30 are live at any time.
+    const claims = 1_000
+    let now = T0
+    for (let i = 0; i < claims; i++) {
+      now = T0 + i * 10
+      assert.equal(await store.claimNonce(`sig:${i}`, now + 300, now), true)
+    }
+    await store.close()
+    const db = new DatabaseSync(path)
+    const count = (sql: string, ...args: number[]) =>
+      Number((db.prepare(sql).get(...args) as { n: number }).n)
+    const rows = count('SELECT count(*) AS n FROM nonces')
+    const live = count('SELECT count(*) AS n FROM nonces WHERE expires_at >= ?', now)
+    db.close()
+    assert.ok(live >= 30, 'live claims are kept')
+    assert.ok(
+      rows <= 31 + DEFAULTS.nonceSweepEveryClaims,
+      `bounded by the live claims plus one sweep interval (${rows} rows)`,
+    )
+  })
 })
