@@ -37,7 +37,10 @@ export interface AwsConnectionsOptions {
    */
   readonly endpoint?: string
   readonly region: string
-  /** Credentials for the built client; default: the SDK's default chain. */
+  /**
+   * Credentials for the built client, copied and checked at construction (later changes to
+   * the object have no effect); default: the SDK's default chain.
+   */
   readonly credentials?: AwsCredentials
   /**
    * A ready client (a test double, a custom HTTP handler). Build it with `maxAttempts: 1`:
@@ -178,6 +181,32 @@ export function learnAwsEndpoint(connections: Connections, event: AwsEventContex
   learners.get(connections)?.(event)
 }
 
+/** A frozen copy of static credentials, or undefined for the SDK's default chain. */
+function credentialsOption(value: unknown): AwsCredentials | undefined {
+  if (value === undefined) return undefined
+  const bad = (why: string): never => {
+    throw new GatehouseError('ERR_INVALID_OPTION', `\`credentials\` ${why}.`)
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return bad('must be an object with accessKeyId and secretAccessKey')
+  }
+  // Only the three fields are copied. Other keys are left behind rather than refused: AWS
+  // credential objects carry more (`expiration`, `accountId`, and the SDK's own `$source`,
+  // which it writes into the object it is given).
+  const v = value as Record<string, unknown>
+  const nonEmpty = (x: unknown): x is string => typeof x === 'string' && x !== ''
+  if (!nonEmpty(v.accessKeyId)) bad('needs a non-empty string accessKeyId')
+  if (!nonEmpty(v.secretAccessKey)) bad('needs a non-empty string secretAccessKey')
+  if (v.sessionToken !== undefined && !nonEmpty(v.sessionToken)) {
+    bad('sessionToken must be a non-empty string when given')
+  }
+  return Object.freeze({
+    accessKeyId: v.accessKeyId as string,
+    secretAccessKey: v.secretAccessKey as string,
+    ...(v.sessionToken === undefined ? {} : { sessionToken: v.sessionToken as string }),
+  })
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
@@ -203,7 +232,10 @@ export function createAwsConnections(options: AwsConnectionsOptions): Connection
       )
     }
   }
-  const { region, credentials, client: given } = options
+  const { region, client: given } = options
+  // Copied and checked now: the SDK client is built at the first push, and reading the
+  // caller's object then would use whatever it holds by that time (or fail far from here).
+  const credentials = credentialsOption(options.credentials)
   let endpoint = options.endpoint
   if (
     endpoint !== undefined &&

@@ -58,6 +58,37 @@ describe('createAwsConnections with the real SDK client', () => {
     assert.deepEqual(memory.received('m2='), ['{"t":1}'])
   })
 
+  it('credentials are copied at construction: changing the caller’s object later has no effect', async () => {
+    const creds = { ...CREDS }
+    const c = createAwsConnections({ endpoint: url, region: 'eu-west-1', credentials: creds })
+    creds.secretAccessKey = 'changed-after-construction'
+    memory.open('cc=')
+    assert.equal(await c.post('cc=', 'x'), true)
+    assert.deepEqual(memory.received('cc='), ['x'])
+  })
+
+  it('malformed credentials are refused at construction', () => {
+    for (const credentials of [
+      'AKID:secret',
+      null,
+      [],
+      { accessKeyId: 'AKID' },
+      { accessKeyId: '', secretAccessKey: 's' },
+      { accessKeyId: 'AKID', secretAccessKey: 's', sessionToken: 7 },
+    ]) {
+      assert.throws(
+        () =>
+          createAwsConnections({
+            endpoint: url,
+            region: 'eu-west-1',
+            credentials: credentials as never,
+          }),
+        (err) => isGatehouseError(err, 'ERR_INVALID_OPTION') && /credentials/.test(err.message),
+        JSON.stringify(credentials),
+      )
+    }
+  })
+
   it('a forbidden call (bad key) is ERR_INTEGRATION_FAILED, not gone', async () => {
     const client = new ApiGatewayManagementApiClient({
       endpoint: url,
