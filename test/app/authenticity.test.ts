@@ -118,15 +118,14 @@ describe('replay cache under a flood of anonymous signed $connects', () => {
   it('a connect refused for its rate stays remembered: replayed once the limit clears, it is refused', async () => {
     const f = await appFixture({
       gatewaySecret: SECRET,
-      connectLimitPerIp: 1,
+      connectLimitPerUser: 1,
       connectWindowMs: 10_000,
     })
+    // Both tokens first: the token endpoint refuses while the user's connect budget is spent.
+    const second = await f.issue('alice', SID.alice2)
     const first = signedEvent(f, f.connectEvent({ token: await f.issue('alice') }))
     assert.equal((await f.core.handle(first)).status, 200)
-    const limited = signedEvent(
-      f,
-      f.connectEvent({ token: await f.issue('alice', SID.alice2), sid: SID.alice2 }),
-    )
+    const limited = signedEvent(f, f.connectEvent({ token: second, sid: SID.alice2 }))
     assert.equal((await f.core.handle(limited)).status, 429)
     // The rate window clears while the signature is still inside its own window.
     f.clock.advance(11_000)
