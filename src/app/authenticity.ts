@@ -17,7 +17,11 @@
 
 import { DEFAULTS } from '../defaults.ts'
 import type { GatewayEvent } from '../events/event.ts'
-import { createSignatureVerifier, verifyStaticSecret } from '../events/signing.ts'
+import {
+  createSignatureVerifier,
+  staticSecretValue,
+  verifyStaticSecret,
+} from '../events/signing.ts'
 import { type Rejection, reject } from '../http/refusal.ts'
 import type { Store } from '../store/store.ts'
 import type { AppConfig } from './config.ts'
@@ -60,6 +64,8 @@ export function createAuthenticity(config: AppConfig, store: Store): Authenticit
     secret === undefined
       ? undefined
       : createSignatureVerifier({ secret, clock: config.clock, windowMs })
+  // The static header carries a value derived from the secret, not the secret (the HMAC key).
+  const staticValue = secret === undefined ? undefined : staticSecretValue(secret)
   return {
     check(event) {
       const transport = event.transport
@@ -71,7 +77,7 @@ export function createAuthenticity(config: AppConfig, store: Store): Authenticit
         // The static header is a fixed string: whoever saw it once can send it forever.
         // An app behind the bundled gateway only (HMAC) refuses it outright.
         if (config.hmacOnly) return reject(403, 'gateway_static_refused')
-        return verifyStaticSecret(transport.staticSecret, secret)
+        return verifyStaticSecret(transport.staticSecret, staticValue as string)
           ? undefined
           : reject(403, 'gateway_signature')
       }

@@ -14,7 +14,7 @@
  */
 import { CONTEXT_HEADERS } from '../events/context-headers.ts'
 import { integrationUrlFor } from '../events/integration-request.ts'
-import { STATIC_SECRET_HEADER } from '../events/signing.ts'
+import { STATIC_SECRET_HEADER, staticSecretValue } from '../events/signing.ts'
 import { type AwsProvisionConfig, OWNER_TAG } from './config.ts'
 
 /** An integration and the route that targets it. */
@@ -194,8 +194,10 @@ export function httpRequestParameters(routeKey: string, secret: string): Record<
   const h = (name: string) => `integration.request.header.${name}`
   const params: Record<string, string> = {
     [h('connectionId')]: 'context.connectionId',
-    // A static value is a single-quoted literal in a request parameter mapping.
-    [h(STATIC_SECRET_HEADER)]: `'${secret}'`,
+    // A static value is a single-quoted literal in a request parameter mapping. It is
+    // readable with apigateway:GET, so it is a value derived from the secret, never the
+    // secret (the HMAC key is derived separately).
+    [h(STATIC_SECRET_HEADER)]: `'${staticSecretValue(secret)}'`,
     [h(CONTEXT_HEADERS.requestId)]: 'context.requestId',
     [h(CONTEXT_HEADERS.connectedAt)]: 'context.connectedAt',
     [h(CONTEXT_HEADERS.stage)]: 'context.stage',

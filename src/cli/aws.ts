@@ -42,7 +42,7 @@ Options:
   --config <file>          JSON, or a .ts/.js module whose default export is the config
   --name <name>            the API name (else the config's "name")
   --integration <url>      HTTP_PROXY to the app: <url>connect, <url>disconnect, <url>default…
-                           The secret header is read from $GATEHOUSE_SECRET (see secretEnv)
+                           The secret header is derived from $GATEHOUSE_SECRET (see secretEnv)
   --lambda <function-arn>  AWS_PROXY to one Lambda function for every route
   --stage <name>           the stage (default production)
   --region <region>        the AWS region (default: AWS_REGION or the SDK's profile chain)

@@ -126,7 +126,7 @@ export function signEvent(parts: SignedParts, secret: string): EventSignature {
     throw new GatehouseError('ERR_INVALID_EVENT', 'Cannot sign a field that holds a line break')
   }
   const ts = String(timestamp)
-  return { timestamp: ts, signature: hmacHex(secret, canonical(ts, parts)) }
+  return { timestamp: ts, signature: hmacHex(hmacKeyOf(secret), canonical(ts, parts)) }
 }
 
 /**
@@ -264,6 +264,8 @@ interface SourceShare {
 export function createSignatureVerifier(options: SignatureVerifierOptions): SignatureVerifier {
   const { secret } = options
   assertSecret(secret)
+  // The HMAC key is derived from the secret, never the secret itself (see staticSecretValue).
+  const key = createHmac('sha256', secret).update(HMAC_LABEL, 'utf8').digest()
   const windowMs = options.windowMs ?? DEFAULTS.signatureWindowMs
   const maxSize = options.replayCacheSize ?? DEFAULTS.replayCacheSize
   const maxPerSource = options.replayCachePerSource ?? DEFAULTS.replayCachePerSource
@@ -350,7 +352,7 @@ export function createSignatureVerifier(options: SignatureVerifierOptions): Sign
         body: event.body,
       }
       if (!signable(parts)) return 'bad'
-      const expected = Buffer.from(hmacHex(secret, canonical(timestamp, parts)), 'hex')
+      const expected = Buffer.from(hmacHex(key, canonical(timestamp, parts)), 'hex')
       const presented = Buffer.from(signature, 'hex')
       // Both are 32 bytes once the pattern matched; the length check keeps timingSafeEqual
       // from ever throwing should that change.
@@ -440,8 +442,41 @@ function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex')
 }
 
-function hmacHex(secret: string, data: string): string {
-  return createHmac('sha256', secret).update(data, 'utf8').digest('hex')
+function hmacHex(key: Buffer, data: string): string {
+  return createHmac('sha256', key).update(data, 'utf8').digest('hex')
+}
+
+/** Labels of the two keys derived from one gateway secret (see {@link staticSecretValue}). */
+const STATIC_LABEL = 'gatehouse static v1'
+const HMAC_LABEL = 'gatehouse hmac v2'
+
+// The gateway signs every call with one secret: derive its key once, not per call.
+let lastSecret: string | undefined
+let lastKey: Buffer | undefined
+/** The HMAC key of a gateway secret: `HMAC-SHA256(secret, "gatehouse hmac v2")`. */
+function hmacKeyOf(secret: string): Buffer {
+  if (secret !== lastSecret || lastKey === undefined) {
+    lastKey = createHmac('sha256', secret).update(HMAC_LABEL, 'utf8').digest()
+    lastSecret = secret
+  }
+  return lastKey
+}
+
+/**
+ * The value of the static `x-gatehouse-secret` header for a gateway secret:
+ * `hex(HMAC-SHA256(secret, "gatehouse static v1"))`. The static value is visible to anyone
+ * who can read the AWS integration (`apigateway:GET`); it is not the HMAC key (derived
+ * separately), so a leaked static value cannot forge signed calls, and an `hmacOnly` app
+ * refuses it outright.
+ *
+ * @example
+ * ```ts
+ * staticSecretValue(process.env.GATEHOUSE_SECRET!) // '3f1c…' (64 hex characters)
+ * ```
+ */
+export function staticSecretValue(secret: string): string {
+  assertSecret(secret)
+  return createHmac('sha256', secret).update(STATIC_LABEL, 'utf8').digest('hex')
 }
 
 function assertSecret(secret: string): void {

@@ -5,6 +5,7 @@
  * them and handed to `app.fetch` in process (no sockets), so the full flood stays fast.
  */
 import assert from 'node:assert/strict'
+import { createHash, createHmac } from 'node:crypto'
 import { describe, it } from 'node:test'
 import { resolveAppConfig } from '../../src/app/config.ts'
 import { createApp } from '../../src/app/create-app.ts'
@@ -12,7 +13,12 @@ import type { AppOptions } from '../../src/app/types.ts'
 import { isGatehouseError } from '../../src/errors.ts'
 import type { GatewayEvent } from '../../src/events/event.ts'
 import { integrationUrlFor, toIntegrationRequest } from '../../src/events/integration-request.ts'
-import { hashSignedHeaders, STATIC_SECRET_HEADER, signEvent } from '../../src/events/signing.ts'
+import {
+  hashSignedHeaders,
+  STATIC_SECRET_HEADER,
+  signEvent,
+  staticSecretValue,
+} from '../../src/events/signing.ts'
 import { silentLogger } from '../../src/logger.ts'
 import { createMemoryStore } from '../../src/store/memory.ts'
 import type { Store } from '../../src/store/store.ts'
@@ -270,6 +276,37 @@ describe('replays to another app process (shared store)', () => {
   })
 })
 
+/** The canonical string the gateway signs (docs/gateway.md), rebuilt as an attacker would. */
+function canonicalOf(p: {
+  timestamp: number
+  requestId: string
+  connectionId: string
+  routeKey: string
+  sourceIp: string
+  method: string
+  path: string
+  rawQuery: string
+  headersHash: string
+  body: string | undefined
+}): string {
+  const bodyHash = createHash('sha256')
+    .update(p.body ?? '', 'utf8')
+    .digest('hex')
+  return [
+    'v2',
+    String(p.timestamp),
+    p.requestId,
+    p.connectionId,
+    p.routeKey,
+    p.sourceIp,
+    p.method,
+    p.path,
+    p.rawQuery,
+    p.headersHash,
+    bodyHash,
+  ].join('\n')
+}
+
 describe('hmacOnly', () => {
   function staticSecretRequest(f: Fixture, event: GatewayEvent, secret: string): Request {
     const built = toIntegrationRequest(event, {
@@ -292,12 +329,53 @@ describe('hmacOnly', () => {
     const lax = await appFixture({ gatewaySecret: SECRET })
     for (const f of [strict, lax]) {
       const event = f.connectEvent({ token: await f.issue('alice') })
-      const status = (await f.app.fetch(staticSecretRequest(f, event, SECRET))).status
+      const value = staticSecretValue(SECRET)
+      const status = (await f.app.fetch(staticSecretRequest(f, event, value))).status
       assert.equal(status, f === strict ? 403 : 200)
     }
     assert.ok(strict.logs.some((l) => l.includes('"reason":"gateway_static_refused"')))
     const signed = strict.connectEvent({ token: await strict.issue('alice') })
     assert.equal((await strict.app.fetch(signedRequest(strict, signed))).status, 200)
+  })
+
+  it('a leaked static value is not the HMAC key: calls signed with it, or with the raw secret, are refused', async () => {
+    const f = await appFixture({ gatewaySecret: SECRET, hmacOnly: true })
+    for (const key of [staticSecretValue(SECRET), SECRET]) {
+      const event = f.connectEvent({ token: await f.issue('alice') })
+      const parts = {
+        timestamp: f.clock.now(),
+        requestId: event.requestId,
+        connectionId: event.connectionId,
+        routeKey: event.routeKey,
+        sourceIp: event.sourceIp,
+        method: 'POST',
+        path: '/ws/connect',
+        rawQuery: event.rawQuery,
+        headersHash: hashSignedHeaders(Object.entries(event.headers)),
+        body: event.body,
+      }
+      // What an attacker holding `key` computes: HMAC-SHA256(key, canonical request).
+      const canonical = canonicalOf(parts)
+      const signature = createHmac('sha256', key).update(canonical, 'utf8').digest('hex')
+      const forged: GatewayEvent = {
+        ...event,
+        transport: {
+          via: 'http',
+          signature,
+          timestamp: String(parts.timestamp),
+          request: {
+            method: parts.method,
+            path: parts.path,
+            rawQuery: parts.rawQuery,
+            headersHash: parts.headersHash,
+          },
+        },
+      }
+      assert.equal((await f.core.handle(forged)).status, 403)
+    }
+    // The real signer (derived key) passes.
+    const ok = signedEvent(f, f.connectEvent({ token: await f.issue('alice') }))
+    assert.equal((await f.core.handle(ok)).status, 200)
   })
 
   it('needs a gatewaySecret', () => {

@@ -3,6 +3,7 @@ import { describe, test } from 'node:test'
 import fc from 'fast-check'
 import { GatehouseError } from '../../src/errors.ts'
 import type { GatewayEvent } from '../../src/events/event.ts'
+import { staticSecretValue } from '../../src/events/signing.ts'
 import { parseCookies } from '../../src/http/cookies.ts'
 import { createMemoryStore } from '../../src/store/memory.ts'
 import type { SessionRecord, Store } from '../../src/store/store.ts'
@@ -421,8 +422,16 @@ describe('$connect pipeline', () => {
       }),
     )
     assert.equal(forged.status, 403)
-    const good = await f.app.handle(
+    // The header carries the value derived from the secret, not the secret itself.
+    const raw = await f.app.handle(
       f.connectEvent({ token: await f.issue(), transport: { via: 'http', staticSecret: secret } }),
+    )
+    assert.equal(raw.status, 403)
+    const good = await f.app.handle(
+      f.connectEvent({
+        token: await f.issue(),
+        transport: { via: 'http', staticSecret: staticSecretValue(secret) },
+      }),
     )
     assert.equal(good.status, 200)
   })

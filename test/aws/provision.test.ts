@@ -8,6 +8,7 @@ import type { AwsContext } from '../../src/aws/find.ts'
 import { loadApiGatewayV2 } from '../../src/aws/sdk.ts'
 import { awsStatus } from '../../src/aws/status.ts'
 import { isGatehouseError } from '../../src/errors.ts'
+import { staticSecretValue } from '../../src/events/signing.ts'
 import { FakeApiGateway } from '../support/fake-apigatewayv2.ts'
 
 const REGION = 'eu-west-1'
@@ -80,7 +81,12 @@ describe('gatehouse aws apply (HTTP integration)', () => {
       const params = i.RequestParameters as Record<string, string>
       assert.equal(params['integration.request.header.connectionId'], 'context.connectionId')
       // The header the app's authenticity check reads behind AWS (STATIC_SECRET_HEADER).
-      assert.equal(params['integration.request.header.x-gatehouse-secret'], `'${SECRET}'`)
+      // A value derived from the secret, never the secret (readable with apigateway:GET).
+      assert.equal(
+        params['integration.request.header.x-gatehouse-secret'],
+        `'${staticSecretValue(SECRET)}'`,
+      )
+      assert.ok(!JSON.stringify(params).includes(SECRET), 'the secret itself is not stored')
       assert.equal(params['integration.request.header.x-gatehouse-request-id'], 'context.requestId')
     }
     const [connect, , dflt] = integrations.map((i) => i.RequestParameters as Record<string, string>)

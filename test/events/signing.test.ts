@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
+import { promisify } from 'node:util'
 import fc from 'fast-check'
 import { manualClock } from '../../src/clock.ts'
 import { isGatehouseError } from '../../src/errors.ts'
@@ -10,9 +13,12 @@ import {
   isUnsignedHeader,
   type SignedParts,
   signEvent,
+  staticSecretValue,
   verifyStaticSecret,
 } from '../../src/events/signing.ts'
 import { connectEvent, messageEvent, SECRET, T0 } from './fixtures.ts'
+
+const run = promisify(execFile)
 
 const HEADERS: ReadonlyArray<readonly [string, string]> = [
   ['Host', 'app.example.test'],
@@ -423,6 +429,28 @@ describe('hashSignedHeaders', () => {
     for (const covered of ['cookie', 'host', 'x-forwarded-for', 'x-gatehouse-secret', 'upgrade']) {
       assert.equal(isUnsignedHeader(covered), false, covered)
     }
+  })
+})
+
+describe('staticSecretValue', () => {
+  it('the docs’ openssl command computes staticSecretValue (docs/gateway.md)', async () => {
+    const doc = readFileSync(new URL('../../docs/gateway.md', import.meta.url), 'utf8')
+    const line = doc.split('\n').find((l) => l.startsWith('STATIC_VALUE=$('))
+    assert.ok(line, 'the command is in the docs')
+    const secret = 'docs-static-secret-0123456789abcdef'
+    const { stdout } = await run('sh', ['-c', `${line}\nprintf %s "$STATIC_VALUE"`], {
+      env: { ...process.env, GATEHOUSE_SECRET: secret },
+    })
+    assert.equal(stdout, staticSecretValue(secret))
+    assert.match(stdout, /^[0-9a-f]{64}$/)
+    assert.notEqual(stdout, secret)
+  })
+
+  it('differs from the secret and from the HMAC key (a signature made with it is bad)', () => {
+    const verifier = createSignatureVerifier({ secret: SECRET, clock: manualClock(T0) })
+    const forged = signed(messageEvent(), T0, staticSecretValue(SECRET))
+    assert.equal(verifier.verify(forged), 'bad')
+    assert.equal(verifier.verify(signed(messageEvent(), T0)), 'ok')
   })
 })
 
