@@ -26,6 +26,8 @@ export interface AppCounts {
   disconnects: number
   disconnectsById: Map<string, number>
   disconnectCodes: Map<string, number>
+  /** `performance.now()` of each connection's (last) `$disconnect`. */
+  disconnectedAt: Map<string, number>
   messages: number
 }
 
@@ -51,6 +53,7 @@ export function faultApp(store: Store, overrides: Partial<AppOptions> = {}): Fau
     disconnects: 0,
     disconnectsById: new Map(),
     disconnectCodes: new Map(),
+    disconnectedAt: new Map(),
     messages: 0,
   }
   const app = createApp({
@@ -78,6 +81,7 @@ export function faultApp(store: Store, overrides: Partial<AppOptions> = {}): Fau
       const id = event.connectionId
       counts.disconnectsById.set(id, (counts.disconnectsById.get(id) ?? 0) + 1)
       counts.disconnectCodes.set(id, event.disconnectStatusCode ?? 0)
+      counts.disconnectedAt.set(id, performance.now())
     },
     ...overrides,
   })
