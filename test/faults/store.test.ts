@@ -25,12 +25,12 @@ import { createRedisStore } from '../../src/store/redis.ts'
 import { openSqliteStore } from '../../src/store/sqlite.ts'
 import type { Store } from '../../src/store/store.ts'
 import { attempt, faultApp, nextMessage } from '../support/fault-app.ts'
-import { exited } from '../support/processes.ts'
 import {
   createPrivateDatabase,
   lockSqlite,
   startPrivateRedis,
 } from '../support/private-services.ts'
+import { exited } from '../support/processes.ts'
 
 const FAULT_MS = 2_000
 

@@ -23,7 +23,8 @@ for (const t of job.tickets) {
   ws.on('error', () => {})
   ws.once('open', () => {
     open++
-    if (open === job.tickets.length) process.stdout.write(`${JSON.stringify({ ready: true, open })}\n`)
+    if (open === job.tickets.length)
+      process.stdout.write(`${JSON.stringify({ ready: true, open })}\n`)
   })
   ws.once('unexpected-response', (_req, res) => {
     process.stdout.write(`${JSON.stringify({ refused: res.statusCode })}\n`)
