@@ -1,0 +1,31 @@
+/**
+ * Fault scenario 6: a restart storm. 1,000 real browser clients (`src/client` under Node's
+ * WebSocket) are connected; the gateway process gets SIGTERM, and every client sees 1001;
+ * it is started again, and every client reconnects with a fresh token, with no 429 from the
+ * token endpoint or at `$connect`, per-user limits at their defaults. The client's jittered
+ * backoff must spread the storm: no 100 ms holds half of the first attempts (uniform over
+ * the first retry window of 500 ms, about a fifth do; without jitter, all of them).
+ */
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { restartFigure, runRestart } from '../../bench/faults/restart.ts'
+
+const USERS = 1_000
+
+test('restart storm: all see 1001, all reconnect with fresh tokens, no 429, jitter spreads them', async () => {
+  const r = await runRestart(USERS)
+  console.log(restartFigure(r))
+  assert.equal(r.exitCode, 0, 'the gateway shut down cleanly')
+  assert.equal(r.saw1001, USERS, `every client saw 1001: ${JSON.stringify(r.closeCodes)}`)
+  assert.equal(r.disconnectsAtStop, USERS, 'each closed socket fired its $disconnect')
+  assert.equal(r.reopened, USERS)
+  assert.equal(r.token429, 0, 'no token request was refused 429')
+  assert.equal(r.tokenStatuses[429] ?? 0, 0)
+  assert.equal(r.refused[429] ?? 0, 0, 'no $connect was refused 429')
+  assert.equal(r.refused[401] ?? 0, 0, 'every reconnect used a fresh, valid token')
+  assert.ok(r.connectsAfterRestart >= USERS)
+  assert.ok(
+    r.peakAttemptsPer100Ms <= USERS / 2,
+    `jitter spreads the first attempts: ${r.peakAttemptsPer100Ms} in one 100 ms`,
+  )
+})
