@@ -6,6 +6,9 @@
  * Runs each system's server in its own process (fresh for every scenario), drives it from a
  * load generator in another process, on loopback only, and writes `bench/results.json` plus
  * a table on stdout. Every loop is bounded by a count and a deadline; children die with us.
+ *
+ * `--scale[=n]`, `--soak[=seconds]` and `--hang` run the fault suite's long forms instead
+ * (`bench/faults/main.ts`, docs/reliability.md).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, release, totalmem } from 'node:os'
@@ -25,6 +28,12 @@ import {
 } from './lib/protocol.ts'
 import { type Figures, judge, type Results, type SystemResults } from './lib/results.ts'
 import { renderTable } from './lib/table.ts'
+
+// The fault suite's long forms have their own options; nothing below runs for them.
+if (process.argv.slice(2).some((a) => /^--(scale|soak|hang)(=|$)/.test(a))) {
+  const { runFaultBench } = await import('./faults/main.ts')
+  process.exit(await runFaultBench(process.argv.slice(2)))
+}
 
 const { values } = parseArgs({
   options: {

@@ -9,6 +9,7 @@
  * Usage: node server.ts '<ServerConfig as JSON>'. Prints `{"ready":true,…}` once listening,
  * and `{"stopped":true,…}` with its final counts before exiting.
  */
+import { createHook } from 'node:async_hooks'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
@@ -120,10 +121,18 @@ const http = createServer(
   }),
 )
 
-/** Timers alive in this process (the gateway promises one sweep timer, not one per socket). */
-function timers(): number {
-  return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
-}
+// Every timer alive in this process, ref'd or not (the gateway promises one sweep timer,
+// not one per socket): counted from creation to its destruction (fired or cleared).
+const liveTimers = new Set<number>()
+createHook({
+  init(id, type) {
+    if (type === 'Timeout') liveTimers.add(id)
+  },
+  destroy(id) {
+    liveTimers.delete(id)
+  },
+}).enable()
+const timers = (): number => liveTimers.size
 
 function stats(gc: boolean): Record<string, unknown> {
   const collect = (globalThis as { gc?: () => void }).gc
