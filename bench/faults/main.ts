@@ -85,7 +85,7 @@ export async function runFaultBench(argv: readonly string[]): Promise<number> {
     writeFileSync(plotPath, soakPlot(r.samples))
     console.log(
       `figure: soak ${durationMs / 1000} s: ${r.options.connections} sockets, ${r.messagesSent} messages, ` +
-        `${r.delivered} deliveries, ${r.reconnects} reconnects (${r.reconnectFailures} failed); ` +
+        `${r.delivered} deliveries, ${r.reconnects} reconnects (${r.reconnectFailures} failed${r.reconnectErrors.length ? `: ${r.reconnectErrors.join('; ')}` : ''}); ` +
         `${r.samples.length} samples every ${r.sampleMs / 1000} s; last third RSS trend ${r.lastThirdRisePercent} % ` +
         `(heap ${r.heapLastThirdRisePercent} %): ${r.passed ? 'passed' : 'FAILED'} (limit 5 %); plot ${plotPath}`,
     )

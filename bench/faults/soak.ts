@@ -43,6 +43,8 @@ export interface SoakResult {
   readonly delivered: number
   readonly reconnects: number
   readonly reconnectFailures: number
+  /** The first few reasons a reconnect failed. */
+  readonly reconnectErrors: readonly string[]
 }
 
 /**
@@ -99,6 +101,7 @@ export async function runSoak(
   let messagesSent = 0
   let reconnects = 0
   let reconnectFailures = 0
+  const reconnectErrors = new Set<string>()
   const room = (i: number) => `room${i % o.rooms}`
   const open = async (i: number) => {
     const ws = await connectUser(server, `u${i}`, `127.0.0.${2 + (i % o.sources)}`, room(i))
@@ -115,7 +118,9 @@ export async function runSoak(
       }),
     )
     log(`soak: ${o.connections} sockets open`)
-    const sampleMs = Math.min(60_000, Math.max(5_000, Math.round(o.durationMs / 12)))
+    // Every minute; a twelfth of a soak shorter than ten minutes, so it still draws a curve.
+    const sampleMs =
+      o.durationMs >= 600_000 ? 60_000 : Math.max(5_000, Math.round(o.durationMs / 12))
     const samples: Array<SoakResult['samples'][number]> = []
     const started = performance.now()
     const sample = async () => {
@@ -155,8 +160,9 @@ export async function runSoak(
       sockets[i] = null
       ws.close()
       reconnects++
-      open(i).catch(() => {
+      open(i).catch((err: unknown) => {
         reconnectFailures++
+        if (reconnectErrors.size < 5) reconnectErrors.add(String(err))
       })
     }, reconnectEveryMs)
     let nextSample = sampleMs
@@ -185,6 +191,7 @@ export async function runSoak(
       delivered,
       reconnects,
       reconnectFailures,
+      reconnectErrors: [...reconnectErrors],
     }
   } finally {
     for (const ws of sockets) ws?.terminate()

@@ -55,7 +55,9 @@ after(async () => {
   await new Promise<void>((resolve) => backend.server.close(() => resolve()))
 })
 
-test('app down: 502 with a generic body at once, the error frame for messages, recovery without restart', async () => {
+test('app down: 502 with a generic body at once, the error frame for messages, recovery without restart', {
+  timeout: 60_000,
+}, async () => {
   const open = await attempt(url, 'alice', await fa.issue('alice'))
   assert.equal(open.status, 101)
   const ws = open.ws!

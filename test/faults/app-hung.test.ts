@@ -13,7 +13,9 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { type HangOptions, hangFigure, runHang } from '../../bench/faults/hang.ts'
 
-test('app hung: 504 or 503 for every attempt, pending within its cap, open sockets stay open', async () => {
+test('app hung: 504 or 503 for every attempt, pending within its cap, open sockets stay open', {
+  timeout: 120_000,
+}, async () => {
   const options: HangOptions = {
     integrationTimeoutMs: 1_500,
     hangMs: 5_000,

@@ -31,7 +31,9 @@ const PING_MS = 1_000
 const PONG_MS = 1_000
 const SWEEP_MS = 100
 
-test('half-open clients are terminated by ping/pong, each $disconnect fires once, memory returns', async () => {
+test('half-open clients are terminated by ping/pong, each $disconnect fires once, memory returns', {
+  timeout: 180_000,
+}, async () => {
   const store = createMemoryStore()
   // 500 users behind one address: the per-IP limits are raised to let them in.
   const fa = faultApp(store, { connectLimitPerIp: 10_000 })

@@ -12,7 +12,9 @@ import { restartFigure, runRestart } from '../../bench/faults/restart.ts'
 
 const USERS = 1_000
 
-test('restart storm: all see 1001, all reconnect with fresh tokens, no 429, jitter spreads them', async () => {
+test('restart storm: all see 1001, all reconnect with fresh tokens, no 429, jitter spreads them', {
+  timeout: 300_000,
+}, async () => {
   const r = await runRestart(USERS)
   console.log(restartFigure(r))
   assert.equal(r.exitCode, 0, 'the gateway shut down cleanly')

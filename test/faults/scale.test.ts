@@ -8,7 +8,9 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { runScale, type ScaleOptions, scaleFigure } from '../../bench/faults/scale.ts'
 
-test('scale: 2,000 authenticated connections held with pings, flat timers, $disconnect exactly 2,000', async () => {
+test('scale: 2,000 authenticated connections held with pings, flat timers, $disconnect exactly 2,000', {
+  timeout: 300_000,
+}, async () => {
   const options: ScaleOptions = {
     connections: 2_000,
     holdMs: 6_000,

@@ -117,7 +117,9 @@ async function run(withSlow: boolean): Promise<{ rate: number; peakBuffered: num
   return { rate, peakBuffered }
 }
 
-test('a slow consumer is closed 1008 within maxBufferedBytes; the others keep their delivery rate', async () => {
+test('a slow consumer is closed 1008 within maxBufferedBytes; the others keep their delivery rate', {
+  timeout: 300_000,
+}, async () => {
   const without: number[] = []
   const withSlow: number[] = []
   let peak = 0

@@ -111,7 +111,9 @@ async function storeFault(f: Fault): Promise<void> {
   }
 }
 
-test('SQLite locked by another process: 503 during, the same token works after', async () => {
+test('SQLite locked by another process: 503 during, the same token works after', {
+  timeout: 120_000,
+}, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-faults-sqlite-'))
   const path = join(dir, 'gatehouse.db')
   // A short busy timeout: SQLite blocks the event loop while it waits for the lock.
@@ -135,7 +137,9 @@ test('SQLite locked by another process: 503 during, the same token works after',
   }
 })
 
-test('PostgreSQL connections killed and refused: 503 during, the pool reconnects by itself', async (t) => {
+test('PostgreSQL connections killed and refused: 503 during, the pool reconnects by itself', {
+  timeout: 120_000,
+}, async (t) => {
   const db = await createPrivateDatabase()
   if (db === null) {
     if (process.env.CI === 'true') assert.fail('PostgreSQL not reachable')
@@ -165,7 +169,9 @@ test('PostgreSQL connections killed and refused: 503 during, the pool reconnects
 })
 
 for (const mode of ['frozen', 'stopped'] as const) {
-  test(`Redis ${mode}: 503 during, the client reconnects by itself`, async () => {
+  test(`Redis ${mode}: 503 during, the client reconnects by itself`, {
+    timeout: 120_000,
+  }, async () => {
     const redis = await startPrivateRedis()
     const store = await createRedisStore({
       url: redis.url,
