@@ -45,6 +45,8 @@ export interface RestartResult {
   readonly saw1001: number
   readonly closeCodes: Record<string, number>
   readonly exitCode: number | null
+  /** Sockets the server held when it was stopped. */
+  readonly openAtStop: number
   /** `$disconnect` calls the stopping server made. */
   readonly disconnectsAtStop: number
   /** Clients open again after the restart. */
@@ -63,6 +65,11 @@ export interface RestartResult {
   readonly firstDelayMs: { min: number; p50: number; max: number }
   /** The most first attempts that started within any 100 ms. */
   readonly peakAttemptsPer100Ms: number
+  /**
+   * From each client's close to its first reconnect attempt, ms: the jitter as it played
+   * out in the storm (without jitter every client waits the same).
+   */
+  readonly firstAttemptAfterCloseMs: { p10: number; p50: number; p90: number }
   readonly connectsAfterRestart: number
 }
 
@@ -123,6 +130,9 @@ export async function runRestart(
     }
     await until(() => openedAt.every((t) => t > 0), 120_000, 50, 'every client open')
 
+    // Connects that timed out on a loaded machine and were retried have their own
+    // $disconnect: count only what the stop fires.
+    const beforeStop = await server.stats()
     openedAt.fill(0)
     stoppedAt = performance.now()
     const final = await server.terminate()
@@ -140,12 +150,14 @@ export async function runRestart(
       peak = Math.max(peak, hi - lo + 1)
     }
     const delays = firstDelay.filter((d) => d >= 0)
+    const offsets = firstAttemptAt.flatMap((t, i) => (t > 0 ? [t - closedAt[i]!] : []))
     return {
       users,
       saw1001: closeCodes[1001] ?? 0,
       closeCodes,
       exitCode: final.code,
-      disconnectsAtStop: final.disconnects,
+      openAtStop: beforeStop.open,
+      disconnectsAtStop: final.disconnects - beforeStop.disconnects,
       reopened: openedAt.filter((t) => t > 0).length,
       reconnectMs: {
         p50: Math.round(percentile(reconnect, 0.5)),
@@ -164,6 +176,11 @@ export async function runRestart(
         max: Math.max(...delays),
       },
       peakAttemptsPer100Ms: peak,
+      firstAttemptAfterCloseMs: {
+        p10: Math.round(percentile(offsets, 0.1)),
+        p50: Math.round(percentile(offsets, 0.5)),
+        p90: Math.round(percentile(offsets, 0.9)),
+      },
       connectsAfterRestart: after.connects,
     }
   } finally {
