@@ -62,7 +62,7 @@ export interface RestartResult {
   /** 429s the clients saw from the token endpoint. */
   readonly token429: number
   /** Delays of each client's first reconnect attempt (jitter), ms. */
-  readonly firstDelayMs: { min: number; p50: number; max: number }
+  readonly firstDelayMs: { min: number; p10: number; p50: number; p90: number; max: number }
   /** The most first attempts that started within any 100 ms. */
   readonly peakAttemptsPer100Ms: number
   /**
@@ -172,6 +172,8 @@ export async function runRestart(
       token429,
       firstDelayMs: {
         min: Math.min(...delays),
+        p10: Math.round(percentile(delays, 0.1)),
+        p90: Math.round(percentile(delays, 0.9)),
         p50: Math.round(percentile(delays, 0.5)),
         max: Math.max(...delays),
       },
@@ -203,8 +205,10 @@ export function restartFigure(r: RestartResult): string {
     `figure: restart storm: ${r.users} clients, ${r.saw1001} saw 1001, server exit ${r.exitCode}, ` +
     `${r.disconnectsAtStop} $disconnect at stop; restart ready in ${r.restartStartMs} ms; ` +
     `reconnect p50 ${r.reconnectMs.p50} ms, p90 ${r.reconnectMs.p90} ms, p99 ${r.reconnectMs.p99} ms, max ${r.reconnectMs.max} ms ` +
-    `(last ${r.lastAfterReadyMs} ms after ready); first retry delay ${r.firstDelayMs.min}–${r.firstDelayMs.max} ms, ` +
-    `peak ${r.peakAttemptsPer100Ms} attempts per 100 ms; refusals ${JSON.stringify(r.refused)}, ` +
+    `(last ${r.lastAfterReadyMs} ms after ready); first retry delay ${r.firstDelayMs.min}–${r.firstDelayMs.max} ms ` +
+    `(p10 ${r.firstDelayMs.p10}, p90 ${r.firstDelayMs.p90}); first attempt p10/p50/p90 ${r.firstAttemptAfterCloseMs.p10}/` +
+    `${r.firstAttemptAfterCloseMs.p50}/${r.firstAttemptAfterCloseMs.p90} ms after the close, ` +
+    `peak ${r.peakAttemptsPer100Ms} first attempts per 100 ms; refusals ${JSON.stringify(r.refused)}, ` +
     `token answers ${JSON.stringify(r.tokenStatuses)}`
   )
 }
