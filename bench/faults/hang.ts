@@ -99,6 +99,9 @@ export async function runHang(o: HangOptions): Promise<HangResult> {
     }, 20)
 
     await proxy.hang()
+    // Let the gateway's keep-alive pool see the resets first: a message sent on a pooled
+    // socket that was just cut fails (502-like error frame) instead of hanging.
+    await sleep(250)
     const frames = sockets.map((ws, i) => {
       ws.send(`{"action":"echo","n":${i}}`)
       return nextMessage(ws, o.integrationTimeoutMs + 30_000).catch(() => ({}))
@@ -133,6 +136,8 @@ export async function runHang(o: HangOptions): Promise<HangResult> {
     ).length
     clearInterval(sampler)
     await proxy.forward()
+    // As after the hang started: the pool drops the sockets the proxy just cut first.
+    await sleep(250)
     const stillOpen = sockets.filter((ws) => ws.readyState === WebSocket.OPEN).length
     let echoAfter = 0
     for (const [i, ws] of sockets.entries()) {

@@ -4,8 +4,9 @@
  *
  * - `npm run bench -- --scale[=10000] [--hold=60]`: N authenticated connections held for
  *   `hold` seconds with pings (every 10 s), then closed (scenario 7).
- * - `npm run bench -- --soak[=600] [--plot=docs/images/soak.png]`: the soak (scenario 8);
- *   exits 1 when the last third's RSS trend rises more than 5 %.
+ * - `npm run bench -- --soak[=600] [--connections=2000] [--plot=docs/images/soak.png]`: the
+ *   soak (scenario 8); exits 1 when the last third's RSS trend rises more than 5 % or a
+ *   reconnect failed.
  * - `npm run bench -- --hang`: the app hung for 30 s under 200 upgrade attempts per second at
  *   the default 29 s integration timeout (scenario 2's full form).
  *
@@ -47,6 +48,7 @@ export async function runFaultBench(argv: readonly string[]): Promise<number> {
       hold: { type: 'string' },
       soak: { type: 'string' },
       plot: { type: 'string' },
+      connections: { type: 'string' },
       hang: { type: 'boolean' },
     },
     strict: true,
@@ -72,7 +74,7 @@ export async function runFaultBench(argv: readonly string[]): Promise<number> {
     const r = await runSoak(
       {
         durationMs,
-        connections: 2_000,
+        connections: Math.round(seconds(values.connections, 2_000)),
         rooms: 20,
         messageEveryMs: 30_000,
         reconnectShare: 0.05,
