@@ -17,9 +17,9 @@ import { toNodeListener } from '../../src/adapters/node.ts'
 import { createApp } from '../../src/app/create-app.ts'
 import type { GatewayEvent } from '../../src/events/event.ts'
 import { createGateway, type GatewayOptions } from '../../src/gateway/index.ts'
+import { parseCookies } from '../../src/http/cookies.ts'
 import type { Logger } from '../../src/logger.ts'
 import { openSqliteStore } from '../../src/store/sqlite.ts'
-import { parseCookies } from '../../src/tokens/cookies.ts'
 import { SERVER_ORIGIN, type ServerConfig } from './server-config.ts'
 
 const SESSION = /^s-([A-Za-z0-9_-]{1,64})$/
