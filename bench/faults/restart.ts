@@ -21,7 +21,7 @@ import { startServer } from './server-handle.ts'
  * The limits a restart storm of `users` users behind one address runs with: per-user limits
  * (token issue, connects) at their defaults; the per-IP connect limit is the default scaled
  * to the number of users (20 per minute each); the gateway's per-address caps are raised to
- * its global ones (256 pending handshakes) and to the users (one socket each).
+ * its global ones (256 pending handshakes) and to two sockets per user.
  *
  * @example
  * ```ts
@@ -33,7 +33,9 @@ export function restartLimits(users: number): Pick<ServerConfig, 'app' | 'gatewa
     app: { connectLimitPerIp: DEFAULTS.connectLimitPerIp * users },
     gateway: {
       maxPendingHandshakesPerIp: DEFAULTS.maxPendingHandshakes,
-      maxConnectionsPerIp: Math.max(DEFAULTS.maxConnectionsPerIp, users),
+      // Two per user: a browser whose attempt timed out on a loaded machine may open its
+      // next socket before the gateway has seen the old one close.
+      maxConnectionsPerIp: Math.max(DEFAULTS.maxConnectionsPerIp, 2 * users),
     },
   }
 }
@@ -56,7 +58,7 @@ export interface RestartResult {
   /** ms from the restart's ready line to the last client open. */
   readonly lastAfterReadyMs: number
   readonly restartStartMs: number
-  /** The new process's `$connect` refusals and token answers by status. */
+  /** The new process's `$connect` refusals by status (`gw…`: the gateway's own) and token answers. */
   readonly refused: Record<string, number>
   readonly tokenStatuses: Record<string, number>
   /** 429s the clients saw from the token endpoint. */

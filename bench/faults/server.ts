@@ -46,7 +46,7 @@ const noop = () => {}
 const logger: Logger = {
   debug: noop,
   info: (obj: unknown, msg?: string) => {
-    if (msg === 'upgrade refused') bump(counts.refused, (obj as { status: number }).status)
+    if (msg === 'upgrade refused') bump(counts.refused, `gw${(obj as { status: number }).status}`)
   },
   warn: noop,
   error: noop,

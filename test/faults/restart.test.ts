@@ -25,6 +25,7 @@ test('restart storm: all see 1001, all reconnect with fresh tokens, no 429, jitt
   assert.equal(r.token429, 0, 'no token request was refused 429')
   assert.equal(r.tokenStatuses[429] ?? 0, 0)
   assert.equal(r.refused[429] ?? 0, 0, 'no $connect was refused 429')
+  assert.equal(r.refused.gw429 ?? 0, 0, 'no upgrade was refused 429 by the gateway')
   assert.equal(r.refused[401] ?? 0, 0, 'every reconnect used a fresh, valid token')
   assert.ok(r.connectsAfterRestart >= USERS)
   // Each client draws its first retry delay from [500, 1000] ms: p90 − p10 is about 400 ms.
