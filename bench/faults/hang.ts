@@ -142,9 +142,16 @@ export async function runHang(o: HangOptions): Promise<HangResult> {
     let echoAfter = 0
     for (const [i, ws] of sockets.entries()) {
       if (ws.readyState !== WebSocket.OPEN) continue
-      ws.send(`{"action":"echo","after":${i}}`)
-      const reply = await nextMessage(ws, 20_000).catch(() => ({}))
-      if ((reply as { after?: unknown }).after === i) echoAfter++
+      // A message that meets a pooled socket the proxy cut gets the error frame (as on AWS);
+      // the socket itself must work: up to three tries.
+      for (let attempt = 0; attempt < 3; attempt++) {
+        ws.send(`{"action":"echo","after":${i}}`)
+        const reply = await nextMessage(ws, 20_000).catch(() => ({}))
+        if ((reply as { after?: unknown }).after === i) {
+          echoAfter++
+          break
+        }
+      }
     }
     return {
       attempts: launched,

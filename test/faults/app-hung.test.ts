@@ -10,8 +10,15 @@
  * 29 s timeout, is `npm run bench -- --hang`.
  */
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { after, test } from 'node:test'
 import { type HangOptions, hangFigure, runHang } from '../../bench/faults/hang.ts'
+
+// Known weakness: on a heavily loaded machine this file's process has twice stayed alive,
+// busy, after its test ended (cause not found yet). So that it can never hold up `npm test`,
+// the process leaves shortly after its last hook, once the reporter has had its results.
+after(() => {
+  setTimeout(() => process.exit(), 3_000).unref()
+})
 
 test('app hung: 504 or 503 for every attempt, pending within its cap, open sockets stay open', {
   timeout: 120_000,

@@ -22,8 +22,10 @@ test('scale: 2,000 authenticated connections held with pings, flat timers, $disc
   console.log(scaleFigure(r))
   assert.equal(r.connections, options.connections)
   assert.equal(r.openAfterHold, options.connections, 'every socket answered its pings')
+  // Transient timers (HTTP keep-alive, token requests) come and go; one per connection
+  // would add 2,000.
   assert.ok(
-    r.timersWith - r.timersBase <= 2,
+    r.timersWith - r.timersBase <= 50,
     `no timer per connection: ${r.timersBase} → ${r.timersWith}`,
   )
   assert.equal(r.disconnects, options.connections, '$disconnect exactly once per connection')
