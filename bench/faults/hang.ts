@@ -62,10 +62,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
  * ```
  */
 export async function runHang(o: HangOptions): Promise<HangResult> {
-  const fa = faultApp(createMemoryStore(), {
-    gatewaySecret: FAULT_SECRET,
-    connectLimitPerIp: 1_000_000,
-  })
+  const fa = faultApp(createMemoryStore(), { gatewaySecret: FAULT_SECRET })
   const backend = await serveApp(fa.app)
   const proxy = await startFaultProxy({ host: '127.0.0.1', port: backend.port })
   const route = (name: string, twoWay = false) => ({
@@ -76,6 +73,7 @@ export async function runHang(o: HangOptions): Promise<HangResult> {
   })
   const gateway = createGateway({
     integrationTimeoutMs: o.integrationTimeoutMs,
+    upgradeBurstPerIp: 100_000,
     routes: {
       $connect: route('connect'),
       $disconnect: route('disconnect'),

@@ -18,24 +18,25 @@ import type { ServerConfig } from './server-config.ts'
 import { startServer } from './server-handle.ts'
 
 /**
- * The limits a restart storm of `users` users behind one address runs with: per-user limits
- * (token issue, connects) at their defaults; the per-IP connect limit is the default scaled
- * to the number of users (20 per minute each); the gateway's per-address caps are raised to
- * its global ones (256 pending handshakes) and to two sockets per user.
+ * The limits a restart storm of `users` users behind one address runs with: every app limit
+ * at its default (per user: 20 tokens and 20 connects per minute; per IP: 20 failed token
+ * attempts per minute, honest connects never counted). The gateway's per-address caps are
+ * raised to what `users` browsers need: its global 256 pending handshakes, two sockets per
+ * user, and an upgrade burst of two per user (the first connects and the storm).
  *
  * @example
  * ```ts
- * restartLimits(1_000) // { app: { connectLimitPerIp: 20_000 }, gateway: { … } }
+ * restartLimits(1_000) // { gateway: { maxConnectionsPerIp: 2_000, … } }
  * ```
  */
 export function restartLimits(users: number): Pick<ServerConfig, 'app' | 'gateway'> {
   return {
-    app: { connectLimitPerIp: DEFAULTS.connectLimitPerIp * users },
     gateway: {
       maxPendingHandshakesPerIp: DEFAULTS.maxPendingHandshakes,
       // Two per user: a browser whose attempt timed out on a loaded machine may open its
       // next socket before the gateway has seen the old one close.
       maxConnectionsPerIp: Math.max(DEFAULTS.maxConnectionsPerIp, 2 * users),
+      upgradeBurstPerIp: 2 * users,
     },
   }
 }

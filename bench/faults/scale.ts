@@ -157,11 +157,11 @@ export async function runScale(o: ScaleOptions): Promise<ScaleResult> {
   const server = await startServer(
     {
       dir,
-      app: { connectLimitPerIp: 1_000_000_000 },
       gateway: {
         pingIntervalMs: o.pingIntervalMs,
         maxConnectionsPerIp: Math.max(1_000, Math.ceil(o.connections / o.sources) + 100),
         maxPendingHandshakesPerIp: 256,
+        upgradeBurstPerIp: o.connections + 200,
       },
     },
     // The server holds one socket per connection: raise its limit when ours is too low.

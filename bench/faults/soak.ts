@@ -90,10 +90,10 @@ export async function runSoak(
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-faults-soak-'))
   const server = await startServer({
     dir,
-    app: { connectLimitPerIp: 1_000_000_000 },
     gateway: {
       maxConnectionsPerIp: Math.max(1_000, Math.ceil(o.connections / o.sources) + 100),
       maxPendingHandshakesPerIp: 256,
+      upgradeBurstPerIp: o.connections * 2,
     },
   })
   const sockets: Array<WebSocket | null> = new Array(o.connections).fill(null)

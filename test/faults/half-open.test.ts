@@ -35,14 +35,15 @@ test('half-open clients are terminated by ping/pong, each $disconnect fires once
   timeout: 180_000,
 }, async () => {
   const store = createMemoryStore()
-  // 500 users behind one address: the per-IP limits are raised to let them in.
-  const fa = faultApp(store, { connectLimitPerIp: 10_000 })
+  const fa = faultApp(store)
   const handler = { handle: (e: Parameters<typeof fa.app.handle>[0]) => fa.app.handle(e) }
   const gateway = createGateway({
     pingIntervalMs: PING_MS,
     pongTimeoutMs: PONG_MS,
     sweepIntervalMs: SWEEP_MS,
     maxPendingHandshakesPerIp: 256,
+    // 500 users behind one address: the gateway's per-address caps let them in.
+    upgradeBurstPerIp: 2 * CLIENTS,
     routes: {
       $connect: { type: 'in-process', handler },
       $disconnect: { type: 'in-process', handler },
@@ -102,6 +103,7 @@ test('half-open clients are terminated by ping/pong, each $disconnect fires once
         tokensCreatedBefore: all,
         rateLimitsBefore: all,
         sessionsDisconnectedBefore: all,
+        noncesExpiredBefore: all,
       })
     }
   }

@@ -56,6 +56,8 @@ before(async () => {
   gateway = createGateway({
     // The closing handshake of a client that reads nothing cannot finish: cut the wait short.
     closeTimeoutMs: 1_000,
+    // 5,000 receivers from 10 addresses, opened at once.
+    upgradeBurstPerIp: OTHERS,
     routes: {
       $connect: { type: 'in-process', handler },
       $disconnect: { type: 'in-process', handler },
