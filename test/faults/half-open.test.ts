@@ -42,8 +42,8 @@ test('half-open clients are terminated by ping/pong, each $disconnect fires once
     pongTimeoutMs: PONG_MS,
     sweepIntervalMs: SWEEP_MS,
     maxPendingHandshakesPerIp: 256,
-    // 500 users behind one address: the gateway's per-address caps let them in.
-    upgradeBurstPerIp: 2 * CLIENTS,
+    // 500 users behind one address, three rounds: the per-address caps let them in.
+    upgradeBurstPerIp: 4 * CLIENTS,
     routes: {
       $connect: { type: 'in-process', handler },
       $disconnect: { type: 'in-process', handler },
