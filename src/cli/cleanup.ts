@@ -6,11 +6,11 @@
  * earlier than their TTL would.
  */
 import { existsSync } from 'node:fs'
-import { parseArgs } from 'node:util'
 import { systemClock } from '../clock.ts'
 import { isGatehouseError } from '../errors.ts'
 import { CLEANUP_DEFAULTS, cleanupStore } from '../store/cleanup.ts'
 import type { CleanupResult, Store } from '../store/store.ts'
+import { parseCommand } from './args.ts'
 import type { CliIo } from './io.ts'
 import { describeTarget, parseStoreTarget, redactIn, type StoreTarget } from './store-target.ts'
 
@@ -82,35 +82,23 @@ export async function runCleanup(
   io: CliIo,
   run: CleanupRunOptions = {},
 ): Promise<number> {
-  let values: Record<string, string | boolean | undefined>
-  try {
-    values = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        store: { type: 'string' },
-        db: { type: 'string' },
-        schema: { type: 'string' },
-        prefix: { type: 'string' },
-        'token-age': { type: 'string' },
-        'rate-limit-age': { type: 'string' },
-        'session-age': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values
-  } catch (err) {
-    io.stderr.write(`gatehouse cleanup: ${(err as Error).message}\n\n${USAGE}`)
-    return 2
-  }
-  if (values.help === true) {
-    io.stdout.write(USAGE)
-    return 0
-  }
-  const usage = (message: string) => {
-    io.stderr.write(`gatehouse cleanup: ${message}\n\n${USAGE}`)
-    return 2
-  }
+  const parsed = parseCommand(
+    'cleanup',
+    argv,
+    {
+      store: { type: 'string' },
+      db: { type: 'string' },
+      schema: { type: 'string' },
+      prefix: { type: 'string' },
+      'token-age': { type: 'string' },
+      'rate-limit-age': { type: 'string' },
+      'session-age': { type: 'string' },
+    },
+    USAGE,
+    io,
+  )
+  if (typeof parsed === 'number') return parsed
+  const { values, usage } = parsed
 
   const ages = {
     tokenAgeSec: count(values['token-age'], CLEANUP_DEFAULTS.tokenAgeSec),

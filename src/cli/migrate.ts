@@ -8,7 +8,6 @@
 import { existsSync, mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
-import { parseArgs } from 'node:util'
 import type { Pool } from 'pg'
 import { GatehouseError, isGatehouseError } from '../errors.ts'
 import {
@@ -26,6 +25,7 @@ import {
   sqliteMigrationSql,
   sqliteSchemaStatus,
 } from '../store/sqlite-schema.ts'
+import { parseCommand } from './args.ts'
 import { DEFAULT_DB_PATH } from './cleanup.ts'
 import type { CliIo } from './io.ts'
 import { describeTarget, parseStoreTarget, redactIn, type StoreTarget } from './store-target.ts'
@@ -71,32 +71,20 @@ A Redis store has no schema: there is nothing to migrate.
  * ```
  */
 export async function runMigrate(argv: readonly string[], io: CliIo): Promise<number> {
-  let values: Record<string, string | boolean | undefined>
-  try {
-    values = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        store: { type: 'string' },
-        schema: { type: 'string' },
-        status: { type: 'boolean' },
-        'dry-run': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values
-  } catch (err) {
-    io.stderr.write(`gatehouse migrate: ${(err as Error).message}\n\n${USAGE}`)
-    return 2
-  }
-  if (values.help === true) {
-    io.stdout.write(USAGE)
-    return 0
-  }
-  const usage = (message: string) => {
-    io.stderr.write(`gatehouse migrate: ${message}\n\n${USAGE}`)
-    return 2
-  }
+  const parsed = parseCommand(
+    'migrate',
+    argv,
+    {
+      store: { type: 'string' },
+      schema: { type: 'string' },
+      status: { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
+    },
+    USAGE,
+    io,
+  )
+  if (typeof parsed === 'number') return parsed
+  const { values, usage } = parsed
   if (values.status === true && values['dry-run'] === true) {
     return usage('give --status or --dry-run, not both')
   }
