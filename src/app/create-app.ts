@@ -147,6 +147,7 @@ export function createApp(options: AppOptions): App {
   const cache = createSessionCache({
     ttlMs: config.sessionCacheTtlMs,
     maxEntries: config.sessionCacheMaxEntries,
+    now: () => config.clock.now(),
   })
   const activity = createActivityRecorder({
     store,

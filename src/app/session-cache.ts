@@ -68,10 +68,36 @@ export interface SessionCache {
 export function createSessionCache(options: {
   readonly ttlMs: number
   readonly maxEntries: number
+  /** The clock of the expiry sweep; default `Date.now`. */
+  readonly now?: () => number
 }): SessionCache {
   const { ttlMs, maxEntries } = options
+  const clockNow = options.now ?? Date.now
   const entries = new Map<string, CachedSession>()
   let epoch = 0
+  let sweep: ReturnType<typeof setTimeout> | undefined
+
+  // Entries are kept in fill order and all live ttlMs, so the expired ones are at the head:
+  // dropping them is amortised O(1) per fill, and idle connections do not keep an entry (a
+  // session and a user each) alive after their TTL.
+  function dropExpired(now: number): void {
+    for (const [id, entry] of entries) {
+      if (entry.expiresAt > now) return
+      entries.delete(id)
+    }
+  }
+
+  // One timer per cache (never one per connection), armed only while entries exist, so the
+  // tail of a burst of connects is dropped too when no further fill comes. Unref'd.
+  function armSweep(): void {
+    if (sweep !== undefined) return
+    sweep = setTimeout(() => {
+      sweep = undefined
+      dropExpired(clockNow())
+      if (entries.size > 0) armSweep()
+    }, ttlMs)
+    sweep.unref?.()
+  }
 
   return {
     get epoch() {
@@ -90,8 +116,10 @@ export function createSessionCache(options: {
     fill(session, user, seen, now) {
       if (seen !== epoch) return false
       if (ttlMs === 0) return true
+      dropExpired(now)
       entries.delete(session.connectionId)
       entries.set(session.connectionId, { session, user, expiresAt: now + ttlMs })
+      armSweep()
       if (entries.size > maxEntries) {
         const oldest = entries.keys().next().value as string
         entries.delete(oldest)

@@ -65,3 +65,23 @@ test('setChannel updates a kept entry; ttlMs 0 keeps nothing', () => {
   assert.equal(none.fill(session('a'), null, none.epoch, T0), true)
   assert.equal(none.size, 0)
 })
+
+test('a fill drops the entries that expired before it (idle connections keep nothing)', () => {
+  const cache = createSessionCache({ ttlMs: 1_000, maxEntries: 10 })
+  cache.fill(session('a'), null, cache.epoch, T0)
+  cache.fill(session('b'), null, cache.epoch, T0 + 500)
+  cache.fill(session('c'), null, cache.epoch, T0 + 1_200)
+  // 'a' expired at T0 + 1000 and went with the fill of 'c'; 'b' is still live.
+  assert.equal(cache.size, 2)
+  assert.ok(cache.get('b', T0 + 1_200))
+})
+
+test('after the last fill, one sweep timer drops the expired tail by itself', async () => {
+  let now = T0
+  const cache = createSessionCache({ ttlMs: 20, maxEntries: 10, now: () => now })
+  for (const id of ['a', 'b', 'c']) cache.fill(session(id), null, cache.epoch, now)
+  assert.equal(cache.size, 3)
+  now = T0 + 20
+  await new Promise((resolve) => setTimeout(resolve, 60))
+  assert.equal(cache.size, 0)
+})
