@@ -67,12 +67,21 @@ const RATIO_SPECS: ReadonlyArray<readonly [string, SystemId, SystemId, Scenario,
   ['http_connects_vs_ws', 'gatehouse-http', 'ws', 'connect', 'connectsPerSec'],
 ]
 
-/** The targets, on the in-process path. */
+/**
+ * The performance targets (the second wave's), on the in-process path unless named. Every
+ * run reports each of them as met or missed; none is an assertion anywhere.
+ */
 const TARGETS: ReadonlyArray<readonly [string, '>=' | '<=', number]> = [
+  ['messages_vs_ws', '>=', 0.8],
+  ['messages_vs_socketio', '>=', 1.5],
   ['connects_vs_ws', '>=', 0.8],
   ['connects_vs_socketio', '>=', 1.8],
-  ['fanout_vs_ws', '>=', 0.9],
-  ['rss_per_conn_vs_ws', '<=', 1.25],
+  ['fanout_vs_ws', '>=', 1.0],
+  ['fanout_vs_socketio', '>=', 1.2],
+  ['roundtrip_p99_vs_ws', '<=', 1.2],
+  ['rss_per_conn_vs_ws', '<=', 1.1],
+  ['http_messages_vs_inprocess', '>=', 0.5],
+  ['http_connects_vs_inprocess', '>=', 0.8],
 ]
 
 /**
