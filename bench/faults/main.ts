@@ -4,9 +4,12 @@
  *
  * - `npm run bench -- --scale[=10000] [--hold=60]`: N authenticated connections held for
  *   `hold` seconds with pings (every 10 s), then closed (scenario 7).
- * - `npm run bench -- --soak[=600] [--connections=2000] [--plot=docs/images/soak.png]`: the
- *   soak (scenario 8); exits 1 when the last third's RSS trend rises more than 5 % or a
- *   reconnect failed.
+ * - `npm run bench -- --soak[=600] [--connections=2000] [--plot=docs/images/soak.png]
+ *   [--soak-sample-ms=ms] [--soak-plant-leak=bytes]`: the soak (scenario 8); exits 1 when the
+ *   last third's RSS trend rises more than 5 % or a reconnect failed. `--soak-sample-ms`
+ *   samples more often (1,000 to 60,000; default every minute, a twelfth of a shorter run);
+ *   `--soak-plant-leak` makes the server keep that many bytes per message (at most 1 MiB),
+ *   to show the trend check failing.
  * - `npm run bench -- --hang`: the app hung for 30 s under 200 upgrade attempts per second at
  *   the default 29 s integration timeout (scenario 2's full form).
  *
@@ -49,6 +52,8 @@ export async function runFaultBench(argv: readonly string[]): Promise<number> {
       soak: { type: 'string' },
       plot: { type: 'string' },
       connections: { type: 'string' },
+      'soak-sample-ms': { type: 'string' },
+      'soak-plant-leak': { type: 'string' },
       hang: { type: 'boolean' },
     },
     strict: true,
@@ -70,7 +75,11 @@ export async function runFaultBench(argv: readonly string[]): Promise<number> {
   }
   if (values.soak !== undefined) {
     const durationMs = seconds(values.soak, 600) * 1000
-    log(`soak: ${durationMs / 1000} s`)
+    const sampleMs = values['soak-sample-ms']
+    const leak = values['soak-plant-leak']
+    const leakBytes = leak === undefined ? 0 : Math.round(seconds(leak, 0))
+    if (leakBytes > 1_048_576) throw new Error('--soak-plant-leak is at most 1048576 bytes')
+    log(`soak: ${durationMs / 1000} s${leakBytes ? `, planted leak ${leakBytes} B/message` : ''}`)
     const r = await runSoak(
       {
         durationMs,
@@ -79,6 +88,8 @@ export async function runFaultBench(argv: readonly string[]): Promise<number> {
         messageEveryMs: 30_000,
         reconnectShare: 0.05,
         sources: 10,
+        ...(sampleMs === undefined ? {} : { sampleMs: seconds(sampleMs, 60) }),
+        ...(leakBytes ? { plantLeakBytesPerMessage: leakBytes } : {}),
       },
       log,
     )
@@ -86,7 +97,7 @@ export async function runFaultBench(argv: readonly string[]): Promise<number> {
     const plotPath = values.plot ?? `${BENCH_DIR}faults-soak.png`
     writeFileSync(plotPath, soakPlot(r.samples))
     console.log(
-      `figure: soak ${durationMs / 1000} s: ${r.options.connections} sockets, ${r.messagesSent} messages, ` +
+      `figure: soak ${durationMs / 1000} s${leakBytes ? ` (planted leak ${leakBytes} B/message)` : ''}: ${r.options.connections} sockets, ${r.messagesSent} messages, ` +
         `${r.delivered} deliveries, ${r.reconnects} reconnects (${r.reconnectFailures} failed${r.reconnectErrors.length ? `: ${r.reconnectErrors.join('; ')}` : ''}); ` +
         `${r.samples.length} samples every ${r.sampleMs / 1000} s; last third RSS trend ${r.lastThirdRisePercent} % ` +
         `(heap ${r.heapLastThirdRisePercent} %): ${r.passed ? 'passed' : 'FAILED'} (limit 5 %); plot ${plotPath}`,

@@ -19,6 +19,11 @@ export interface ServerConfig {
     readonly connectLimitPerIp?: number
     readonly connectLimitPerUser?: number
   }
+  /**
+   * Keep this many bytes for every message the app handles, for the process's life: a leak
+   * planted to show that the soak's trend check fails (`--soak-plant-leak`). Bench only.
+   */
+  readonly plantLeakBytesPerMessage?: number
 }
 
 /** The Origin of the page the clients pretend to come from. */

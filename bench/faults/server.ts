@@ -96,7 +96,12 @@ const app = createApp({
     },
   },
 })
+// The soak's planted leak (`--soak-plant-leak`): bytes kept per message, written so that
+// they are resident, never released.
+const leak: Buffer[] = []
+const leakBytes = config.plantLeakBytesPerMessage ?? 0
 handle = async (event) => {
+  if (leakBytes > 0 && event.eventType === 'MESSAGE') leak.push(Buffer.alloc(leakBytes, 1))
   const response = await app.handle(event)
   if (event.eventType === 'CONNECT') {
     if (response.status === 200) counts.connects++

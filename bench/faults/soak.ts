@@ -4,9 +4,12 @@
  * authenticated sockets in 20 rooms, steady chat traffic (each socket sends a message about
  * every 30 s, fanned out to its room), 5 % of the sockets reconnecting per minute with fresh
  * tokens. The server's heap and RSS (after a full collection) are sampled every minute (a
- * twelfth of the run when that is shorter). The soak fails when the RSS trend of the last
- * third rises more than 5 %: the least-squares slope over that third, times its length, over
- * the fitted value at its start.
+ * twelfth of the run when that is shorter, or every `sampleMs`). The soak fails when the RSS
+ * trend of the last third rises more than 5 % ({@link soakVerdict}): the least-squares slope
+ * over that third, times its length, over the fitted value at its start.
+ *
+ * `plantLeakBytesPerMessage` makes the server process (bench/faults/server.ts, never `src/`)
+ * keep that many bytes for every message it handles: the leak the trend check must catch.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -26,7 +29,14 @@ export interface SoakOptions {
   /** Share of the sockets reconnecting per minute. */
   readonly reconnectShare: number
   readonly sources: number
+  /** Sample every this many ms (1 s to 60 s); default every minute, a twelfth of a short run. */
+  readonly sampleMs?: number
+  /** Bytes the server keeps per message handled: a planted leak, to prove the check. */
+  readonly plantLeakBytesPerMessage?: number
 }
+
+/** The largest RSS rise of the last third that passes, percent. */
+export const SOAK_RISE_LIMIT_PERCENT = 5
 
 /** What a soak measured. */
 export interface SoakResult {
@@ -73,6 +83,49 @@ export function trendRisePercent(points: ReadonlyArray<{ t: number; v: number }>
   return start === 0 ? 0 : ((slope * (t1 - t0)) / start) * 100
 }
 
+/**
+ * The soak's verdict over its samples: the RSS and heap trend of the samples in the last third
+ * of `durationMs` ({@link trendRisePercent}), and whether the RSS trend stayed within
+ * {@link SOAK_RISE_LIMIT_PERCENT}.
+ *
+ * @example
+ * ```ts
+ * soakVerdict([{ t: 0, rss: 100, heapUsed: 10 }, { t: 60_000, rss: 100, heapUsed: 10 }], 60_000).passed // true
+ * ```
+ */
+export function soakVerdict(
+  samples: ReadonlyArray<SoakSample>,
+  durationMs: number,
+): { readonly risePercent: number; readonly heapRisePercent: number; readonly passed: boolean } {
+  const third = samples.filter((s) => s.t >= (durationMs * 2) / 3)
+  const rise = trendRisePercent(third.map((s) => ({ t: s.t, v: s.rss })))
+  const heapRise = trendRisePercent(third.map((s) => ({ t: s.t, v: s.heapUsed })))
+  return {
+    risePercent: Math.round(rise * 100) / 100,
+    heapRisePercent: Math.round(heapRise * 100) / 100,
+    passed: rise <= SOAK_RISE_LIMIT_PERCENT,
+  }
+}
+
+/**
+ * The sample interval of a soak: `sampleMs` when given (1 s to 60 s), else every minute, or a
+ * twelfth of a soak shorter than ten minutes (at least 5 s), so it still draws a curve.
+ *
+ * @example
+ * ```ts
+ * sampleInterval({ durationMs: 180_000 }) // 15_000
+ * ```
+ */
+export function sampleInterval(o: Pick<SoakOptions, 'durationMs' | 'sampleMs'>): number {
+  if (o.sampleMs !== undefined) {
+    if (!Number.isFinite(o.sampleMs) || o.sampleMs < 1_000 || o.sampleMs > 60_000) {
+      throw new RangeError(`sampleMs must be 1000 to 60000, got ${o.sampleMs}`)
+    }
+    return Math.round(o.sampleMs)
+  }
+  return o.durationMs >= 600_000 ? 60_000 : Math.max(5_000, Math.round(o.durationMs / 12))
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /**
@@ -88,8 +141,10 @@ export async function runSoak(
   log: (line: string) => void = () => {},
 ): Promise<SoakResult> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-faults-soak-'))
+  const sampleMs = sampleInterval(o)
   const server = await startServer({
     dir,
+    ...(o.plantLeakBytesPerMessage ? { plantLeakBytesPerMessage: o.plantLeakBytesPerMessage } : {}),
     gateway: {
       maxConnectionsPerIp: Math.max(1_000, Math.ceil(o.connections / o.sources) + 100),
       maxPendingHandshakesPerIp: 256,
@@ -118,9 +173,6 @@ export async function runSoak(
       }),
     )
     log(`soak: ${o.connections} sockets open`)
-    // Every minute; a twelfth of a soak shorter than ten minutes, so it still draws a curve.
-    const sampleMs =
-      o.durationMs >= 600_000 ? 60_000 : Math.max(5_000, Math.round(o.durationMs / 12))
     const samples: Array<SoakResult['samples'][number]> = []
     const started = performance.now()
     const sample = async () => {
@@ -177,16 +229,14 @@ export async function runSoak(
     clearInterval(traffic)
     clearInterval(churn)
     if (samples.at(-1)!.t < o.durationMs - 1_000) await sample()
-    const third = samples.filter((s) => s.t >= (o.durationMs * 2) / 3)
-    const rise = trendRisePercent(third.map((s) => ({ t: s.t, v: s.rss })))
-    const heapRise = trendRisePercent(third.map((s) => ({ t: s.t, v: s.heapUsed })))
+    const verdict = soakVerdict(samples, o.durationMs)
     return {
       options: o,
       samples,
       sampleMs,
-      lastThirdRisePercent: Math.round(rise * 100) / 100,
-      heapLastThirdRisePercent: Math.round(heapRise * 100) / 100,
-      passed: rise <= 5,
+      lastThirdRisePercent: verdict.risePercent,
+      heapLastThirdRisePercent: verdict.heapRisePercent,
+      passed: verdict.passed,
       messagesSent,
       delivered,
       reconnects,
