@@ -122,10 +122,29 @@ export type TelemetryEvent =
  *
  * @example
  * ```ts
- * if (telemetry.hasSubscribers) publish({ type: 'message_in' })
+ * if (telemetry.hasSubscribers) publish(FIXED_EVENTS.messageIn)
  * ```
  */
 export const telemetry: diagnosticsChannel.Channel = diagnosticsChannel.channel(TELEMETRY_CHANNEL)
+
+/**
+ * The events whose fields never vary, built once and frozen: the hot paths (every connect,
+ * every message) publish these without building an object. Subscribers get the same object
+ * each time, so they must not keep it as a record of one occurrence by identity.
+ *
+ * @example
+ * ```ts
+ * if (telemetry.hasSubscribers) publish(FIXED_EVENTS.messageIn)
+ * ```
+ */
+export const FIXED_EVENTS = Object.freeze({
+  connectionOpened: Object.freeze({ type: 'connection_opened' }),
+  gatewayAccepted: Object.freeze({ type: 'gateway_connect', outcome: 'accepted', status: 101 }),
+  appAccepted: Object.freeze({ type: 'app_connect', outcome: 'accepted', status: 200 }),
+  tokenIssued: Object.freeze({ type: 'token_issued' }),
+  tokenUsed: Object.freeze({ type: 'token_used' }),
+  messageIn: Object.freeze({ type: 'message_in' }),
+} satisfies Record<string, TelemetryEvent>)
 
 /**
  * Publish one event (callers check `telemetry.hasSubscribers` first on hot paths).

@@ -29,7 +29,7 @@ import type { GatewayEvent, GatewayResponse } from '../events/event.ts'
 import { type Rejection, reject, toResponse } from '../http/refusal.ts'
 import { connectFailureIpKey, connectIpKey, connectUserKey } from '../limits/keys.ts'
 import type { NewSession, RateKey, SessionRecord, Store } from '../store/store.ts'
-import { publish, rateKindOf, telemetry } from '../telemetry.ts'
+import { FIXED_EVENTS, publish, rateKindOf, telemetry } from '../telemetry.ts'
 import { hashSessionId } from '../tokens/token.ts'
 import { connectWithToken, type TokenUseContext } from '../tokens/use.ts'
 import { abandonConnect } from './abandon.ts'
@@ -398,8 +398,7 @@ export function createConnectPipeline(
         },
         'connected',
       )
-      if (telemetry.hasSubscribers)
-        publish({ type: 'app_connect', outcome: 'accepted', status: 200 })
+      if (telemetry.hasSubscribers) publish(FIXED_EVENTS.appAccepted)
       if (config.onConnect) {
         try {
           await config.onConnect({ event, user: state.user, session, send })

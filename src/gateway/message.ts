@@ -14,7 +14,7 @@ import { randomRequestId } from '../events/ids.ts'
 import { statusText } from '../http/refusal.ts'
 import { takeToken } from '../limits/token-bucket.ts'
 import { logSafe } from '../logger.ts'
-import { publish, telemetry } from '../telemetry.ts'
+import { FIXED_EVENTS, publish, telemetry } from '../telemetry.ts'
 import type { Connection } from './connection-table.ts'
 import { messageEvent } from './handshake.ts'
 import {
@@ -63,7 +63,7 @@ export function handleMessage(
     closeConnection(conn, CLOSE.binary.code, CLOSE.binary.reason)
     return
   }
-  if (telemetry.hasSubscribers) publish({ type: 'message_in' })
+  if (telemetry.hasSubscribers) publish(FIXED_EVENTS.messageIn)
   const now = rt.options.clock.now()
   conn.lastActiveAt = now
   const o = rt.options

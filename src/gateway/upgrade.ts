@@ -20,7 +20,7 @@ import { isHttpToken } from '../events/headers.ts'
 import type { GatewayRefusalReason } from '../http/refusal.ts'
 import { rateKeyForIp, resolveClientIp } from '../limits/client-ip.ts'
 import { logSafe } from '../logger.ts'
-import { publish, telemetry } from '../telemetry.ts'
+import { FIXED_EVENTS, publish, telemetry } from '../telemetry.ts'
 import { newId } from './connection-id.ts'
 import { attachConnection, Connection, connectionOf } from './connection-table.ts'
 import { inspectFrames } from './frame-inspector.ts'
@@ -254,8 +254,8 @@ export function createUpgradeHandler(
       'connected',
     )
     if (telemetry.hasSubscribers) {
-      publish({ type: 'gateway_connect', outcome: 'accepted', status: 101 })
-      publish({ type: 'connection_opened' })
+      publish(FIXED_EVENTS.gatewayAccepted)
+      publish(FIXED_EVENTS.connectionOpened)
     }
     return conn
   }

@@ -42,6 +42,9 @@ const LATENCY_BUCKETS_S = [
 ]
 const FANOUT_BUCKETS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000]
 const NONE = 'none'
+// The keys of an outcome without a reason (every accepted connect), built once rather than
+// joined per event: a fresh string is hashed again at each map lookup.
+const NO_REASON = { accepted: `accepted|${NONE}`, refused: `refused|${NONE}` } as const
 
 type PromClient = typeof import('prom-client')
 
@@ -184,10 +187,12 @@ export async function createMetrics(options: MetricsOptions = {}): Promise<Gateh
         openConnections--
         return
       case 'gateway_connect':
-        gatewayConnects.inc(`${e.outcome}|${e.reason ?? NONE}`)
+        gatewayConnects.inc(
+          e.reason === undefined ? NO_REASON[e.outcome] : `${e.outcome}|${e.reason}`,
+        )
         return
       case 'app_connect':
-        appConnects.inc(`${e.outcome}|${e.reason ?? NONE}`)
+        appConnects.inc(e.reason === undefined ? NO_REASON[e.outcome] : `${e.outcome}|${e.reason}`)
         return
       case 'token_issued':
         tokensIssued.inc()

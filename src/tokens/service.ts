@@ -11,7 +11,7 @@ import { GatehouseError } from '../errors.ts'
 import { connectUserKey, tokenUserKey } from '../limits/keys.ts'
 import { type Logger, logSafe, silentLogger } from '../logger.ts'
 import type { Store } from '../store/store.ts'
-import { publish, rateKindOf, telemetry } from '../telemetry.ts'
+import { FIXED_EVENTS, publish, rateKindOf, telemetry } from '../telemetry.ts'
 import { positiveInt } from '../util/options.ts'
 import { checkAppId } from './app-id.ts'
 import { generateToken, hashSessionId, hashToken } from './token.ts'
@@ -165,7 +165,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
         createdAt: now,
         expiresAt: now + ttlMs,
       })
-      if (telemetry.hasSubscribers) publish({ type: 'token_issued' })
+      if (telemetry.hasSubscribers) publish(FIXED_EVENTS.tokenIssued)
       return { ok: true, token, expiresInSec }
     },
 

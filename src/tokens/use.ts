@@ -27,7 +27,7 @@ import type { Clock } from '../clock.ts'
 import type { AppRefusalReason } from '../http/refusal.ts'
 import type { Logger } from '../logger.ts'
 import type { ConsumedToken, NewSession, Store, TokenClaim } from '../store/store.ts'
-import { publish, telemetry } from '../telemetry.ts'
+import { FIXED_EVENTS, publish, telemetry } from '../telemetry.ts'
 import { hashSessionId, hashToken, isWellFormedToken } from './token.ts'
 
 /**
@@ -163,7 +163,7 @@ export async function useToken(
     invalid(ctx)
     return null
   }
-  if (telemetry.hasSubscribers) publish({ type: 'token_used' })
+  if (telemetry.hasSubscribers) publish(FIXED_EVENTS.tokenUsed)
   return { ...owner, tokenHash: claim.hash }
 }
 
@@ -204,13 +204,13 @@ export async function connectWithToken<R>(
     const session = row(known)
     const owner = await ctx.store.openSession({ ...claim, userId: known }, session, ctx.clock.now())
     if (owner === null) return { ok: false, reason: invalid(ctx) }
-    if (telemetry.hasSubscribers) publish({ type: 'token_used' })
+    if (telemetry.hasSubscribers) publish(FIXED_EVENTS.tokenUsed)
     return { ok: true, session }
   }
 
   const owner = await ctx.store.consumeToken(claim, ctx.clock.now())
   if (owner === null) return { ok: false, reason: invalid(ctx) }
-  if (telemetry.hasSubscribers) publish({ type: 'token_used' })
+  if (telemetry.hasSubscribers) publish(FIXED_EVENTS.tokenUsed)
   const refused = await request.admit(owner.userId)
   if (refused !== undefined) return { ok: false, refused }
   const session = row(owner.userId)

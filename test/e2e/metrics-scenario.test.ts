@@ -248,11 +248,12 @@ describe('demo metrics after a scripted scenario', { timeout: 90_000 }, () => {
       }),
       2,
     )
+    // A sample of the store calls is timed: the first of each method, then one in 16.
     assert.ok(
       value(samples, 'gatehouse_store_duration_seconds_count', {
         op: 'openSession',
         outcome: 'ok',
-      }) >= 5,
+      }) >= 1,
     )
     assert.ok(samples.has('gatehouse_event_loop_lag_seconds{quantile=0.99}'))
 
