@@ -208,6 +208,21 @@ export const DEFAULTS = Object.freeze({
   maxUrlLength: 4_096,
   /** `Retry-After` sent with the gateway's own 429 and 503 answers. */
   retryAfterSeconds: 5,
+  /** Key (and channel) prefix of a gateway cluster on Redis. */
+  clusterKeyPrefix: 'gatehouse:cluster:',
+  /** How often a cluster node renews its slot and looks for dead nodes. */
+  clusterHeartbeatIntervalMs: 1_000,
+  /**
+   * A node whose slot was not renewed for this long is dead: a survivor sends the
+   * `$disconnect`s it could not. Death is seen within `deadAfterMs` + one heartbeat interval.
+   */
+  clusterDeadAfterMs: 5_000,
+  /** The longest a push, `get` or `delete` routed to another node waits for its answer. */
+  clusterRouteTimeoutMs: 2_000,
+  /** Accepted clock distance of a cluster envelope (and how long its id is remembered). */
+  clusterEnvelopeWindowMs: 30_000,
+  /** The most nodes of one cluster: a connection id names its node's slot in one character. */
+  clusterMaxNodes: 64,
   /** AWS's integration timeout range. */
   minIntegrationTimeoutMs: 50,
   maxIntegrationTimeoutMs: 29_000,

@@ -26,6 +26,7 @@ export type GatehouseErrorCode =
   | 'ERR_REQUEST_TIMEOUT'
   | 'ERR_REQUEST_DISCONNECTED'
   | 'ERR_REQUEST_REJECTED'
+  | 'ERR_CLUSTER_UNAVAILABLE'
 
 /**
  * The error Gatehouse throws. Switch on `code`; the message is for humans.

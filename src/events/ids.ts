@@ -46,6 +46,19 @@ export function randomRequestId(): string {
 }
 
 /**
+ * `bytes` fresh random bytes from the pool, as unpadded URL-safe base64 (4 characters per 3
+ * bytes), for ids of another shape (the cluster's connection ids).
+ *
+ * @example
+ * ```ts
+ * randomUrlSafe(12) // 16 characters of [A-Za-z0-9_-]
+ * ```
+ */
+export function randomUrlSafe(bytes: number): string {
+  return fromPool(bytes, 'base64url')
+}
+
+/**
  * An `X-Amzn-Trace-Id` value: `Root=1-<epoch seconds, 8 hex>-<24 random hex>`.
  *
  * @example

@@ -24,10 +24,14 @@ export const CLOSE = Object.freeze({
   pongTimeout: { code: 1006, reason: 'Pong timeout' },
   /** What `$disconnect` reports for a `$connect` the app accepted after the client got 504. */
   connectTimedOut: { code: 1006, reason: 'Connect timed out' },
+  /** What `$disconnect` reports for the sessions of a cluster node that died (sent by a survivor). */
+  nodeLost: { code: 1006, reason: 'Gateway node lost' },
   invalidUtf8: { code: 1007, reason: '' },
   rate: { code: 1008, reason: 'Rate limit exceeded' },
   slow: { code: 1008, reason: 'Slow consumer' },
   tooManyParts: { code: 1008, reason: '' },
   frameTooLarge: { code: 1009, reason: 'Frame too large' },
   messageTooLarge: { code: 1009, reason: '' },
+  /** A cluster node lost its registration (declared dead, or its slot lost): it rejoins anew. */
+  nodeRejoined: { code: 1012, reason: 'Gateway node rejoined' },
 } as const)

@@ -25,11 +25,14 @@ export function newId(): string {
 }
 
 /**
- * The shape every id {@link newId} returns.
+ * The shape of every id a gateway issues: AWS's (15 URL-safe characters and `=`, what
+ * {@link newId} returns) or a cluster node's (16 URL-safe characters, the first naming the
+ * node's slot; see `cluster/ids.ts`).
  *
  * @example
  * ```ts
  * ID_PATTERN.test(event.connectionId) // true for ids this gateway issued
+ * ID_PATTERN.test('DbX2Lq0v9mTz_a8K') // true: a cluster node's id
  * ```
  */
-export const ID_PATTERN = /^[A-Za-z0-9_-]{15}=$/
+export const ID_PATTERN = /^(?:[A-Za-z0-9_-]{15}=|[A-Za-z0-9_-]{16})$/

@@ -44,6 +44,8 @@ export class Connection implements FrameState, TokenState {
   /** Set when the gateway started the close: what `$disconnect` reports. */
   closeCode: number | undefined = undefined
   closeReason: string | undefined = undefined
+  /** Set when another cluster node already sent this connection's `$disconnect` (reaped). */
+  skipDisconnect = false
   /** Messages refused in a row by the rate limit. */
   strikes = 0
   /** Integration calls running for this connection. */

@@ -19,6 +19,7 @@ import { GatehouseError } from '../errors.ts'
 import { type GatewayRefusalReason, refusalBody } from '../http/refusal.ts'
 import type { Connections } from '../push/connections.ts'
 import { publish, telemetry } from '../telemetry.ts'
+import { type ClusterInfo, createClusterNode } from './cluster/node.ts'
 import { type GatewayOptions, resolveGatewayOptions } from './options.ts'
 import { createConnectionsPort } from './push.ts'
 import { writeRawResponse } from './raw-response.ts'
@@ -68,8 +69,13 @@ export interface Gateway {
    * rejects with `ERR_INVALID_OPTION` and changes nothing (the gateway keeps running).
    */
   close(options?: { readonly drainMs?: number }): Promise<void>
-  /** Push to, describe and close connections (the in-process `Connections` port). */
+  /**
+   * Push to, describe and close connections (the in-process `Connections` port). On a
+   * cluster node: any connection of the cluster, routed to its node.
+   */
   readonly connections: Connections
+  /** This node of a cluster (`cluster` option); undefined on a single gateway. */
+  readonly cluster: ClusterInfo | undefined
   stats(): GatewayStats
   /** The gateway's own HTTP server (also what {@link listen} binds). */
   readonly server: Server
@@ -123,18 +129,29 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
   const handleUpgrade = createUpgradeHandler(rt, wss, pendingSockets)
   const mounts: Array<{ match: (req: IncomingMessage) => boolean; listener: RequestListener }> = []
   const stopSweep = startSweep(rt)
-  const connections = createConnectionsPort(rt)
+  const localConnections = createConnectionsPort(rt)
+  const clusterNode = resolved.cluster
+    ? createClusterNode(rt, localConnections, resolved.cluster)
+    : undefined
+  rt.cluster = clusterNode?.hooks
+  const connections = clusterNode?.connections ?? localConnections
   let url: string | undefined
   let closing: Promise<void> | undefined
 
   const handleRequest: RequestListener = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0]
     if (path === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
-      res.writeHead(rt.closing ? 503 : 200, {
+      // A cluster node that cannot accept connections tells its load balancer so.
+      const status = rt.closing
+        ? 'closing'
+        : clusterNode && !clusterNode.info.healthy
+          ? 'cluster_unavailable'
+          : 'ok'
+      res.writeHead(status === 'ok' ? 200 : 503, {
         'Content-Type': 'application/json',
         'Cache-Control': 'no-store',
       })
-      res.end(rt.closing ? '{"status":"closing"}' : '{"status":"ok"}')
+      res.end(`{"status":"${status}"}`)
       return
     }
     for (const mount of mounts) {
@@ -220,6 +237,10 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
       if (rt.closing) throw new GatehouseError('ERR_GATEWAY_CLOSED', 'The gateway is closed.')
       if (url !== undefined)
         throw new GatehouseError('ERR_INVALID_OPTION', 'The gateway is already listening.')
+      // A node listens once registered: before, it could only refuse every connect.
+      if (clusterNode && resolved.cluster) {
+        await clusterNode.ready(resolved.cluster.deadAfterMs * 2)
+      }
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject)
         server.listen(resolved.port, resolved.host, () => {
@@ -249,6 +270,8 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
         rt.closing = true
         stopSweep()
         await drain(drainMs)
+        // After the drain: its sockets' $disconnects were sent here, so nobody must reap it.
+        await clusterNode?.close()
         wss.close()
         if (server.listening) {
           const closed = new Promise<void>((resolve) => server.close(() => resolve()))
@@ -259,6 +282,7 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
       return closing
     },
     connections,
+    cluster: clusterNode?.info,
     stats() {
       return {
         openConnections: rt.table.size,

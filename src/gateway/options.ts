@@ -13,6 +13,11 @@ import { compileRouteExpression } from '../events/route-selection.ts'
 import { isTrustedProxy } from '../limits/client-ip.ts'
 import { type Logger, silentLogger } from '../logger.ts'
 import { describe, positiveInt } from '../util/options.ts'
+import {
+  type ClusterOptions,
+  type ResolvedClusterOptions,
+  resolveClusterOptions,
+} from './cluster/options.ts'
 import type { Integration } from './integration.ts'
 import { mapperFor } from './integrations/request-parameters.ts'
 
@@ -80,6 +85,11 @@ export interface GatewayOptions {
   readonly clock?: Clock
   readonly logger?: Logger
   readonly sweepIntervalMs?: number
+  /**
+   * Run as one node of a cluster over Redis (see {@link ClusterOptions}): any node's
+   * `connections` reach every node's sockets. Absent: a single gateway.
+   */
+  readonly cluster?: ClusterOptions
 }
 
 /**
@@ -129,6 +139,7 @@ export interface ResolvedGatewayOptions {
   readonly clock: Clock
   readonly logger: Logger
   readonly sweepIntervalMs: number
+  readonly cluster: ResolvedClusterOptions | undefined
 }
 
 /** Numeric options: positive integers unless listed in {@link ZERO_ALLOWED}. */
@@ -176,6 +187,7 @@ const OTHER_KEYS = [
   'trustedProxies',
   'clock',
   'logger',
+  'cluster',
 ] as const
 
 const KNOWN_KEYS: ReadonlySet<string> = new Set<string>([...NUMERIC_KEYS, ...OTHER_KEYS])
@@ -404,6 +416,7 @@ export function resolveGatewayOptions(options: GatewayOptions = {}): ResolvedGat
     if (typeof logger?.[level] !== 'function') invalid(`\`logger\` must have a ${level}() method.`)
   }
   const routes = checkRoutes(options.routes)
+  const cluster = options.cluster === undefined ? undefined : resolveClusterOptions(options.cluster)
 
   if (numbers.maxFrameBytes > numbers.maxMessageBytes) {
     conflict('`maxFrameBytes` is larger than `maxMessageBytes`: a frame is part of a message.')
@@ -435,5 +448,6 @@ export function resolveGatewayOptions(options: GatewayOptions = {}): ResolvedGat
     trustedProxies: frozenProxies,
     clock,
     logger,
+    cluster,
   })
 }

@@ -56,6 +56,28 @@ export interface Runtime {
   readonly tasks: Set<Promise<unknown>>
   /** Called whenever a connection leaves the table (drain waits on it). */
   onConnectionRemoved: (() => void) | undefined
+  /** Set when the gateway is a cluster node: ids, admission and the node's table. */
+  cluster: ClusterHooks | undefined
+}
+
+/**
+ * What the gateway's parts ask of the cluster node they belong to (`cluster/node.ts`).
+ *
+ * @example
+ * ```ts
+ * if (rt.cluster && !rt.cluster.admits()) return refuse(socket, 503, 'cluster_unavailable', ip)
+ * const id = rt.cluster ? rt.cluster.newConnectionId() : newId()
+ * ```
+ */
+export interface ClusterHooks {
+  /** A fresh id naming this node's slot. */
+  newConnectionId(): string
+  /** False while the node is not registered (Redis down, slot lost): new connects get 503. */
+  admits(): boolean
+  /** A connection entered the table. */
+  opened(conn: Connection): void
+  /** A connection left the table. */
+  closed(conn: Connection): void
 }
 
 /**
@@ -87,6 +109,7 @@ export function createRuntime(options: ResolvedGatewayOptions): Runtime {
     closing: false,
     tasks: new Set(),
     onConnectionRemoved: undefined,
+    cluster: undefined,
   }
 }
 
@@ -255,7 +278,8 @@ export function sendError(rt: Runtime, conn: Connection, message: string, reques
 
 /**
  * Fire `$disconnect` for a connection the app accepted. Best effort, as on AWS: a failure is
- * logged and swallowed.
+ * logged and swallowed. The returned promise settles when the call is done (a reaper bounds
+ * its concurrency with it); it never rejects.
  *
  * @example
  * ```ts
@@ -267,8 +291,8 @@ export function fireDisconnect(
   identity: ConnectionIdentity,
   code: number,
   reason: string,
-): void {
-  if (!rt.options.routes.has('$disconnect')) return
+): Promise<void> {
+  if (!rt.options.routes.has('$disconnect')) return Promise.resolve()
   const { clock, logger } = rt.options
   const event = disconnectEvent(identity, rt.api, code, reason, clock.now())
   const run = callRoute(rt, '$disconnect', event, identity).then(
@@ -294,6 +318,7 @@ export function fireDisconnect(
       ),
   )
   track(rt, run)
+  return run
 }
 
 /**
@@ -315,12 +340,16 @@ export function connectionClosed(
   conn.state = 'closed'
   conn.queue.length = 0
   rt.table.remove(conn)
+  rt.cluster?.closed(conn)
   rt.options.logger.info(
     { event: 'connection_closed', connectionId: conn.id, code: conn.closeCode ?? code },
     'disconnected',
   )
   if (telemetry.hasSubscribers) publish({ type: 'connection_closed', code: conn.closeCode ?? code })
-  fireDisconnect(rt, conn.identity, conn.closeCode ?? code, conn.closeReason ?? reason)
+  // A reaped connection's $disconnect was sent by the node that reaped it.
+  if (!conn.skipDisconnect) {
+    fireDisconnect(rt, conn.identity, conn.closeCode ?? code, conn.closeReason ?? reason)
+  }
   rt.onConnectionRemoved?.()
 }
 

@@ -4,7 +4,7 @@
  *
  * Order, cheapest refusal first, nothing reaching the app before the handshake is sound:
  * gateway closing (503) → URL length (414) → path `/` or `/{stage}` (403) → WebSocket
- * handshake headers (405/400) → pending-handshake and connection caps (503/429 with
+ * handshake headers (405/400) → a cluster node not registered (503) → pending-handshake and connection caps (503/429 with
  * `Retry-After`) → `$connect` integration (none configured: accepted) → 2xx completes the
  * upgrade, any other status is what the client gets, a failure is 502, a timeout 504 (and
  * should the app accept after all, `$disconnect` 1006 `Connect timed out` releases it).
@@ -237,6 +237,7 @@ export function createUpgradeHandler(
     // Headers and query were for $connect only; a connection lives for hours.
     const conn = new Connection(identityOf(handshake), ws, socket, ipKey, now, o.messageBurst)
     rt.table.add(conn)
+    rt.cluster?.opened(conn)
     attachConnection(socket, conn)
     // Ahead of ws's own reader: frame limits are checked before ws assembles a message.
     socket.prependListener('data', inspectData)
@@ -272,6 +273,12 @@ export function createUpgradeHandler(
       return refuse(socket, bad.status, reason, peer, bad.headers)
     }
 
+    // A cluster node that is not registered cannot issue a routable id nor record the
+    // session for a survivor: fail closed before the app hears of it.
+    if (rt.cluster !== undefined && !rt.cluster.admits()) {
+      return refuse(socket, 503, 'cluster_unavailable', peer, retryAfter)
+    }
+
     const forwarded = req.headers['x-forwarded-for']
     const sourceIp = resolveClientIp(
       peer,
@@ -289,7 +296,7 @@ export function createUpgradeHandler(
 
     const endpoint = localEndpoint(req.socket)
     const handshake = readHandshake(req, {
-      connectionId: newId(),
+      connectionId: rt.cluster !== undefined ? rt.cluster.newConnectionId() : newId(),
       connectedAt: clock.now(),
       sourceIp,
       domainName: o.domainName ?? endpoint.domainName,

@@ -86,6 +86,7 @@ export type GatewayRefusalReason =
   | 'connect_refused'
   | 'integration_failed'
   | 'integration_timeout'
+  | 'cluster_unavailable'
   | 'internal_error'
 
 /**
@@ -152,6 +153,7 @@ export const REFUSAL_REASONS = Object.freeze([
   'connect_refused',
   'integration_failed',
   'integration_timeout',
+  'cluster_unavailable',
 ] as const satisfies readonly RefusalReason[])
 
 // Compile-time check of the other direction: every member of the union is in the list.
