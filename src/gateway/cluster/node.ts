@@ -76,6 +76,24 @@ export interface ClusterNode {
   /** For tests: the router (refused envelope count) and the table. */
   readonly router: Router | undefined
   readonly table: ClusterTable
+  /** For tests: the Redis clients (to cut and restore them). */
+  readonly registry: Registry | undefined
+  /** For tests: stop as a crash would: no unregister, Redis dropped, sockets left alone. */
+  halt(): void
+}
+
+const NODES = new WeakMap<ClusterInfo, ClusterNode>()
+
+/**
+ * The node behind `gateway.cluster`, for tests that cut its Redis or crash it.
+ *
+ * @example
+ * ```ts
+ * clusterNodeOf(gateway.cluster!)?.halt()
+ * ```
+ */
+export function clusterNodeOf(info: ClusterInfo): ClusterNode | undefined {
+  return NODES.get(info)
 }
 
 function unavailable(message: string, cause?: unknown): GatehouseError {
@@ -125,7 +143,6 @@ export function createClusterNode(
     return { resolve, promise }
   })()
   let startError: unknown
-  let subscribedReply = false
 
   const table = new ClusterTable(
     (reset, sets, dels) => {
@@ -154,10 +171,14 @@ export function createClusterNode(
     return registered && !closed && registry?.ready === true
   }
 
+  // At every registration: SUBSCRIBE is idempotent, and after a reconnect or a fence this
+  // does not depend on what the client remembered.
   async function resubscribe(): Promise<void> {
-    if (!registry || !router || subscribedSlot === slot) return
-    if (subscribedSlot >= 0) await registry.sub.unsubscribe(router.routeChannel(subscribedSlot))
-    await registry.sub.subscribe(router.routeChannel(slot))
+    if (!registry || !router) return
+    if (subscribedSlot >= 0 && subscribedSlot !== slot) {
+      await registry.sub.unsubscribe(router.routeChannel(subscribedSlot))
+    }
+    await registry.sub.subscribe(router.routeChannel(slot), replyChannel)
     subscribedSlot = slot
   }
 
@@ -240,10 +261,6 @@ export function createClusterNode(
           )
         }
         return
-      }
-      if (replyChannel !== '' && !subscribedReply) {
-        await registry.sub.subscribe(replyChannel)
-        subscribedReply = true
       }
       if (registered) {
         if (!(await registry.heartbeat(slot, me()))) {
@@ -338,7 +355,7 @@ export function createClusterNode(
     },
   }
 
-  return {
+  const node: ClusterNode = {
     info,
     hooks,
     connections: lazyConnections,
@@ -346,6 +363,16 @@ export function createClusterNode(
       return router
     },
     table,
+    get registry() {
+      return registry
+    },
+    halt() {
+      closed = true
+      clearTimeout(timer)
+      table.pause()
+      registry?.pub.disconnect()
+      registry?.sub.disconnect()
+    },
     tick: async () => {
       while (running) await running
       await tick()
@@ -396,4 +423,6 @@ export function createClusterNode(
       await registry.quit()
     },
   }
+  NODES.set(info, node)
+  return node
 }
