@@ -26,7 +26,7 @@ export interface ClusterScript {
   readonly lua: string
 }
 
-const NOW = `local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`
+const NOW = `local t = redis.call('TIME') local now = tonumber(t[1]) * 1e3 + math.floor(tonumber(t[2]) / 1e3)`
 
 /**
  * Register: renew or reclaim the preferred slot, or claim the first free one.

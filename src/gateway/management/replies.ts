@@ -16,6 +16,7 @@ export type ManagementErrorType =
   | 'LimitExceededException'
   | 'BadRequestException'
   | 'InternalServerErrorException'
+  | 'ServiceUnavailableException'
 
 function finish(
   req: IncomingMessage,

@@ -391,6 +391,15 @@ export function createManagementHandler(options: Omit<ManagementServerOptions, '
         }
         return
       }
+      if (isGatehouseError(err, 'ERR_CLUSTER_UNAVAILABLE')) {
+        // The owning node could not be reached: the connection may well be alive, so never
+        // Gone; a 5xx the caller may retry.
+        logger.warn({ event: 'management_unavailable', err }, 'cluster node unreachable')
+        if (!res.headersSent) {
+          replyError(req, res, 503, 'ServiceUnavailableException', 'Service Unavailable')
+        }
+        return
+      }
       logger.error({ event: 'management_error', err }, 'management call failed')
       if (!res.headersSent) {
         replyError(req, res, 500, 'InternalServerErrorException', 'Internal server error')
