@@ -120,6 +120,8 @@ export function createClusterNode(
   const me = (): string => `${nodeId} ${incarnation}`
   let slot = -1
   let registered = false
+  /** When the node last became registered (wall ms): it reaps only after `deadAfterMs` of it. */
+  let registeredAt = 0
   let closed = false
   let registry: Registry | undefined
   let router: Router | undefined
@@ -218,6 +220,7 @@ export function createClusterNode(
     slot = result.slot
     await resubscribe()
     registered = true
+    registeredAt = Date.now()
     const live = []
     for (const conn of rt.table.values()) {
       if (conn.state === 'open' && slotOf(conn.id) === slot) live.push(conn.identity)
@@ -269,7 +272,10 @@ export function createClusterNode(
         }
       }
       if (!registered) await register()
-      if (registered) {
+      // Not right after (re)registering: after a Redis outage longer than deadAfterMs every
+      // slot key has expired, and the first node back must give the others the time to
+      // re-register rather than reap them all.
+      if (registered && Date.now() - registeredAt >= options.deadAfterMs) {
         await reapDead(
           registry,
           { nodeId, slot },
