@@ -3,7 +3,9 @@
  * The arguments of `gatehouse gateway`, parsed strictly (an unknown or misspelt flag is an
  * error, never ignored) into gateway and management options. Pure: no sockets, no exit.
  */
+import { createHmac } from 'node:crypto'
 import { parseArgs } from 'node:util'
+import type { ClusterOptions } from '../gateway/cluster/options.ts'
 import type { Integration } from '../gateway/integration.ts'
 import type { SigV4Credentials } from '../push/sigv4.ts'
 
@@ -31,10 +33,21 @@ Options:
                                  Without a key pair the API is unsigned and answers only callers
                                  on this machine that address it as localhost or 127.0.0.1
   --two-way                      message routes send the backend's response body back to the client
+  --cluster <redis-url>          run as one node of a cluster over Redis, e.g. redis://127.0.0.1:6379:
+                                 any node's @connections API reaches every node's sockets
+  --node-id <id>                 this node's name in the cluster, 1-64 of [A-Za-z0-9_.-] (with --cluster)
+  --cluster-secret <secret>      signs what nodes send each other (at least 16 characters, the same
+                                 on every node); or set GATEHOUSE_CLUSTER_SECRET. Default: derived
+                                 from --secret
+  --cluster-key-prefix <prefix>  prefix of the cluster's Redis keys and channels (default gatehouse:cluster:)
+  --cluster-heartbeat-ms <n>     slot renewal period (default 1000)
+  --cluster-dead-after-ms <n>    a node silent this long is dead (default 5000); its sessions get
+                                 their $disconnect from a survivor within this plus one heartbeat
   -h, --help                     show this help
 
-The gateway prints "websocket: <url>" and "management: <url>" once listening; SIGTERM or
-SIGINT closes every socket with 1001, drains in-flight calls and exits 0.
+The gateway prints "websocket: <url>" and "management: <url>" once listening (and, with
+--cluster, "cluster: node <id> slot <n>" once registered); SIGTERM or SIGINT closes every
+socket with 1001, drains in-flight calls and exits 0.
 `
 
 /** Everything `gatehouse gateway` needs to start. */
@@ -48,6 +61,29 @@ export interface GatewayCliConfig {
   readonly credentials: readonly SigV4Credentials[] | undefined
   /** `Host` names the management API accepts: the loopback names, then each `--allow-host`. */
   readonly allowedHosts: readonly string[]
+  /** The `cluster` option of the gateway, with `--cluster`. */
+  readonly cluster: ClusterOptions | undefined
+}
+
+/**
+ * The cluster secret derived from the integration secret, under a label of its own: one
+ * `--secret` configures both, and the one never stands in for the other.
+ *
+ * @example
+ * ```ts
+ * deriveClusterSecret(process.env.GATEHOUSE_SECRET!) // 64 hex characters
+ * ```
+ */
+export function deriveClusterSecret(secret: string): string {
+  return createHmac('sha256', secret).update('gatehouse cluster v1').digest('hex')
+}
+
+function positive(value: string | undefined, name: string): number | undefined | string {
+  if (value === undefined) return undefined
+  if (!/^\d{1,9}$/.test(value) || Number(value) === 0) {
+    return `--${name} must be a positive integer, got ${JSON.stringify(value)}`
+  }
+  return Number(value)
 }
 
 /** The parse result: run, show help, or a usage error. */
@@ -107,6 +143,12 @@ export function parseGatewayArgs(
     'aws-access-key-id'?: string | undefined
     'aws-secret-access-key'?: string | undefined
     'two-way'?: boolean | undefined
+    cluster?: string | undefined
+    'node-id'?: string | undefined
+    'cluster-secret'?: string | undefined
+    'cluster-key-prefix'?: string | undefined
+    'cluster-heartbeat-ms'?: string | undefined
+    'cluster-dead-after-ms'?: string | undefined
     help?: boolean | undefined
   }
   try {
@@ -127,6 +169,12 @@ export function parseGatewayArgs(
         'aws-access-key-id': { type: 'string' },
         'aws-secret-access-key': { type: 'string' },
         'two-way': { type: 'boolean' },
+        cluster: { type: 'string' },
+        'node-id': { type: 'string' },
+        'cluster-secret': { type: 'string' },
+        'cluster-key-prefix': { type: 'string' },
+        'cluster-heartbeat-ms': { type: 'string' },
+        'cluster-dead-after-ms': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }).values
@@ -188,6 +236,9 @@ export function parseGatewayArgs(
     }
   }
 
+  const cluster = clusterConfig(values, env, secret)
+  if (typeof cluster === 'string') return { kind: 'error', message: cluster }
+
   return {
     kind: 'run',
     config: {
@@ -204,6 +255,55 @@ export function parseGatewayArgs(
       // The API listens on 127.0.0.1 only, so these are the default names plus the extra ones;
       // createManagementServer refuses a malformed name (exit 2).
       allowedHosts: ['localhost', '127.0.0.1', '::1', ...(values['allow-host'] ?? [])],
+      cluster,
     },
+  }
+}
+
+/** The `cluster` option from the `--cluster*` flags, or the usage error's message. */
+function clusterConfig(
+  values: {
+    cluster?: string | undefined
+    'node-id'?: string | undefined
+    'cluster-secret'?: string | undefined
+    'cluster-key-prefix'?: string | undefined
+    'cluster-heartbeat-ms'?: string | undefined
+    'cluster-dead-after-ms'?: string | undefined
+  },
+  env: Readonly<Record<string, string | undefined>>,
+  secret: string | undefined,
+): ClusterOptions | undefined | string {
+  const url = values.cluster
+  if (url === undefined) {
+    const stray = (
+      [
+        'node-id',
+        'cluster-secret',
+        'cluster-key-prefix',
+        'cluster-heartbeat-ms',
+        'cluster-dead-after-ms',
+      ] as const
+    ).find((name) => values[name] !== undefined)
+    return stray === undefined ? undefined : `--${stray} needs --cluster`
+  }
+  const nodeId = values['node-id']
+  if (nodeId === undefined) return '--cluster needs --node-id'
+  const given = values['cluster-secret'] ?? env.GATEHOUSE_CLUSTER_SECRET
+  if (given === undefined && secret === undefined) {
+    // Fail closed: nodes never trust each other's envelopes unsigned.
+    return '--cluster needs --cluster-secret (or GATEHOUSE_CLUSTER_SECRET), or --secret to derive it from'
+  }
+  const heartbeat = positive(values['cluster-heartbeat-ms'], 'cluster-heartbeat-ms')
+  if (typeof heartbeat === 'string') return heartbeat
+  const deadAfter = positive(values['cluster-dead-after-ms'], 'cluster-dead-after-ms')
+  if (typeof deadAfter === 'string') return deadAfter
+  const keyPrefix = values['cluster-key-prefix']
+  return {
+    url,
+    nodeId,
+    secret: given ?? deriveClusterSecret(secret as string),
+    ...(keyPrefix !== undefined ? { keyPrefix } : {}),
+    ...(heartbeat !== undefined ? { heartbeatIntervalMs: heartbeat } : {}),
+    ...(deadAfter !== undefined ? { deadAfterMs: deadAfter } : {}),
   }
 }

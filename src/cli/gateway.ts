@@ -85,6 +85,7 @@ export async function runGatewayCli(argv: readonly string[], io: CliIo): Promise
       routes: config.routes,
       logger,
       ...(config.apiId !== undefined ? { apiId: config.apiId } : {}),
+      ...(config.cluster !== undefined ? { cluster: config.cluster } : {}),
     })
     management = createManagementServer({
       connections: gateway.connections,
@@ -138,7 +139,11 @@ export async function runGatewayCli(argv: readonly string[], io: CliIo): Promise
   io.stdout.write(
     `gatehouse gateway ${gateway.apiId} (stage ${gateway.stage})\n` +
       `websocket: ${wsUrl}\n` +
-      `management: ${managementUrl}\n`,
+      `management: ${managementUrl}\n` +
+      // listen() resolved after the node registered: its slot is known.
+      (gateway.cluster
+        ? `cluster: node ${gateway.cluster.nodeId} slot ${gateway.cluster.slot}\n`
+        : ''),
   )
 
   const signal = await stopped

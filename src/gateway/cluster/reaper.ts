@@ -4,8 +4,18 @@
  * has expired; for each it tries the `REAP` script, which only one node wins (it sets the dead
  * incarnation's fence marker `NX` and takes its table in the same step). The winner sends
  * every recorded connection's `$disconnect` (1006, `Gateway node lost`) through its own
- * integration, a bounded number at a time. Should the winner die while sending, the rest
- * are lost, as AWS's `$disconnect` is best effort; the app's own cleanup ends them.
+ * integration, a bounded number at a time.
+ *
+ * Best effort, as AWS's `$disconnect` is. Lost: a connection opened in the last table batch
+ * (≤ 50 ms, written behind) before its node died, and the rest of a reap whose winner dies
+ * while sending; their sessions end when a push finds them Gone or by the app's cleanup.
+ * Sent twice: a connection that closed on a node cut off from Redis (its `$disconnect` sent
+ * there, its row not yet deleted) and then reaped.
+ *
+ * A node reaps only once it has been registered for `deadAfterMs` itself: after a Redis
+ * outage longer than that, every slot key has expired, and the first node back must give
+ * the others the time to re-register. A dead node is thus seen within `deadAfterMs` plus one
+ * heartbeat by a survivor that was already registered (6 s by default).
  */
 import { DEFAULTS } from '../../defaults.ts'
 import type { Logger } from '../../logger.ts'

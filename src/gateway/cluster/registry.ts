@@ -171,7 +171,7 @@ export async function openRegistry(options: ResolvedClusterOptions): Promise<Reg
       return dead
     },
     async reap(slot, info, reaper) {
-      const rows = (await run(REAP, slot, info, reaper, FENCE_TTL_MS)) as string[] | null
+      const rows = (await run(REAP, slot, info, reaper, FENCE_TTL_MS, settleMs)) as string[] | null
       if (!Array.isArray(rows)) return null
       const out: Array<[string, string]> = []
       for (let i = 0; i + 1 < rows.length; i += 2)
@@ -179,7 +179,7 @@ export async function openRegistry(options: ResolvedClusterOptions): Promise<Reg
       return out
     },
     async unregister(slot, me, incarnation) {
-      await run(UNREGISTER, slot, me, incarnation)
+      await run(UNREGISTER, slot, me, incarnation, settleMs)
     },
     async slotState(slot) {
       return (await run(SLOT_STATE, slot, settleMs)) as SlotState

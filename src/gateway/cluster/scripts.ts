@@ -15,6 +15,7 @@
  * | `conns:<incarnation>` | hash | connection id → the JSON identity its `$disconnect` needs |
  * | `reaped:<incarnation>` | string, PX 24 h | who reaped that incarnation: its fence |
  * | `epoch` | string | when this Redis first saw the cluster (Redis ms); recreated after a data loss |
+ * | `freed:<n>` | string, PX `settleMs` | slot n was reaped or unregistered in this epoch: free, even while the registry settles |
  *
  * A slot is free when it has no `slots` entry: a dead node's slot stays taken until it is
  * reaped, so its sessions are never forgotten.
@@ -107,7 +108,8 @@ return 1`,
 
 /**
  * Reap a dead slot, once: its slot key expired while it was still registered. ARGV: slot,
- * the registration seen (`<nodeId> <incarnation>`), reaper node id, fence TTL ms. Returns
+ * the registration seen (`<nodeId> <incarnation>`), reaper node id, fence TTL ms, settleMs.
+ * Returns
  * the dead node's table as a flat id/json list, or false when it is not (or no longer) dead
  * or another node reaps it.
  */
@@ -123,12 +125,13 @@ local rows = redis.call('HGETALL', p .. 'conns:' .. inc)
 redis.call('DEL', p .. 'conns:' .. inc)
 redis.call('HDEL', p .. 'slots', s)
 redis.call('ZREM', p .. 'beats', s)
+redis.call('SET', p .. 'freed:' .. s, '1', 'PX', ARGV[5])
 return rows`,
 }
 
 /**
  * Unregister on a clean shutdown (its sockets' `$disconnect`s were sent locally): free the
- * slot and drop the table, so nobody reaps it. ARGV: slot, me, incarnation.
+ * slot and drop the table, so nobody reaps it. ARGV: slot, me, incarnation, settleMs.
  */
 export const UNREGISTER: ClusterScript = {
   name: 'gatehouseClusterUnregister',
@@ -136,6 +139,7 @@ export const UNREGISTER: ClusterScript = {
 if redis.call('HGET', p .. 'slots', ARGV[1]) == ARGV[2] then
   redis.call('HDEL', p .. 'slots', ARGV[1])
   redis.call('ZREM', p .. 'beats', ARGV[1])
+  redis.call('SET', p .. 'freed:' .. ARGV[1], '1', 'PX', ARGV[4])
 end
 if redis.call('GET', p .. 'slot:' .. ARGV[1]) == ARGV[2] then redis.call('DEL', p .. 'slot:' .. ARGV[1]) end
 redis.call('DEL', p .. 'conns:' .. ARGV[3])
@@ -154,6 +158,7 @@ export const SLOT_STATE: ClusterScript = {
 local p = KEYS[1]
 if redis.call('EXISTS', p .. 'slot:' .. ARGV[1]) == 1 then return 'held' end
 if redis.call('HEXISTS', p .. 'slots', ARGV[1]) == 1 then return 'registered' end
+if redis.call('EXISTS', p .. 'freed:' .. ARGV[1]) == 1 then return 'free' end
 local epoch = tonumber(redis.call('GET', p .. 'epoch') or now)
 if now - epoch < tonumber(ARGV[2]) then return 'settling' end
 return 'free'`,

@@ -6,8 +6,10 @@
  */
 import assert from 'node:assert/strict'
 import { after, test } from 'node:test'
+import { isGatehouseError } from '../../../src/errors.ts'
 import { clusterNodeOf } from '../../../src/gateway/cluster/node.ts'
 import { parseRow } from '../../../src/gateway/cluster/reaper.ts'
+import { connectRedis } from '../../support/backends.ts'
 import {
   connect,
   dropPrefix,
@@ -153,4 +155,29 @@ test('a recorded row that is not a connection identity is skipped by the reaper'
     ...row,
     userAgent: undefined,
   })
+})
+
+test('a reaped slot is Gone at once, even while a young registry still settles', async () => {
+  const prefix = uniquePrefix()
+  prefixes.push(prefix)
+  const dying = await startNode(prefix, 'dying')
+  const survivor = await startNode(prefix, 'survivor')
+  await settled()
+  const c = await connect(dying)
+  await new Promise((r) => setTimeout(r, 150))
+  const slot = dying.gateway.cluster!.slot
+  crash(dying)
+  await waitUntil(() => disconnects(survivor, c.id).length === 1, 5_000, 'the reap')
+  // As if Redis had just lost its data and been re-seeded: the registry is young again.
+  const admin = (await connectRedis())!
+  await admin.set(`${prefix}epoch`, String(Date.now()))
+  assert.equal(await survivor.gateway.connections.post(c.id, 'x'), false)
+  // Without the freed marker the same slot would only be "settling": unavailable, not Gone.
+  await admin.del(`${prefix}freed:${slot}`)
+  await assert.rejects(survivor.gateway.connections.post(c.id, 'x'), (err) =>
+    isGatehouseError(err, 'ERR_CLUSTER_UNAVAILABLE'),
+  )
+  admin.disconnect()
+  c.client.ws.terminate()
+  await Promise.all([survivor.close(), dying.close()])
 })
