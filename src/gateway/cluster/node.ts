@@ -159,7 +159,7 @@ export function createClusterNode(
         {
           event: 'cluster_unhealthy',
           node: nodeId,
-          reason: lost ? 'slot_lost' : 'redis',
+          detail: lost ? 'slot_lost' : 'redis',
           err: error,
         },
         'cluster node lost its registration',
@@ -259,7 +259,7 @@ export function createClusterNode(
           registered = false
           table.pause()
           logger.warn(
-            { event: 'cluster_unhealthy', node: nodeId, reason: 'redis' },
+            { event: 'cluster_unhealthy', node: nodeId, detail: 'redis' },
             'Redis unreachable',
           )
         }
@@ -292,7 +292,7 @@ export function createClusterNode(
         registered = false
         table.pause()
         logger.warn(
-          { event: 'cluster_unhealthy', node: nodeId, reason: 'redis', err },
+          { event: 'cluster_unhealthy', node: nodeId, detail: 'redis', err },
           'Redis call failed',
         )
       }

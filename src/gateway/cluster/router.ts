@@ -287,7 +287,7 @@ export function createRouter(options: RouterOptions): Router {
     if (!opened.ok) {
       refused += 1
       logger.warn(
-        { event: 'cluster_envelope_refused', reason: opened.reason, channel },
+        { event: 'cluster_envelope_refused', detail: opened.reason, channel },
         'cluster envelope refused',
       )
       return
