@@ -213,14 +213,12 @@ export function createRouter(options: RouterOptions): Router {
       })
       if (failed.length > 0) {
         // Gone would end live sessions: the ids that could not be reached are reported apart.
-        throw unavailable(
+        // `cause.gone` as every port's partial failure has it: the app marks those gone.
+        const facts = { sent, gone, unavailable: failed, error: (firstError as Error)?.message }
+        throw new GatehouseError(
+          'ERR_CLUSTER_UNAVAILABLE',
           `${failed.length} connection(s) are on nodes that could not be reached.`,
-          {
-            sent,
-            gone,
-            unavailable: failed,
-            cause: (firstError as Error | undefined)?.message,
-          },
+          { cause: facts, details: facts },
         )
       }
       return { sent, gone }

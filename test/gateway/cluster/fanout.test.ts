@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { Redis } from 'ioredis'
+import { isGatehouseError } from '../../../src/errors.ts'
 import { clusterNodeOf } from '../../../src/gateway/cluster/node.ts'
 import {
   createManagementServer,
@@ -109,7 +110,24 @@ describe('fan-out across nodes', () => {
     const target = clients[5]!
     // Crashed: its slot is still held (or registered, not yet reaped) for deadAfterMs.
     clusterNodeOf(c.gateway.cluster!)!.halt()
-    const res = await fetch(`${endpoint}/@connections/${encodeURIComponent(target.id)}`)
+    const onB = clients[1]!
+    const goneOnB = onB.id.slice(0, 15) + (onB.id[15] === 'A' ? 'B' : 'A')
+    const [res, partial] = await Promise.all([
+      fetch(`${endpoint}/@connections/${encodeURIComponent(target.id)}`),
+      nodes[0]!.gateway.connections.postMany([onB.id, target.id, goneOnB], 'partial').then(
+        () => assert.fail('resolved'),
+        (err: unknown) => err,
+      ),
+    ])
+    // What could be reached was, and is reported apart from what could not.
+    assert.ok(isGatehouseError(partial, 'ERR_CLUSTER_UNAVAILABLE'))
+    assert.deepEqual(partial.cause, {
+      sent: 1,
+      gone: [goneOnB],
+      unavailable: [target.id],
+      error: (partial.cause as { error: string }).error,
+    })
+    assert.equal(await onB.client.next(), 'partial')
     assert.equal(res.status, 503)
     assert.equal(res.headers.get('x-amzn-errortype'), 'ServiceUnavailableException')
   })
