@@ -14,6 +14,8 @@
  * await local.gateway.listen()
  * ```
  */
+export type { ClusterInfo } from './cluster/node.ts'
+export type { ClusterOptions } from './cluster/options.ts'
 export { ID_PATTERN, newId as newConnectionId } from './connection-id.ts'
 export { createGateway, type Gateway, type GatewayStats } from './gateway.ts'
 export type { Integration, LambdaContext, LambdaHandler } from './integration.ts'
