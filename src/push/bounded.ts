@@ -3,7 +3,7 @@
  * Run one async call per item with at most `limit` in flight: enough parallelism to hide
  * round-trip latency, never an unbounded burst of sockets.
  */
-import { GatehouseError } from '../errors.ts'
+import { GatehouseError, isGatehouseError } from '../errors.ts'
 import type { PostManyResult } from './connections.ts'
 
 /**
@@ -43,7 +43,8 @@ export async function mapBounded<T, R>(
 /**
  * Push one message to many connections through a single-recipient `post`, at most `limit`
  * at a time. Recipients whose `post` resolves `false` are gone; if any call throws, the others
- * still run and one `ERR_INTEGRATION_FAILED` (cause: an `AggregateError`) is thrown at the end.
+ * still run and one `ERR_INTEGRATION_FAILED` (cause: an `AggregateError`) is thrown at the end,
+ * but `ERR_MESSAGE_TOO_LARGE` as such when the message reached nobody for its size.
  *
  * @example
  * ```ts
@@ -64,6 +65,10 @@ export async function postEachBounded(
     else if (r.value) sent++
     else gone.push(ids[i] as string)
   })
+  // One payload for all: too large for one is too large for every one, and says so, as
+  // every other port's postMany does.
+  const tooLarge = errors.find((e) => isGatehouseError(e, 'ERR_MESSAGE_TOO_LARGE'))
+  if (tooLarge !== undefined && sent === 0) throw tooLarge
   if (errors.length > 0) {
     // The ids found gone travel with the failure, so the caller can still end their sessions.
     const cause = Object.assign(new AggregateError(errors), { sent, gone })
