@@ -4,7 +4,7 @@
  * router and its reaper, wired to the gateway's runtime.
  *
  * Every `heartbeatIntervalMs` the node renews its slot (or registers when it has none) and
- * then reaps dead nodes. Any Redis failure makes it unhealthy at once: new `$connect`s get
+ * then reaps dead nodes (once it has been registered for `deadAfterMs` itself). Any Redis failure makes it unhealthy at once: new `$connect`s get
  * 503 and remote calls fail with `ERR_CLUSTER_UNAVAILABLE`, while its own sockets and local
  * pushes carry on. When Redis answers again, the next tick registers it again: it keeps its
  * slot and its sockets when nobody can have answered Gone for them (its slot still registered
@@ -114,7 +114,7 @@ export function createClusterNode(
   local: Connections,
   options: ResolvedClusterOptions,
 ): ClusterNode {
-  const { logger, clock } = rt.options
+  const { logger } = rt.options
   const { nodeId } = options
   let incarnation = randomBytes(9).toString('base64url')
   const me = (): string => `${nodeId} ${incarnation}`
@@ -167,7 +167,8 @@ export function createClusterNode(
     },
   )
 
-  const codec = createEnvelopeCodec({ secret: options.secret, now: () => clock.now() })
+  // Wall time, not the gateway's injectable clock: freshness is judged between processes.
+  const codec = createEnvelopeCodec({ secret: options.secret, now: Date.now })
 
   function healthy(): boolean {
     return registered && !closed && registry?.ready === true
@@ -212,6 +213,14 @@ export function createClusterNode(
       logger.error(
         { event: 'cluster_full', node: nodeId },
         'no free cluster slot (64 nodes at most)',
+      )
+      return
+    }
+    if (result.kind === 'duplicate') {
+      // Every heartbeat until the other one ends: an operator error, to be seen at once.
+      logger.error(
+        { event: 'cluster_node_id_in_use', node: nodeId },
+        'another live node is registered under this node id; waiting for it to end',
       )
       return
     }
@@ -397,7 +406,7 @@ export function createClusterNode(
           reject(
             startError ??
               unavailable(
-                `cluster node ${nodeId} could not register within ${timeoutMs} ms (Redis unreachable, or 64 nodes registered).`,
+                `cluster node ${nodeId} could not register within ${timeoutMs} ms (Redis unreachable, its node id in use by a live node, or 64 nodes registered).`,
               ),
           )
         }

@@ -26,6 +26,7 @@ export type RegisterResult =
   | { readonly kind: 'ok'; readonly slot: number }
   | { readonly kind: 'fenced'; readonly reaped: boolean }
   | { readonly kind: 'full' }
+  | { readonly kind: 'duplicate' }
 
 /** Whether a slot that nobody answered for has a live owner (see `SLOT_STATE`). */
 export type SlotState = 'held' | 'registered' | 'settling' | 'free'
@@ -145,6 +146,7 @@ export async function openRegistry(options: ResolvedClusterOptions): Promise<Reg
       )) as [string, number?]
       if (reply[0] === 'ok') return { kind: 'ok', slot: Number(reply[1]) }
       if (reply[0] === 'fenced') return { kind: 'fenced', reaped: Number(reply[1]) === 1 }
+      if (reply[0] === 'duplicate') return { kind: 'duplicate' }
       return { kind: 'full' }
     },
     async heartbeat(slot, me) {

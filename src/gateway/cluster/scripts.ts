@@ -32,7 +32,10 @@ const NOW = `local t = redis.call('TIME') local now = tonumber(t[1]) * 1e3 + mat
 /**
  * Register: renew or reclaim the preferred slot, or claim the first free one.
  * ARGV: me (`<nodeId> <incarnation>`), incarnation, preferred slot (-1: none), deadAfterMs,
- * settleMs, slot count. Returns `{'ok', slot}`, `{'fenced', reaped (1/0)}` or `{'full'}`.
+ * settleMs, slot count. Returns `{'ok', slot}`, `{'fenced', reaped (1/0)}`, `{'full'}`, or
+ * `{'duplicate'}` when a live node (its slot key alive) already registered under this node id:
+ * a second process with the same id waits until the first is dead (at most `deadAfterMs`
+ * after a crash), then registers, and the first one's sessions are reaped.
  * A node may keep its sockets only when nobody can have answered Gone for them: its slot
  * is still registered to it, or the whole registry is younger than `settleMs` (Redis lost
  * its data and every node is re-registering).
@@ -57,6 +60,13 @@ if pref >= 0 then
   if info == me then redis.call('HDEL', p .. 'slots', pref) end
   redis.call('DEL', p .. 'conns:' .. inc)
   return {'fenced', 0}
+end
+local node = string.match(me, '^(%S+) ')
+local all = redis.call('HGETALL', p .. 'slots')
+for i = 1, #all, 2 do
+  if all[i + 1] ~= me and string.match(all[i + 1], '^(%S+) ') == node and redis.call('EXISTS', p .. 'slot:' .. all[i]) == 1 then
+    return {'duplicate'}
+  end
 end
 for s = 0, count - 1 do
   if redis.call('HEXISTS', p .. 'slots', s) == 0 and redis.call('SET', p .. 'slot:' .. s, me, 'NX', 'PX', dead) then

@@ -181,3 +181,22 @@ test('a reaped slot is Gone at once, even while a young registry still settles',
   c.client.ws.terminate()
   await Promise.all([survivor.close(), dying.close()])
 })
+
+test('a node id is held by one live node: a second waits for it to die, then reaps its sessions', async () => {
+  const prefix = uniquePrefix()
+  prefixes.push(prefix)
+  const first = await startNode(prefix, 'same')
+  const c = await connect(first)
+  await new Promise((r) => setTimeout(r, 150))
+  // A second process under the same id (a restart racing a crash, or a misconfiguration).
+  const starting = startNode(prefix, 'same')
+  await new Promise((r) => setTimeout(r, 3 * FAST.heartbeatIntervalMs))
+  crash(first)
+  const second = await starting
+  assert.notEqual(second.gateway.cluster!.slot, -1)
+  // It reaps its predecessor itself once registered for deadAfterMs.
+  await waitUntil(() => disconnects(second, c.id).length === 1, 5_000, 'the reap')
+  assert.equal(disconnects(second, c.id)[0]?.disconnectReason, 'Gateway node lost')
+  c.client.ws.terminate()
+  await Promise.all([second.close(), first.close()])
+})
