@@ -22,6 +22,8 @@ import {
   waitUntil,
 } from './support.ts'
 
+const DEAD_AFTER_MS = 1_000
+
 describe('a Redis outage', () => {
   let redis: PrivateRedis
   let a: TestNode
@@ -30,8 +32,9 @@ describe('a Redis outage', () => {
 
   before(async () => {
     redis = await startPrivateRedis()
-    a = await startNode(prefix, 'a', { url: redis.url })
-    b = await startNode(prefix, 'b', { url: redis.url })
+    // A longer death than FAST's, so the grace b relies on below holds on a loaded machine.
+    a = await startNode(prefix, 'a', { url: redis.url, deadAfterMs: DEAD_AFTER_MS })
+    b = await startNode(prefix, 'b', { url: redis.url, deadAfterMs: DEAD_AFTER_MS })
     await settled()
   })
   after(async () => {
@@ -69,7 +72,7 @@ describe('a Redis outage', () => {
       isGatehouseError(err, 'ERR_CLUSTER_UNAVAILABLE'),
     )
     // Down longer than deadAfterMs: every slot key expires meanwhile.
-    await new Promise((r) => setTimeout(r, FAST.deadAfterMs + 200))
+    await new Promise((r) => setTimeout(r, DEAD_AFTER_MS + 200))
 
     // b comes back only once a is registered again: a must not reap it meanwhile.
     const bRegistry = clusterNodeOf(b.gateway.cluster!)!.registry!
@@ -97,7 +100,7 @@ describe('a Redis outage', () => {
     assert.equal(ca.client.ws.readyState, 1)
     assert.equal(cb.client.ws.readyState, 1)
     // No node reaped the other on its way back.
-    await new Promise((r) => setTimeout(r, FAST.deadAfterMs + 3 * FAST.heartbeatIntervalMs))
+    await new Promise((r) => setTimeout(r, DEAD_AFTER_MS + 3 * FAST.heartbeatIntervalMs))
     assert.equal(ca.client.ws.readyState, 1)
     assert.equal(cb.client.ws.readyState, 1)
     assert.equal(await b.gateway.connections.post(ca.id, 'both ways'), true)
