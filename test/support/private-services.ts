@@ -18,6 +18,8 @@ export interface PrivateRedis {
   readonly pid: number
   /** SIGTERM it and wait (it writes its append-only file first). */
   stop(): Promise<void>
+  /** SIGKILL it by its pid and wait: a crash, nothing written. */
+  crash(): Promise<void>
   /** Start it again on the same port and data folder. */
   start(): Promise<void>
   /** Freeze it (SIGSTOP): it keeps its sockets and answers nothing. */
@@ -31,7 +33,8 @@ export interface PrivateRedis {
 /**
  * Start a redis-server of this test's own: a free port, `--save ''` (no RDB snapshots), and
  * an append-only file fsynced on every write in a temporary folder, so a stop and a start
- * keep the data as a production Redis with AOF would.
+ * keep the data as a production Redis with AOF would. With `persist: false`, no append-only
+ * file either (`--appendonly no`): a restart comes back empty, as a cluster's Redis may.
  *
  * @example
  * ```ts
@@ -40,7 +43,10 @@ export interface PrivateRedis {
  * await redis.destroy()
  * ```
  */
-export async function startPrivateRedis(): Promise<PrivateRedis> {
+export async function startPrivateRedis(
+  options: { persist?: boolean } = {},
+): Promise<PrivateRedis> {
+  const persist = options.persist ?? true
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-faults-redis-'))
   let child: ChildProcess | undefined
@@ -54,9 +60,8 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
         '--save',
         '',
         '--appendonly',
-        'yes',
-        '--appendfsync',
-        'always',
+        persist ? 'yes' : 'no',
+        ...(persist ? ['--appendfsync', 'always'] : []),
         '--dir',
         dir,
         '--loglevel',
@@ -83,6 +88,9 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     },
     async stop() {
       if (child) await killChild(child, 'SIGTERM')
+    },
+    async crash() {
+      if (child) await killChild(child, 'SIGKILL')
     },
     start,
     pause() {
