@@ -163,7 +163,8 @@ export async function clusterWorld(
   const run = `${process.pid}_${randomBytes(4).toString('hex')}`
   const schema = `gh_cluster_${run}`
   const keyPrefix = `gh-test:cluster:${run}:`
-  const store = await createPostgresStore({ pool: pg.pool, schema })
+  const { pool } = pg
+  const store = await createPostgresStore({ pool, schema })
   const nodes: ClusterNode[] = []
   const apps: ClusterApp[] = []
   const servers: Awaited<ReturnType<typeof serveApp>>[] = []
@@ -310,8 +311,8 @@ export async function clusterWorld(
       await new Promise<void>((resolve) => s.server.close(() => resolve()))
     }
     await store.close()
-    await pg.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
-    await pg.pool.end()
+    await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+    await pool.end()
     await dropKeys(redisUrl, keyPrefix).catch(() => 0)
   }
 
@@ -319,7 +320,7 @@ export async function clusterWorld(
     redisUrl,
     keyPrefix,
     store,
-    pool: pg.pool,
+    pool,
     nodes,
     apps,
     addApp,

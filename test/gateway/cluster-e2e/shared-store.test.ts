@@ -83,7 +83,10 @@ test('control: two standalone gateway + app pairs over one store break each othe
     assert.equal((await world.store.getSession(bob.id))?.connected, false)
     bob.ws.send('{"action":"chat","seq":1,"text":"still here"}')
     await until(() => bob.closed !== null, 5_000, 10, "bob's socket to close")
-    assert.ok(bob.messages.some((m) => m.message === 'Forbidden'), JSON.stringify(bob.messages))
+    assert.ok(
+      bob.messages.some((m) => m.message === 'Forbidden'),
+      JSON.stringify(bob.messages),
+    )
   } finally {
     await world.close()
   }
