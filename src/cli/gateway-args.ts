@@ -24,6 +24,9 @@ Options:
   --allow-host <name>            a Host name the @connections API accepts besides localhost,
                                  127.0.0.1 and [::1] (repeatable), e.g. behind a local TLS proxy
   --host <address>               WebSocket listen address (default 127.0.0.1)
+  --trusted-proxy <ip|cidr>      a proxy in front (e.g. a load balancer) whose X-Forwarded-For is
+                                 believed (repeatable), e.g. 10.0.0.0/8; default none
+  --trusted-hops <n>             how many trusted proxies stand in front (default 1)
   --stage <name>                 stage in ws://host:port/<stage> and /<stage>/@connections (default production)
   --api-id <id>                  API id sent as X-Amzn-Apigateway-Api-Id (default: random, like AWS)
   --secret <hmac-secret>         sign every integration request (HMAC, at least 16 characters);
@@ -63,6 +66,10 @@ export interface GatewayCliConfig {
   readonly allowedHosts: readonly string[]
   /** The `cluster` option of the gateway, with `--cluster`. */
   readonly cluster: ClusterOptions | undefined
+  /** Proxies whose `X-Forwarded-For` the gateway believes (`--trusted-proxy`). */
+  readonly trustedProxies: readonly string[]
+  /** Trusted proxies in front, counted from the right of `X-Forwarded-For` (`--trusted-hops`). */
+  readonly trustedHops: number
 }
 
 /**
@@ -137,6 +144,8 @@ export function parseGatewayArgs(
     'management-port'?: string | undefined
     'allow-host'?: string[] | undefined
     host?: string | undefined
+    'trusted-proxy'?: string[] | undefined
+    'trusted-hops'?: string | undefined
     stage?: string | undefined
     'api-id'?: string | undefined
     secret?: string | undefined
@@ -163,6 +172,8 @@ export function parseGatewayArgs(
         'management-port': { type: 'string' },
         'allow-host': { type: 'string', multiple: true },
         host: { type: 'string' },
+        'trusted-proxy': { type: 'string', multiple: true },
+        'trusted-hops': { type: 'string' },
         stage: { type: 'string' },
         'api-id': { type: 'string' },
         secret: { type: 'string' },
@@ -227,6 +238,18 @@ export function parseGatewayArgs(
     routes[key] = http(url.href, true)
   }
 
+  const hops = values['trusted-hops'] ?? '1'
+  if (!/^[1-9]\d{0,1}$/.test(hops)) {
+    return {
+      kind: 'error',
+      message: `--trusted-hops must be a number from 1 to 99, got ${JSON.stringify(hops)}`,
+    }
+  }
+  const trustedProxies = values['trusted-proxy'] ?? []
+  if (values['trusted-hops'] !== undefined && trustedProxies.length === 0) {
+    return { kind: 'error', message: '--trusted-hops needs at least one --trusted-proxy' }
+  }
+
   const accessKeyId = values['aws-access-key-id'] ?? env.GATEHOUSE_AWS_ACCESS_KEY_ID
   const secretAccessKey = values['aws-secret-access-key'] ?? env.GATEHOUSE_AWS_SECRET_ACCESS_KEY
   if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
@@ -256,6 +279,9 @@ export function parseGatewayArgs(
       // createManagementServer refuses a malformed name (exit 2).
       allowedHosts: ['localhost', '127.0.0.1', '::1', ...(values['allow-host'] ?? [])],
       cluster,
+      // createGateway refuses an entry that is not an address or CIDR range (exit 2).
+      trustedProxies,
+      trustedHops: Number(hops),
     },
   }
 }

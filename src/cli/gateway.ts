@@ -83,6 +83,8 @@ export async function runGatewayCli(argv: readonly string[], io: CliIo): Promise
       host: config.host,
       stage: config.stage,
       routes: config.routes,
+      trustedProxies: config.trustedProxies,
+      trustedHops: config.trustedHops,
       logger,
       ...(config.apiId !== undefined ? { apiId: config.apiId } : {}),
       ...(config.cluster !== undefined ? { cluster: config.cluster } : {}),

@@ -38,6 +38,32 @@ describe('parseGatewayArgs', () => {
     ])
   })
 
+  it('--trusted-proxy and --trusted-hops: none and 1 by default, repeatable, checked', () => {
+    const plain = run(BASE)
+    assert.deepEqual(plain.trustedProxies, [])
+    assert.equal(plain.trustedHops, 1)
+    const behind = run([
+      ...BASE,
+      '--trusted-proxy',
+      '10.0.0.0/8',
+      '--trusted-proxy',
+      '192.0.2.7',
+      '--trusted-hops',
+      '2',
+    ])
+    assert.deepEqual(behind.trustedProxies, ['10.0.0.0/8', '192.0.2.7'])
+    assert.equal(behind.trustedHops, 2)
+    for (const hops of ['0', '-1', 'x', '1.5', '100']) {
+      const parsed = parseGatewayArgs(
+        [...BASE, '--trusted-proxy', '10.0.0.1', '--trusted-hops', hops],
+        {},
+      )
+      assert.equal(parsed.kind, 'error', hops)
+    }
+    // Hops without a proxy would be silently ignored: refused instead.
+    assert.equal(parseGatewayArgs([...BASE, '--trusted-hops', '2'], {}).kind, 'error')
+  })
+
   it('a base without a trailing slash means the same folder', () => {
     const config = run(['--integration', 'https://app.example/ws'])
     assert.equal((config.routes.$default as { url: string }).url, 'https://app.example/ws/default')

@@ -280,6 +280,10 @@ describe('gatehouse gateway usage errors', () => {
       [['--integration', 'http://127.0.0.1/ws/', '--secret', 'short'], /secret/],
       [['--integration', 'http://127.0.0.1/ws/', '--stage', 'a/b'], /stage/],
       [['--integration', 'http://127.0.0.1/ws/', '--allow-host', 'gw.local:80'], /allowedHosts/],
+      [
+        ['--integration', 'http://127.0.0.1/ws/', '--trusted-proxy', '10.0.0.0/33'],
+        /trustedProxies/,
+      ],
       [['--integration', 'http://127.0.0.1/ws/', 'positional'], /positional|Unexpected argument/i],
     ]
     for (const [argv, pattern] of cases) {
@@ -482,6 +486,49 @@ describe('gatehouse gateway options in process', () => {
       stop.abort()
       assert.equal(await run, 0)
     }
+  })
+
+  it('--trusted-proxy: the client IP is what the trusted proxy added to X-Forwarded-For; without it, the peer', {
+    timeout: 15_000,
+  }, async () => {
+    const ips: string[] = []
+    const backend = createServer((req, res) => {
+      if (req.url?.startsWith('/ws/connect')) ips.push(String(req.headers['x-forwarded-for']))
+      req.resume()
+      req.on('end', () => res.writeHead(200).end('{}'))
+    })
+    await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r))
+    const integration = `http://127.0.0.1:${(backend.address() as AddressInfo).port}/ws/`
+    try {
+      for (const trusted of [false, true]) {
+        const stop = new AbortController()
+        const b = bufferIo(stop.signal)
+        const flags = trusted ? ['--trusted-proxy', '127.0.0.1'] : []
+        const run = runGatewayCli(
+          ['--integration', integration, '--port', '0', '--management-port', '0', ...flags],
+          b.io,
+        )
+        try {
+          const { ws } = await started(b, run)
+          // As a proxy on 127.0.0.1 sends it: the client's own claim, then the address it saw.
+          const client = new WebSocket(ws, {
+            headers: { 'x-forwarded-for': '198.51.100.1, 203.0.113.9' },
+          })
+          await new Promise((resolve, reject) => {
+            client.once('open', resolve)
+            client.once('error', reject)
+          })
+          client.close()
+        } finally {
+          stop.abort()
+          assert.equal(await run, 0)
+        }
+      }
+    } finally {
+      await new Promise<void>((r) => backend.close(() => r()))
+    }
+    // Untrusted, the header is anyone's to write; trusted, the proxy's (rightmost) entry counts.
+    assert.deepEqual(ips, ['127.0.0.1', '203.0.113.9'])
   })
 
   it('a port in use is exit 1 with a message', async () => {
