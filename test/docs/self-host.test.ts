@@ -3,7 +3,7 @@
  * its sh blocks and its systemd units) uses real flags; the three cluster node commands run
  * as written (ports 0, a redis-server of the test's own, a stand-in backend) and register;
  * the nginx config passes `nginx -t` and carries a WebSocket through TLS to the nodes with the
- * client IP nginx saw (when nginx is installed or `NGINX` names it; otherwise its directives
+ * client IP nginx saw (when nginx is installed or `GATEHOUSE_NGINX` names it; otherwise its directives
  * are checked only); the systemd units pass `systemd-analyze verify`; the Redis config starts
  * a redis-server with the settings it promises; the PostgreSQL settings exist; the bounds
  * table says the defaults; the TypeScript snippet imports only what the package exports.
@@ -54,7 +54,7 @@ function gatewayLines(): string[] {
 }
 
 const nginxBin = (): string | null => {
-  const candidate = process.env.NGINX ?? 'nginx'
+  const candidate = process.env.GATEHOUSE_NGINX ?? 'nginx'
   const probe = spawnSync(candidate, ['-v'], { encoding: 'utf8' })
   return probe.status === 0 ? candidate : null
 }
@@ -307,7 +307,9 @@ describe('docs/self-host.md', () => {
 
       const bin = nginxBin()
       if (bin === null) {
-        t.diagnostic('nginx not installed (or NGINX unset): the config was checked, not run')
+        t.diagnostic(
+          'nginx not installed (or GATEHOUSE_NGINX unset): the config was checked, not run',
+        )
         return
       }
       // The documented config, with this run's ports, a self-signed certificate and paths.
@@ -346,7 +348,10 @@ describe('docs/self-host.md', () => {
         join(dir, 'nginx.conf'),
         `daemon off;\nworker_processes 1;\npid ${dir}/nginx.pid;\nerror_log ${dir}/error.log;\n` +
           `events { worker_connections 256; }\n` +
-          `http {\n  access_log off;\n  client_body_temp_path ${dir};\n  proxy_temp_path ${dir};\n` +
+          `http {\n  access_log off;\n` +
+          ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
+            .map((k) => `  ${k}_temp_path ${dir}/${k};\n`)
+            .join('') +
           `  include ${dir}/gatehouse.conf;\n}\n`,
       )
       const check = spawnSync(bin, ['-t', '-p', dir, '-c', join(dir, 'nginx.conf')], {
@@ -382,7 +387,8 @@ describe('docs/self-host.md', () => {
       // own address: each is the address nginx saw.
       assert.deepEqual(ips, ['127.0.0.5', '127.0.0.6', '127.0.0.7'])
     } finally {
-      if (nginx) await killChild(nginx, 'SIGKILL')
+      // SIGTERM: the master stops its worker first (a SIGKILL'd master leaves it running).
+      if (nginx) await killChild(nginx, 'SIGTERM')
       await Promise.allSettled(children.map((c) => killChild(c, 'SIGKILL')))
       await new Promise<void>((r) => backend.close(() => r()))
       await redis.destroy()
