@@ -1,6 +1,6 @@
 /**
- * What the cluster scenarios share: gateway nodes as child processes (./cluster-node.ts) on
- * one Redis under a key prefix of the test's own, apps on one PostgreSQL schema of the
+ * What the cluster scenarios share: gateway nodes as child processes (`gatehouse gateway
+ * --cluster …`, the real command) on one Redis under a key prefix of the test's own, apps on one PostgreSQL schema of the
  * test's own, served over HTTP behind the nodes (the fault suite's app: cookie session,
  * single-use token, Origin, one permission), browser-like clients that record everything
  * they receive, and the `@connections` API called by hand. Everything started is tracked and
@@ -18,7 +18,6 @@ import { createManagementApiConnections } from '../../src/push/management-api.ts
 import { createPostgresStore } from '../../src/store/postgres.ts'
 import type { Store } from '../../src/store/store.ts'
 import { connectPostgres, connectRedis, REDIS_URL } from './backends.ts'
-import type { ClusterNodeConfig } from './cluster-node.ts'
 import {
   type AppCounts,
   attempt,
@@ -27,10 +26,58 @@ import {
   faultApp,
   serveApp,
 } from './fault-app.ts'
-import { killChild, readJsonLine, startChild, until } from './processes.ts'
+import { killChild, startChild, until } from './processes.ts'
 
 export const CLUSTER_SECRET = 'cluster-suite-envelope-secret-0123456789'
-const NODE_SCRIPT = new URL('./cluster-node.ts', import.meta.url).pathname
+const BIN = new URL('../../bin/gatehouse.ts', import.meta.url).pathname
+
+/** How a node is started. */
+export interface ClusterNodeConfig {
+  readonly nodeId: string
+  readonly redisUrl: string
+  readonly keyPrefix: string
+  /** Signs the envelopes between nodes (the same on every node). */
+  readonly clusterSecret: string
+  /** Signs the integration requests (the app's `gatewaySecret`). */
+  readonly gatewaySecret: string
+  /** The app's base URL; routes go to `<appUrl>/ws/connect|disconnect|default`. */
+  readonly appUrl: string
+  readonly heartbeatIntervalMs?: number
+  readonly deadAfterMs?: number
+  /** A gateway without a cluster (the control of the regression test): no Redis at all. */
+  readonly standalone?: boolean
+}
+
+/** The command line of a node: ports 0, two-way messages (for `whoami`), secrets in env. */
+function nodeArgs(config: ClusterNodeConfig): string[] {
+  const args = [
+    BIN,
+    'gateway',
+    '--integration',
+    `${config.appUrl}/ws/`,
+    '--port',
+    '0',
+    '--management-port',
+    '0',
+    '--two-way',
+  ]
+  if (config.standalone) return args
+  args.push(
+    '--cluster',
+    config.redisUrl,
+    '--node-id',
+    config.nodeId,
+    '--cluster-key-prefix',
+    config.keyPrefix,
+  )
+  if (config.heartbeatIntervalMs !== undefined) {
+    args.push('--cluster-heartbeat-ms', String(config.heartbeatIntervalMs))
+  }
+  if (config.deadAfterMs !== undefined) {
+    args.push('--cluster-dead-after-ms', String(config.deadAfterMs))
+  }
+  return args
+}
 
 /** Short timers, so a death is seen in about a second and a half. */
 export const FAST = Object.freeze({ heartbeatIntervalMs: 200, deadAfterMs: 1_000 })
@@ -244,21 +291,40 @@ export async function clusterWorld(
       ...options.timers,
       ...extra,
     }
-    const child = startChild(NODE_SCRIPT, { args: [JSON.stringify(config)] })
+    const [script, ...args] = nodeArgs(config)
+    const child = startChild(script!, {
+      args,
+      env: {
+        GATEHOUSE_SECRET: config.gatewaySecret,
+        GATEHOUSE_CLUSTER_SECRET: config.clusterSecret,
+        GATEHOUSE_LOG_LEVEL: 'warn',
+      },
+    })
     let err = ''
     child.stderr?.on('data', (d: Buffer) => {
       err = (err + d.toString()).slice(-8_192)
     })
-    const ready = await readJsonLine<{ ws: string; management: string; slot: number }>(
-      child,
-      (m) => m.ready === true,
+    let out = ''
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString()
+    })
+    // The command prints its URLs, and its slot once registered.
+    await until(
+      () => {
+        if (child.exitCode !== null) throw new Error(`node ${nodeId} exited: ${err}`)
+        return /^management: /m.test(out) && (config.standalone || /^cluster: /m.test(out))
+      },
       20_000,
+      10,
+      `node ${nodeId} to start`,
     )
+    const cluster = /^cluster: node (\S+) slot (\d+)$/m.exec(out)
+    if (!config.standalone) assert.equal(cluster?.[1], nodeId, out)
     const node: ClusterNode = {
       id: nodeId,
-      ws: ready.ws,
-      management: ready.management,
-      slot: ready.slot,
+      ws: /^websocket: (\S+)$/m.exec(out)![1]!,
+      management: /^management: (\S+)$/m.exec(out)![1]!,
+      slot: cluster ? Number(cluster[2]) : -1,
       child,
       stderr: () => err,
       alive: () => child.exitCode === null && child.signalCode === null,
