@@ -93,6 +93,8 @@ test('kill -9 of a node: its sessions end within the bound, exactly once; 410 fo
     await new Promise((r) => setTimeout(r, 4 * FAST.heartbeatIntervalMs + 500))
     for (const v of victims) {
       assert.equal(app.counts.disconnectsById.get(v.id), 1, `one $disconnect for ${v.id}`)
+      // AWS's code for a connection that ended without a close frame.
+      assert.equal(app.counts.disconnectCodes.get(v.id), 1006)
     }
 
     // The survivors saw the departures, once each, and nothing else.
