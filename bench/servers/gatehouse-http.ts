@@ -26,7 +26,10 @@ function startApp(): Promise<{ ready: ReadyLine; send(line: string): void }> {
   const child = spawn(process.execPath, [...process.execArgv, script], {
     stdio: ['pipe', 'pipe', 'inherit'],
   })
-  process.on('exit', () => child.kill('SIGKILL'))
+  // Under --cpu-prof the app must exit on its own to write its profile: SIGTERM (it exits at
+  // once, see `announce`); otherwise SIGKILL, which nothing can delay.
+  const profiling = process.execArgv.some((a) => a.startsWith('--cpu-prof'))
+  process.on('exit', () => child.kill(profiling ? 'SIGTERM' : 'SIGKILL'))
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('app not ready')), APP_READY_TIMEOUT_MS)
     let buf = ''

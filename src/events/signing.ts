@@ -35,7 +35,7 @@
  * different credentials). No field may contain a line break, so fields cannot be
  * shifted into one another.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
+import { createHash, createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto'
 import { isIP } from 'node:net'
 import { type Clock, systemClock } from '../clock.ts'
 import { DEFAULTS } from '../defaults.ts'
@@ -265,7 +265,7 @@ export function createSignatureVerifier(options: SignatureVerifierOptions): Sign
   const { secret } = options
   assertSecret(secret)
   // The HMAC key is derived from the secret, never the secret itself (see staticSecretValue).
-  const key = createHmac('sha256', secret).update(HMAC_LABEL, 'utf8').digest()
+  const key = derivedHmacKey(secret)
   const windowMs = options.windowMs ?? DEFAULTS.signatureWindowMs
   const maxSize = options.replayCacheSize ?? DEFAULTS.replayCacheSize
   const maxPerSource = options.replayCachePerSource ?? DEFAULTS.replayCachePerSource
@@ -442,7 +442,9 @@ function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex')
 }
 
-function hmacHex(key: Buffer, data: string): string {
+// A KeyObject, not a Buffer: Node prepares a Buffer key anew on every `createHmac` (about
+// 12 µs on the bench machine, ahead of the 2 µs the HMAC itself takes).
+function hmacHex(key: KeyObject, data: string): string {
   return createHmac('sha256', key).update(data, 'utf8').digest('hex')
 }
 
@@ -452,14 +454,18 @@ const HMAC_LABEL = 'gatehouse hmac v2'
 
 // The gateway signs every call with one secret: derive its key once, not per call.
 let lastSecret: string | undefined
-let lastKey: Buffer | undefined
+let lastKey: KeyObject | undefined
 /** The HMAC key of a gateway secret: `HMAC-SHA256(secret, "gatehouse hmac v2")`. */
-function hmacKeyOf(secret: string): Buffer {
+function hmacKeyOf(secret: string): KeyObject {
   if (secret !== lastSecret || lastKey === undefined) {
-    lastKey = createHmac('sha256', secret).update(HMAC_LABEL, 'utf8').digest()
+    lastKey = derivedHmacKey(secret)
     lastSecret = secret
   }
   return lastKey
+}
+
+function derivedHmacKey(secret: string): KeyObject {
+  return createSecretKey(createHmac('sha256', secret).update(HMAC_LABEL, 'utf8').digest())
 }
 
 /**

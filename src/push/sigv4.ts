@@ -5,7 +5,7 @@
  * The signer is `@smithy/signature-v4`, loaded lazily so nothing pulls it in unless
  * credentials are configured; its hashing runs on `node:crypto` (no `@aws-crypto` needed).
  */
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto'
+import { createHash, createHmac, createSecretKey, type Hash, type Hmac } from 'node:crypto'
 import { GatehouseError } from '../errors.ts'
 
 /** The service name `@connections` requests are signed for. */
@@ -47,7 +47,11 @@ export class NodeSha256 {
   }
 
   static #make(secret: SourceData | undefined): Hash | Hmac {
-    return secret === undefined ? createHash('sha256') : createHmac('sha256', toKey(secret))
+    if (secret === undefined) return createHash('sha256')
+    const key = toKey(secret)
+    // A byte key (every derived SigV4 key) as a KeyObject: Node prepares a raw byte key anew
+    // on every `createHmac`, at several times the cost of the HMAC itself.
+    return createHmac('sha256', typeof key === 'string' ? key : createSecretKey(key))
   }
 
   update(data: SourceData): void {
