@@ -32,7 +32,8 @@ const connections: Connections = {
 
 const bench = await createBenchApp({ connections, gatewaySecret: BENCH_GATEWAY_SECRET })
 const tokens = toNodeListener(bench.tokenEndpoint)
-const integration = toNodeListener((request) => bench.app.fetch(request), {
+// `app.fetch` itself, as an app mounts it: the adapter then takes its direct form.
+const integration = toNodeListener(bench.app.fetch, {
   maxBodyBytes: 131_072 + 4096,
 })
 const server = createServer((req, res) => {

@@ -5,8 +5,15 @@
  * integration (a Fetch `Request`), or a Lambda proxy event.
  */
 import { isGatehouseError } from '../errors.ts'
+import { withDirectCall } from '../events/direct-call.ts'
 import type { EventHandler, GatewayEvent, GatewayResponse } from '../events/event.ts'
-import { decodeHttpEvent, encodeHttpResponse } from '../events/http.ts'
+import {
+  decodeHttpEvent,
+  decodeIntegrationCall,
+  encodeHttpResponse,
+  type HttpResponseParts,
+  httpResponseParts,
+} from '../events/http.ts'
 import {
   fromLambdaEvent,
   type LambdaResult,
@@ -209,27 +216,35 @@ export function createApp(options: AppOptions): App {
     return onMessage(event)
   }
 
+  // Read a little past the limit so an oversized message gets the pipeline's usual refusal;
+  // anything larger than twice the limit is a malformed call (400).
+  const decodeOptions = { maxBodyBytes: config.maxMessageBytes * 2, clock: config.clock }
+  // The app's answer to a decoded integration call (a malformed one is answered 400).
+  const answer = async (decoding: Promise<GatewayEvent>): Promise<GatewayResponse> => {
+    let event: GatewayEvent
+    try {
+      event = await decoding
+    } catch (err) {
+      if (!isGatehouseError(err, 'ERR_INVALID_EVENT')) throw err
+      config.logger.warn(
+        { event: 'event_invalid', reason: 'event_invalid', detail: err.message },
+        'invalid integration request',
+      )
+      return { status: 400, body: BAD_REQUEST_BODY }
+    }
+    return handle(event)
+  }
+  const answerParts = async (decoding: Promise<GatewayEvent>): Promise<HttpResponseParts> =>
+    httpResponseParts(await answer(decoding))
+
   return {
     handle,
-    async fetch(request) {
-      let event: GatewayEvent
-      try {
-        // Read a little past the limit so an oversized message gets the pipeline's usual
-        // refusal; anything larger than twice the limit is a malformed call (400).
-        event = await decodeHttpEvent(request, {
-          maxBodyBytes: config.maxMessageBytes * 2,
-          clock: config.clock,
-        })
-      } catch (err) {
-        if (!isGatehouseError(err, 'ERR_INVALID_EVENT')) throw err
-        config.logger.warn(
-          { event: 'event_invalid', reason: 'event_invalid', detail: err.message },
-          'invalid integration request',
-        )
-        return encodeHttpResponse({ status: 400, body: BAD_REQUEST_BODY })
-      }
-      return encodeHttpResponse(await handle(event))
-    },
+    // `toNodeListener(app.fetch)` takes the direct form: no Fetch objects per call.
+    fetch: withDirectCall(
+      async (request: Request) =>
+        encodeHttpResponse(await answer(decodeHttpEvent(request, decodeOptions))),
+      (call) => answerParts(decodeIntegrationCall(call, decodeOptions)),
+    ),
     async lambda(event) {
       let decoded: GatewayEvent
       try {

@@ -203,6 +203,24 @@ function toPairs(
   return pairs
 }
 
+/** Leading and trailing HTTP whitespace, which Fetch `Headers` strips from values. */
+const OUTER_WHITESPACE = /^[\t\n\r ]+|[\t\n\r ]+$/g
+
+/**
+ * A header value as Fetch `Headers` keeps it: without leading or trailing HTTP whitespace.
+ *
+ * @example
+ * ```ts
+ * trimHeaderValue(' a=1 ') // 'a=1'
+ * ```
+ */
+export function trimHeaderValue(value: string): string {
+  const first = value.charCodeAt(0)
+  const last = value.charCodeAt(value.length - 1)
+  const edge = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d
+  return value !== '' && (edge(first) || edge(last)) ? value.replace(OUTER_WHITESPACE, '') : value
+}
+
 /**
  * A fresh object without a prototype, so keys such as `__proto__` or `constructor` from
  * hostile input are plain own keys and nothing is inherited.

@@ -25,7 +25,7 @@ import {
   type GatewayResponse,
   type SignedRequest,
 } from './event.ts'
-import { isHeaderName, isHeaderValue, nullRecord } from './headers.ts'
+import { isHeaderName, isHeaderValue, nullRecord, trimHeaderValue } from './headers.ts'
 import { randomRequestId } from './ids.ts'
 import {
   hashSignedHeaders,
@@ -82,15 +82,53 @@ export async function decodeHttpEvent(
   request: Request,
   options: DecodeHttpOptions = {},
 ): Promise<GatewayEvent> {
+  return decodeIntegrationCall(fetchCall(request), options)
+}
+
+/**
+ * What the decoder reads of an integration call: a Fetch `Request` ({@link decodeHttpEvent}),
+ * or the parts of a `node:http` request the node adapter hands over without building one
+ * (`toNodeListener(app.fetch)`). Both give the decoder the same facts.
+ */
+export interface IntegrationCall {
+  readonly method: string
+  readonly url: URL
+  /** Lower-case names, a repeated header joined as Fetch `Headers` joins it. */
+  readonly headers: Iterable<readonly [string, string]>
+  /**
+   * The body as text, refused (`ERR_INVALID_EVENT`) past `maxBytes` (declared or read) or
+   * when it is not UTF-8; nothing past the limit is buffered.
+   */
+  text(maxBytes: number): Promise<string>
+  /** Release a body that is not read. */
+  discard(): Promise<void>
+}
+
+/**
+ * {@link decodeHttpEvent} over an {@link IntegrationCall}: the same event, the same checks.
+ *
+ * @throws GatehouseError `ERR_INVALID_EVENT`, as {@link decodeHttpEvent}.
+ * @example
+ * ```ts
+ * const event = await decodeIntegrationCall({
+ *   method: 'POST', url: new URL('http://app.test/ws/default'), headers: [['connectionid', id]],
+ *   text: async () => '{}', discard: async () => {},
+ * })
+ * ```
+ */
+export async function decodeIntegrationCall(
+  call: IntegrationCall,
+  options: DecodeHttpOptions = {},
+): Promise<GatewayEvent> {
   const clock = options.clock ?? systemClock
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULTS.maxMessageBytes
-  const url = parseUrl(request.url)
+  const url = call.url
   const routeKey = options.routeKey ?? routeKeyFromPath(url.pathname)
   const eventType = eventTypeOf(routeKey)
 
   const headers = nullRecord<string>()
   const gatehouse = nullRecord<string>()
-  for (const [name, value] of request.headers) {
+  for (const [name, value] of call.headers) {
     if (name.startsWith('x-gatehouse-')) gatehouse[name] = value
     // The gateway → app hop's own framing: never the client's, and not signed.
     else if (HOP_HEADERS.has(name)) continue
@@ -99,7 +137,7 @@ export async function decodeHttpEvent(
 
   const connectionId = headers.connectionid
   if (connectionId === undefined || !DEFAULTS.connectionIdPattern.test(connectionId)) {
-    await discardBody(request)
+    await call.discard()
     throw new GatehouseError('ERR_INVALID_EVENT', 'Missing or malformed connectionId header')
   }
 
@@ -107,13 +145,13 @@ export async function decodeHttpEvent(
     headers[(options.sourceIpHeader ?? 'x-forwarded-for').toLowerCase()],
   )
   if (eventType === 'CONNECT' && sourceIp === '') {
-    await discardBody(request)
+    await call.discard()
     throw new GatehouseError('ERR_INVALID_EVENT', 'Missing or malformed client IP header')
   }
 
   let body: string | undefined
-  if (eventType === 'MESSAGE') body = await readBoundedText(request, maxBodyBytes)
-  else await discardBody(request)
+  if (eventType === 'MESSAGE') body = await call.text(maxBodyBytes)
+  else await call.discard()
 
   const now = clock.now()
   const query = nullRecord<string>()
@@ -138,7 +176,7 @@ export async function decodeHttpEvent(
     ...optional('timestamp', gatehouse[TIMESTAMP_HEADER]),
     ...optional('staticSecret', gatehouse[STATIC_SECRET_HEADER]),
     // What the signature covers of the request itself, read only when there is one to check.
-    ...optional('request', signature === undefined ? undefined : signedRequestOf(request, url)),
+    ...optional('request', signature === undefined ? undefined : signedRequestOf(call)),
   }
 
   const event: GatewayEvent = {
@@ -209,27 +247,50 @@ export function routeKeyFromPath(pathname: string): string {
  * ```
  */
 export function encodeHttpResponse(response: GatewayResponse): Response {
+  const { status, headers, body } = httpResponseParts(response)
+  return new Response(body ?? null, { status, headers })
+}
+
+/** What {@link encodeHttpResponse} answers, before it becomes a Fetch `Response`. */
+export interface HttpResponseParts {
+  readonly status: number
+  /** Lower-case names, each once; always `cache-control`, and `content-type` with a body. */
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: string | undefined
+}
+
+/**
+ * The status, headers and body {@link encodeHttpResponse} puts in its `Response`, as plain
+ * values (the node adapter writes them as they are).
+ *
+ * @example
+ * ```ts
+ * httpResponseParts({ status: 200, body: '{"ok":true}' })
+ * // { status: 200, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }, body: '{"ok":true}' }
+ * ```
+ */
+export function httpResponseParts(response: GatewayResponse): HttpResponseParts {
   const valid =
     Number.isInteger(response.status) && response.status >= 200 && response.status <= 599
   const status = valid ? response.status : 500
-  const headers = new Headers()
+  const headers = nullRecord<string>()
   if (valid && response.headers) {
     for (const name of Object.keys(response.headers)) {
       const value = response.headers[name]
       if (typeof value !== 'string' || !isHeaderName(name) || !isHeaderValue(value)) continue
-      headers.set(name, value)
+      // As `Headers.set`: names lower-cased, the value trimmed, a later casing replaces.
+      headers[name.toLowerCase()] = trimHeaderValue(value)
     }
   }
   const nullBody = status === 204 || status === 205 || status === 304
   const body = !valid ? 'Internal Server Error' : nullBody ? undefined : response.body
-  if (body !== undefined && !headers.has('content-type')) {
-    headers.set(
-      'content-type',
-      looksLikeJson(body) ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8',
-    )
+  if (body !== undefined && headers['content-type'] === undefined) {
+    headers['content-type'] = looksLikeJson(body)
+      ? 'application/json; charset=utf-8'
+      : 'text/plain; charset=utf-8'
   }
-  headers.set('cache-control', 'no-store')
-  return new Response(body ?? null, { status, headers })
+  headers['cache-control'] = 'no-store'
+  return { status, headers, body }
 }
 
 function looksLikeJson(body: string): boolean {
@@ -247,12 +308,23 @@ function looksLikeJson(body: string): boolean {
 const HOP_HEADERS: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'transfer-encoding'])
 
 /** The request facts a v2 signature covers, as received. */
-function signedRequestOf(request: Request, url: URL): SignedRequest {
+function signedRequestOf(call: IntegrationCall): SignedRequest {
+  return {
+    method: call.method,
+    path: call.url.pathname,
+    rawQuery: call.url.search.slice(1),
+    headersHash: hashSignedHeaders(call.headers),
+  }
+}
+
+/** A Fetch `Request` as an {@link IntegrationCall}. */
+function fetchCall(request: Request): IntegrationCall {
   return {
     method: request.method,
-    path: url.pathname,
-    rawQuery: url.search.slice(1),
-    headersHash: hashSignedHeaders(request.headers),
+    url: parseUrl(request.url),
+    headers: request.headers,
+    text: (maxBytes) => readBoundedText(request, maxBytes),
+    discard: () => discardBody(request),
   }
 }
 
@@ -339,9 +411,28 @@ async function readBoundedText(request: Request, maxBytes: number): Promise<stri
     }
     chunks.push(value)
   }
+  return bodyText(Buffer.concat(chunks), Number.POSITIVE_INFINITY)
+}
+
+// ignoreBOM keeps a leading BOM: the body is passed on as raw text. One decoder serves every
+// call: without `stream`, each `decode` starts afresh.
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+/**
+ * A body already in memory as text: refused (`ERR_INVALID_EVENT`) past `maxBytes` or when
+ * it is not UTF-8, as a streamed body is.
+ *
+ * @example
+ * ```ts
+ * bodyText(Buffer.from('{}'), 131_072) // '{}'
+ * ```
+ */
+export function bodyText(bytes: Uint8Array, maxBytes: number): string {
+  if (bytes.byteLength > maxBytes) {
+    throw new GatehouseError('ERR_INVALID_EVENT', 'The body is larger than allowed')
+  }
   try {
-    // ignoreBOM keeps a leading BOM: the body is passed on as raw text.
-    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(Buffer.concat(chunks))
+    return UTF8.decode(bytes)
   } catch {
     throw new GatehouseError('ERR_INVALID_EVENT', 'The body is not valid UTF-8')
   }
