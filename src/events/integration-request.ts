@@ -183,12 +183,7 @@ export function signIntegrationRequest(
   secret: string,
   timestamp?: number,
 ): IntegrationRequest {
-  let url: URL
-  try {
-    url = new URL(request.url)
-  } catch {
-    throw new GatehouseError('ERR_INVALID_EVENT', 'Cannot sign a request without a valid URL')
-  }
+  const url = signedUrlOf(request.url)
   const headers = request.headers.filter(([name]) => {
     const lower = name.toLowerCase()
     return lower !== SIGNATURE_HEADER && lower !== TIMESTAMP_HEADER
@@ -246,7 +241,37 @@ export function integrationHeadersAreSafe(request: IntegrationRequest): boolean 
   return request.headers.every(([name, value]) => isHeaderName(name) && isHeaderValue(value))
 }
 
+// Parsed URLs by text, bounded: routes have a few URLs, and `new URL` twice per call was a
+// visible share of the gateway's CPU per message. `$connect` URLs carry the client's query:
+// those churn through and the map is simply cleared when full.
+const URLS_MAX = 256
+const targets = new Map<string, URL>()
+const signedUrls = new Map<string, { readonly pathname: string; readonly search: string }>()
+
+function remember<V>(map: Map<string, V>, key: string, value: V): V {
+  if (map.size >= URLS_MAX) map.clear()
+  map.set(key, value)
+  return value
+}
+
+function signedUrlOf(raw: string): { readonly pathname: string; readonly search: string } {
+  const known = signedUrls.get(raw)
+  if (known !== undefined) return known
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    throw new GatehouseError('ERR_INVALID_EVENT', 'Cannot sign a request without a valid URL')
+  }
+  return remember(signedUrls, raw, { pathname: url.pathname, search: url.search })
+}
+
+/** The checked target URL (read only: `host` and `search`), parsed once per distinct text. */
 function parseTarget(raw: string): URL {
+  return targets.get(raw) ?? remember(targets, raw, parseNewTarget(raw))
+}
+
+function parseNewTarget(raw: string): URL {
   let url: URL
   try {
     url = new URL(raw)

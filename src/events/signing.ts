@@ -35,7 +35,13 @@
  * different credentials). No field may contain a line break, so fields cannot be
  * shifted into one another.
  */
-import { createHash, createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto'
+import {
+  createHash,
+  createHmac,
+  createSecretKey,
+  type KeyObject,
+  timingSafeEqual,
+} from 'node:crypto'
 import { isIP } from 'node:net'
 import { type Clock, systemClock } from '../clock.ts'
 import { DEFAULTS } from '../defaults.ts'
@@ -43,7 +49,7 @@ import { GatehouseError } from '../errors.ts'
 import { rateKeyForIp } from '../limits/client-ip.ts'
 import { positiveInt } from '../util/options.ts'
 import type { GatewayEvent } from './event.ts'
-import { joinHeaderValues } from './headers.ts'
+import { joinHeaderValues, trimHeaderValue } from './headers.ts'
 import { createTsBuckets, type TsBuckets } from './ts-buckets.ts'
 
 /** Header carrying the signature (lower-case hex). */
@@ -176,7 +182,7 @@ export function hashSignedHeaders(headers: Iterable<readonly [string, string]>):
   for (const [name, value] of headers) {
     const lower = name.toLowerCase()
     if (UNSIGNED_HEADERS.has(lower)) continue
-    const trimmed = value.replace(OUTER_WHITESPACE, '')
+    const trimmed = trimHeaderValue(value)
     const seen = grouped.get(lower)
     grouped.set(lower, seen === undefined ? trimmed : joinHeaderValues(lower, seen, trimmed))
   }
@@ -184,7 +190,7 @@ export function hashSignedHeaders(headers: Iterable<readonly [string, string]>):
   for (const name of [...grouped.keys()].sort()) {
     // Trimmed again once joined: Fetch shows `"; "` for two empty cookies, and the app side
     // trims what it is shown.
-    text += `${name}:${(grouped.get(name) ?? '').replace(OUTER_WHITESPACE, '')}\n`
+    text += `${name}:${trimHeaderValue(grouped.get(name) ?? '')}\n`
   }
   return sha256Hex(text)
 }
@@ -407,8 +413,6 @@ export function verifyStaticSecret(presented: string | undefined, expected: stri
 const LINE_BREAK = /[\r\n]/
 const METHOD_PATTERN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}$/
 const HASH_PATTERN = /^[0-9a-f]{64}$/
-/** Leading and trailing HTTP whitespace, which parsers and Fetch strip from values. */
-const OUTER_WHITESPACE = /^[\t\n\r ]+|[\t\n\r ]+$/g
 
 /** True when every free-form field is safe to put on its own line. */
 function signable(parts: SignedParts): boolean {
