@@ -2,8 +2,9 @@ import assert from 'node:assert/strict'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { connect } from 'node:net'
 import { describe, test } from 'node:test'
-import { toFetchRequest, toIntegrationCall } from '../../src/adapters/node.ts'
+import { toFetchRequest, toIntegrationCall, toNodeListener } from '../../src/adapters/node.ts'
 import { manualClock } from '../../src/clock.ts'
+import { withDirectCall } from '../../src/events/direct-call.ts'
 import { decodeHttpEvent, decodeIntegrationCall } from '../../src/events/http.ts'
 import { serve } from './support.ts'
 
@@ -110,6 +111,40 @@ describe('adapters/node: the direct form of app.fetch', () => {
     } finally {
       await fetchPath.close()
       await direct.close()
+    }
+  })
+})
+
+describe('adapters/node: the direct path keeps the bridge limit', () => {
+  test('a body over maxBodyBytes never reaches the app, declared (413) or chunked', async () => {
+    let calls = 0
+    const fetch = withDirectCall(
+      async () => new Response('fetch path'),
+      async (call) => {
+        calls += 1
+        return { status: 200, headers: {}, body: await call.text(1 << 20) }
+      },
+    )
+    const s = await serve(toNodeListener(fetch, { maxBodyBytes: 1024 }))
+    try {
+      const ok = await send(s.port, head('/ws/default', gateway, 'hello'))
+      assert.equal(ok, 'hello')
+      assert.equal(calls, 1)
+      const declared = await send(s.port, head('/ws/default', gateway, 'x'.repeat(2048)))
+      assert.match(declared, /Payload Too Large/)
+      const chunk = 'x'.repeat(800)
+      const chunked = [
+        'POST /ws/default HTTP/1.1',
+        'Host: app.test',
+        ...gateway,
+        'Transfer-Encoding: chunked',
+        '',
+        `320\r\n${chunk}\r\n320\r\n${chunk}\r\n0\r\n\r\n`,
+      ].join('\r\n')
+      await send(s.port, chunked).catch(() => '')
+      assert.equal(calls, 1)
+    } finally {
+      await s.close()
     }
   })
 })
