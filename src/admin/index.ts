@@ -16,8 +16,10 @@ import { type Logger, logSafe, silentLogger } from '../logger.ts'
 import type { SessionRecord, Store } from '../store/store.ts'
 import { positiveInt } from '../util/options.ts'
 import { ADMIN_CSRF_COOKIE, createAdminCsrf } from './csrf.ts'
-import { renderAdminPage } from './page.ts'
+import { type AdminNode, renderAdminPage } from './page.ts'
 import { recordActivity } from './recent.ts'
+
+export type { AdminNode } from './page.ts'
 
 /** What the actions act through: an app's `send.close` and `revokeUser` (an `App` fits). */
 export interface AdminActions {
@@ -43,6 +45,12 @@ export interface AdminOptions {
   readonly recentRefusals?: number
   /** Secret of the CSRF signatures (≥ 32 bytes). Default: random per handler. */
   readonly csrfSecret?: Uint8Array
+  /**
+   * The gateway nodes to list: `() => gateway.cluster.nodes()` when the gateway runs in this
+   * process with `cluster`. Without it the page shows one node. A rejection (Redis down)
+   * shows the registry as unreachable; the rest of the page still renders.
+   */
+  readonly nodes?: () => Promise<readonly AdminNode[]>
   readonly clock?: Clock
   readonly logger?: Logger
 }
@@ -59,6 +67,7 @@ const KNOWN = new Set([
   'maxSessions',
   'recentRefusals',
   'csrfSecret',
+  'nodes',
   'clock',
   'logger',
 ])
@@ -124,12 +133,26 @@ export function createAdmin(options: AdminOptions): AdminHandler {
     return { sessions, total: ids.length }
   }
 
+  async function listNodes(): Promise<readonly AdminNode[] | 'unreachable' | undefined> {
+    if (options.nodes === undefined) return undefined
+    try {
+      return await options.nodes()
+    } catch (err) {
+      logger.warn(
+        { event: 'admin_nodes_failed', err },
+        'admin: the gateway registry is unreachable',
+      )
+      return 'unreachable'
+    }
+  }
+
   async function page(request: Request, notice?: string): Promise<Response> {
     const cookieHeader = request.headers.get('cookie')
     const { token, fresh } = csrf.tokenFor(cookieHeader)
-    const [{ sessions, total }, tokens] = await Promise.all([
+    const [{ sessions, total }, tokens, nodes] = await Promise.all([
       liveSessions(),
       store.countTokens(clock.now()).catch(() => null),
+      listNodes(),
     ])
     const styleNonce = randomBytes(12).toString('base64')
     const html = renderAdminPage({
@@ -144,6 +167,7 @@ export function createAdmin(options: AdminOptions): AdminHandler {
       csrfToken: token,
       styleNonce,
       notice,
+      nodes,
     })
     const headers = new Headers(pageHeaders(styleNonce))
     headers.set('content-type', 'text/html; charset=utf-8')

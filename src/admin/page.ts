@@ -8,6 +8,20 @@ import { esc } from './html.ts'
 import type { RecentActivity } from './recent.ts'
 
 /** What one rendering shows. */
+/**
+ * One gateway node as the page lists it (what `gateway.cluster.nodes()` returns).
+ *
+ * @example
+ * ```ts
+ * const node: AdminNode = { nodeId: 'gw-a', slot: 0, lastHeartbeatAt: Date.now() }
+ * ```
+ */
+export interface AdminNode {
+  readonly nodeId: string
+  readonly slot: number
+  readonly lastHeartbeatAt: number
+}
+
 export interface AdminView {
   readonly title: string
   readonly basePath: string
@@ -22,6 +36,8 @@ export interface AdminView {
   readonly csrfToken: string
   readonly styleNonce: string
   readonly notice?: string | undefined
+  /** The cluster's nodes; `undefined` for one node; `'unreachable'` when Redis is down. */
+  readonly nodes?: readonly AdminNode[] | 'unreachable' | undefined
 }
 
 const CSS = `
@@ -135,8 +151,21 @@ function hotKeys(view: AdminView): string {
   return `<section class="card" id="hot-keys"><h2>Rate-limit hot keys</h2><table><thead><tr><th>Limit</th><th>Key</th><th>Refused</th></tr></thead><tbody>${rows.join('') || none('No rate-limit refusals since start.', 3)}</tbody></table></section>`
 }
 
-function nodes(): string {
-  return `<section class="card" id="nodes"><h2>Gateway nodes</h2><p class="empty">This store keeps no gateway registry: one node, this process. A cluster view comes with the Redis node registry.</p></section>`
+function nodes(view: AdminView): string {
+  const head = '<section class="card" id="nodes"><h2>Gateway nodes</h2>'
+  if (view.nodes === undefined) {
+    return `${head}<p class="empty">One gateway node (no cluster registry configured).</p></section>`
+  }
+  if (view.nodes === 'unreachable') {
+    return `${head}<p class="empty">The cluster registry (Redis) is unreachable.</p></section>`
+  }
+  const rows = [...view.nodes]
+    .sort((a, b) => a.slot - b.slot)
+    .map(
+      (n) =>
+        `<tr><td><code>${esc(n.nodeId)}</code></td><td>${n.slot}</td><td class="muted">${esc(ago(view.now, n.lastHeartbeatAt))}</td></tr>`,
+    )
+  return `${head}<table><thead><tr><th>Node</th><th>Slot</th><th>Last heartbeat</th></tr></thead><tbody>${rows.join('') || none('No node registered.', 3)}</tbody></table></section>`
 }
 
 /**
@@ -161,5 +190,5 @@ export function renderAdminPage(view: AdminView): string {
   ]
     .map(([n, label]) => `<div class="stat"><b>${esc(n)}</b><span>${esc(label)}</span></div>`)
     .join('')
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${esc(view.title)}</title><style nonce="${esc(view.styleNonce)}">${CSS}</style></head><body><header><h1>${esc(view.title)}</h1><span>${esc(new Date(view.now).toISOString())}</span>${view.allowActions ? '' : '<span>read-only</span>'}${shown}</header><main>${view.notice ? `<div class="notice" role="status">${esc(view.notice)}</div>` : ''}<div class="stats">${stats}</div>${byChannel(view)}${byUser(view)}${refusals(view)}${hotKeys(view)}${nodes()}</main></body></html>`
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${esc(view.title)}</title><style nonce="${esc(view.styleNonce)}">${CSS}</style></head><body><header><h1>${esc(view.title)}</h1><span>${esc(new Date(view.now).toISOString())}</span>${view.allowActions ? '' : '<span>read-only</span>'}${shown}</header><main>${view.notice ? `<div class="notice" role="status">${esc(view.notice)}</div>` : ''}<div class="stats">${stats}</div>${byChannel(view)}${byUser(view)}${refusals(view)}${hotKeys(view)}${nodes(view)}</main></body></html>`
 }
