@@ -9,7 +9,7 @@
  * sender's clock `ts`; a receiver refuses a `ts` more than `windowMs` (30 s) from its own
  * clock and an `id` it has already seen within that window.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHmac, createSecretKey, randomBytes, timingSafeEqual } from 'node:crypto'
 
 /**
  * A message between nodes. `post` pushes `data` to `ids`; `delete` closes `ids`; `get`
@@ -114,7 +114,11 @@ export function createEnvelopeCodec(options: {
   readonly windowMs?: number
 }): EnvelopeCodec {
   // A key of its own: the cluster secret may also be used elsewhere (derived from --secret).
-  const key = createHmac('sha256', options.secret).update('gatehouse cluster envelope v1').digest()
+  // A KeyObject, prepared once: Node re-prepares a Buffer key on every createHmac (most of
+  // an HMAC's cost), and every routed push seals one envelope and opens one.
+  const key = createSecretKey(
+    createHmac('sha256', options.secret).update('gatehouse cluster envelope v1').digest(),
+  )
   const windowMs = options.windowMs ?? 30_000
   const { now } = options
   // id → when it may be forgotten; insertion order is expiry order (same window for all).
