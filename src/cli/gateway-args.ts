@@ -36,6 +36,8 @@ Options:
                                  Without a key pair the API is unsigned and answers only callers
                                  on this machine that address it as localhost or 127.0.0.1
   --two-way                      message routes send the backend's response body back to the client
+  --metrics                      serve Prometheus metrics at GET /metrics on the management port
+                                 (needs the optional package prom-client)
   --cluster <redis-url>          run as one node of a cluster over Redis, e.g. redis://127.0.0.1:6379:
                                  any node's @connections API reaches every node's sockets
   --node-id <id>                 this node's name in the cluster, 1-64 of [A-Za-z0-9_.-] (with --cluster)
@@ -66,6 +68,8 @@ export interface GatewayCliConfig {
   readonly allowedHosts: readonly string[]
   /** The `cluster` option of the gateway, with `--cluster`. */
   readonly cluster: ClusterOptions | undefined
+  /** Serve `GET /metrics` on the management listener (`--metrics`). */
+  readonly metrics: boolean
   /** Proxies whose `X-Forwarded-For` the gateway believes (`--trusted-proxy`). */
   readonly trustedProxies: readonly string[]
   /** Trusted proxies in front, counted from the right of `X-Forwarded-For` (`--trusted-hops`). */
@@ -152,6 +156,7 @@ export function parseGatewayArgs(
     'aws-access-key-id'?: string | undefined
     'aws-secret-access-key'?: string | undefined
     'two-way'?: boolean | undefined
+    metrics?: boolean | undefined
     cluster?: string | undefined
     'node-id'?: string | undefined
     'cluster-secret'?: string | undefined
@@ -180,6 +185,7 @@ export function parseGatewayArgs(
         'aws-access-key-id': { type: 'string' },
         'aws-secret-access-key': { type: 'string' },
         'two-way': { type: 'boolean' },
+        metrics: { type: 'boolean' },
         cluster: { type: 'string' },
         'node-id': { type: 'string' },
         'cluster-secret': { type: 'string' },
@@ -279,6 +285,7 @@ export function parseGatewayArgs(
       // createManagementServer refuses a malformed name (exit 2).
       allowedHosts: ['localhost', '127.0.0.1', '::1', ...(values['allow-host'] ?? [])],
       cluster,
+      metrics: values.metrics === true,
       // createGateway refuses an entry that is not an address or CIDR range (exit 2).
       trustedProxies,
       trustedHops: Number(hops),

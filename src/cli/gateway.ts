@@ -11,6 +11,7 @@ import { createGateway, type Gateway } from '../gateway/gateway.ts'
 import { isLoopbackAddress } from '../gateway/management/access.ts'
 import { createManagementServer, type ManagementServer } from '../gateway/management/server.ts'
 import { createLogger, type Logger } from '../logger.ts'
+import { createMetrics, type GatehouseMetrics } from '../metrics/index.ts'
 import { GATEWAY_USAGE, parseGatewayArgs } from './gateway-args.ts'
 import type { CliIo } from './io.ts'
 import { usageError } from './io.ts'
@@ -75,6 +76,16 @@ export async function runGatewayCli(argv: readonly string[], io: CliIo): Promise
     destination: io.stderr as NodeJS.WritableStream,
   })
 
+  let metrics: GatehouseMetrics | undefined
+  if (config.metrics) {
+    try {
+      // Created before the gateway, so nothing is missed; the gauge reads the live table.
+      metrics = await createMetrics({ openConnections: () => gateway.stats().openConnections })
+    } catch (err) {
+      return usageError(io, (err as Error).message, GATEWAY_USAGE)
+    }
+  }
+
   let gateway: Gateway
   let management: ManagementServer
   try {
@@ -96,6 +107,7 @@ export async function runGatewayCli(argv: readonly string[], io: CliIo): Promise
       port: config.managementPort,
       allowedHosts: config.allowedHosts,
       logger,
+      ...(metrics !== undefined ? { metrics } : {}),
       // Without key pairs the API is unsigned: said explicitly, and served to loopback only.
       ...(config.credentials !== undefined
         ? { credentials: config.credentials }
@@ -153,6 +165,7 @@ export async function runGatewayCli(argv: readonly string[], io: CliIo): Promise
   // Close the gateway first: its sockets get 1001 while the management API can still answer.
   await gateway.close()
   await management.close()
+  metrics?.close()
   io.stdout.write('gatehouse gateway stopped\n')
   return 0
 }

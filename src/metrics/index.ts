@@ -21,6 +21,12 @@ export interface MetricsOptions {
   readonly registry?: Registry
   /** Name prefix of every metric. Default `gatehouse_`. */
   readonly prefix?: string
+  /**
+   * Where `open_connections` is read at scrape time, e.g.
+   * `() => gateway.stats().openConnections`. Exact even for sockets opened before the
+   * exporter was created. Without it the gauge counts open and close events since creation.
+   */
+  readonly openConnections?: () => number
 }
 
 /** A running exporter. */
@@ -35,7 +41,7 @@ export interface GatehouseMetrics {
   close(): void
 }
 
-const KNOWN_OPTIONS = new Set(['registry', 'prefix'])
+const KNOWN_OPTIONS = new Set(['registry', 'prefix', 'openConnections'])
 const PREFIX = /^[a-zA-Z_:][a-zA-Z0-9_:]{0,63}$/
 const LATENCY_BUCKETS_S = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
@@ -91,6 +97,10 @@ export async function createMetrics(options: MetricsOptions = {}): Promise<Gateh
       'prefix must match ^[a-zA-Z_:][a-zA-Z0-9_:]{0,63}$.',
     )
   }
+  const readOpen = options.openConnections
+  if (readOpen !== undefined && typeof readOpen !== 'function') {
+    throw new GatehouseError('ERR_INVALID_OPTION', 'openConnections must be a function.')
+  }
   const prom = await loadPromClient()
   const registry = options.registry ?? new prom.Registry()
   const registers = [registry]
@@ -112,7 +122,7 @@ export async function createMetrics(options: MetricsOptions = {}): Promise<Gateh
     help: 'WebSocket connections open on this gateway.',
     registers,
     collect() {
-      this.set(openConnections)
+      this.set(readOpen === undefined ? openConnections : readOpen())
     },
   })
   const gatewayConnects = counter(

@@ -133,6 +133,7 @@ describe('gatehouse gateway (spawned) in front of an AWS-shaped backend', () => 
         'dev',
         '--api-id',
         'clitest01',
+        '--metrics',
       ],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GATEHOUSE_LOG_LEVEL: 'warn' } },
     )
@@ -174,6 +175,24 @@ describe('gatehouse gateway (spawned) in front of an AWS-shaped backend', () => 
   it('GET /healthz on the management port', async () => {
     const r = await fetch(new URL('/healthz', urls.management))
     assert.equal(r.status, 200)
+  })
+
+  it('--metrics: GET /metrics on the management port counts what happened', async () => {
+    const ws = await open(urls.ws)
+    const r = await fetch(new URL('/metrics', urls.management))
+    assert.equal(r.status, 200)
+    const text = await r.text()
+    // The gauge reads the live table: this socket is open now.
+    assert.match(text, /^gatehouse_open_connections 1$/m)
+    assert.match(
+      text,
+      /^gatehouse_gateway_connects_total\{outcome="accepted",reason="none"\} [1-9]/m,
+    )
+    const disconnects = (): number => backend.seen.filter((x) => x.path === '/ws/disconnect').length
+    const before = disconnects()
+    ws.close(1000)
+    // Its $disconnect lands before the next test counts them.
+    await backend.until(() => disconnects() > before)
   })
 
   it('SIGTERM: the client sees 1001, $disconnect fires, the process exits 0', {
