@@ -22,6 +22,7 @@ import {
 } from '../limits/sliding-window.ts'
 import { positiveInt } from '../util/options.ts'
 import { audienceTarget } from './audience.ts'
+import { groupCommit } from './group-commit.ts'
 import { validateNonce } from './nonce.ts'
 import { postgresHitSql } from './postgres-hit.ts'
 import {
@@ -300,14 +301,51 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
     }
   }
 
+  // Group commit (store/group-commit.ts) where the pool hands out clients: the connect writes
+  // of one event-loop turn go in one BEGIN … COMMIT on one client, one commit for all. A bare
+  // `query()` object, or a single client (which may be in a transaction of its caller's), has
+  // no client to lend, so each write then runs alone. A `pg.Pool` is told by its counters: a
+  // `pg.Client` has `connect()` too, but it connects itself rather than lending a client.
+  const pool = isPool(db) ? db : null
+  const batch =
+    pool === null
+      ? null
+      : groupCommit<PgQueryable>(
+          async (bodies) => {
+            if (closed) throw new Error('store closed')
+            const client = await pool.connect()
+            let broken: Error | undefined
+            try {
+              await client.query('BEGIN')
+              const out: unknown[] = []
+              for (const body of bodies) out.push(await body(client))
+              await client.query('COMMIT')
+              return out
+            } catch (err) {
+              // Nothing of the batch stays: a client that cannot even roll back is discarded.
+              await client.query('ROLLBACK').catch((e: Error) => {
+                broken = e
+              })
+              throw err
+            } finally {
+              client.release(broken)
+            }
+          },
+          (op, err) => storeUnavailable('postgres', op, err),
+        )
+  function write<T>(op: string, body: (q: PgQueryable) => Promise<T>): Promise<T> {
+    if (batch === null || closed) return run(op, () => body(db))
+    return batch.add(op, body)
+  }
+
   return {
     // Every app process and gateway node may point at the same database.
     shared: true,
 
     insertToken: (t: TokenRecord) =>
-      run('insertToken', async () => {
+      write('insertToken', async (q) => {
         // Plain INSERT: a duplicate hash fails rather than rebinding a token to someone else.
-        await db.query(sql.insertToken, [
+        await q.query(sql.insertToken, [
           t.hash,
           t.userId,
           t.sessionHash,
@@ -318,8 +356,8 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
       }),
 
     consumeToken: (c: TokenClaim, now: number) =>
-      run('consumeToken', async () => {
-        const { rows } = await db.query(sql.consumeToken, claimParams(c, now))
+      write('consumeToken', async (q) => {
+        const { rows } = await q.query(sql.consumeToken, claimParams(c, now))
         const row = rows[0]
         return row === undefined
           ? null
@@ -335,14 +373,19 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
         return res.rowCount ?? 0
       }),
 
-    hit: (keys: readonly RateKey[], now: number) =>
-      run('hit', async (): Promise<RateDecision> => {
+    hit: (keys: readonly RateKey[], now: number) => {
+      // A caller's mistake is refused alone, before it can join (and fail) a batch.
+      try {
         validateRateKeys(keys)
-        if (keys.length === 0) return ALLOWED
+      } catch (err) {
+        return Promise.reject(err)
+      }
+      if (keys.length === 0) return Promise.resolve(ALLOWED)
+      return write('hit', async (q): Promise<RateDecision> => {
         const params: (string | number)[] = [now]
         for (const k of keys) params.push(k.key, k.windowMs, bucketStart(now, k.windowMs), k.limit)
         // The statement stops where a key refuses; the same judgement here stops at the same row.
-        const { rows } = await db.query(hitStatement(keys), params)
+        const { rows } = await q.query(hitStatement(keys), params)
         let i = 0
         return hitInOrder(keys, now, (k) => {
           const r = rows[i++]
@@ -353,11 +396,12 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
             prevCount: Number(r.prev_count),
           }
         })
-      }),
+      })
+    },
 
     createSession: (n: NewSession, guard?: SessionGuard) =>
-      run('createSession', async () => {
-        const res = await db.query(sql.createSession, [
+      write('createSession', async (q) => {
+        const res = await q.query(sql.createSession, [
           n.connectionId,
           n.userId,
           n.sessionHash,
@@ -369,8 +413,8 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
       }),
 
     openSession: (t: UserTokenClaim, n: NewSession, now: number) =>
-      run('openSession', async () => {
-        const { rows } = await db.query(sql.openSession, [
+      write('openSession', async (q) => {
+        const { rows } = await q.query(sql.openSession, [
           ...claimParams(t, now),
           n.connectionId,
           n.userId,
@@ -478,10 +522,17 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
 
     close: async () => {
       if (closed) return
+      // Queued writes commit first: a caller awaiting one is answered, not left hanging.
+      await batch?.drain()
       closed = true
       await owned?.end()
     },
   }
+}
+
+function isPool(db: PgQueryable): db is Pool {
+  const p = db as Partial<Pool>
+  return typeof p.connect === 'function' && typeof p.totalCount === 'number'
 }
 
 // $1-$5 of the token match, in the order the statement numbers them.

@@ -26,6 +26,7 @@ import {
   type WindowCounts,
 } from '../limits/sliding-window.ts'
 import { audienceTarget } from './audience.ts'
+import { groupCommit } from './group-commit.ts'
 import { validateNonce } from './nonce.ts'
 import { assertSqliteSchema, migrateSqlite } from './sqlite-schema.ts'
 import type {
@@ -259,7 +260,9 @@ function sqliteStore(db: DatabaseSync): Store {
 
   // Several statements as one unit; BEGIN IMMEDIATE takes the write lock up front so a
   // competing writer makes us wait (busy timeout) at the start, never half-way through.
+  // Inside a group-committed batch the batch's transaction is the one: no nested BEGIN.
   function transaction<T>(body: () => T): T {
+    if (db.isTransaction) return body()
     tx.begin.run()
     try {
       const out = body()
@@ -269,6 +272,16 @@ function sqliteStore(db: DatabaseSync): Store {
       if (db.isOpen && db.isTransaction) tx.rollback.run()
       throw err
     }
+  }
+
+  // The connect writes (hits, token use, session insert) and token inserts of one event-loop
+  // turn: one BEGIN IMMEDIATE … COMMIT, one WAL commit for all of them (store/group-commit.ts).
+  const batch = groupCommit<void>(
+    (bodies) => transaction(() => bodies.map((body) => body())),
+    (op, err) => storeUnavailable('sqlite', op, err),
+  )
+  function write<T>(op: string, body: () => T): Promise<T> {
+    return batch.add(op, body)
   }
 
   function useToken(c: TokenClaim, now: number): ConsumedToken | null {
@@ -301,13 +314,13 @@ function sqliteStore(db: DatabaseSync): Store {
     shared: false,
 
     insertToken: (t: TokenRecord) =>
-      run('insertToken', () => {
+      write('insertToken', () => {
         // Plain INSERT: a duplicate hash fails rather than rebinding a token to someone else.
         st.insertToken.run(t.hash, t.userId, t.sessionHash, t.appId, t.createdAt, t.expiresAt)
       }),
 
     consumeToken: (claim: TokenClaim, now: number) =>
-      run('consumeToken', () => useToken(claim, now)),
+      write('consumeToken', () => useToken(claim, now)),
 
     revokeTokens: (owner: { userId: string } | { sessionHash: string }) =>
       run('revokeTokens', () => {
@@ -318,9 +331,14 @@ function sqliteStore(db: DatabaseSync): Store {
         return Number(res.changes)
       }),
 
-    hit: (keys: readonly RateKey[], now: number) =>
-      run('hit', (): RateDecision => {
+    hit: (keys: readonly RateKey[], now: number) => {
+      // A caller's mistake is refused alone, before it can join (and fail) a batch.
+      try {
         validateRateKeys(keys)
+      } catch (err) {
+        return Promise.reject(err)
+      }
+      return write('hit', (): RateDecision => {
         const step = (k: RateKey): WindowCounts => {
           if (!charges(k)) {
             // Judged, not counted: the stored counter advanced in memory, nothing written.
@@ -330,14 +348,13 @@ function sqliteStore(db: DatabaseSync): Store {
           const start = bucketStart(now, k.windowMs)
           return st.hit.get(k.key, k.windowMs, start) as unknown as WindowCounts
         }
-        // One key needs no transaction; several are walked in one, stopping at a refusal.
-        return keys.length <= 1
-          ? hitInOrder(keys, now, step)
-          : transaction(() => hitInOrder(keys, now, step))
-      }),
+        // Walked in the batch's transaction, stopping at a refusal.
+        return hitInOrder(keys, now, step)
+      })
+    },
 
     createSession: (s: NewSession, guard?: SessionGuard) =>
-      run('createSession', () => {
+      write('createSession', () => {
         const res = st.createSession.run(
           s.connectionId,
           s.userId,
@@ -350,10 +367,10 @@ function sqliteStore(db: DatabaseSync): Store {
       }),
 
     openSession: (t: UserTokenClaim, n: NewSession, now: number) =>
-      run('openSession', () =>
-        // One BEGIN IMMEDIATE … COMMIT: one WAL commit per connect. A revocation from another
-        // process waits for the write lock, so it runs wholly before (no token row: nothing
-        // written) or wholly after (it finds the session).
+      write('openSession', () =>
+        // In the batch's BEGIN IMMEDIATE … COMMIT. A revocation from another process waits
+        // for the write lock, so it runs wholly before (no token row: nothing written) or
+        // wholly after (it finds the session).
         transaction((): ConsumedToken | null => {
           const owner = useToken(t, now)
           if (owner === null) return null
@@ -448,10 +465,13 @@ function sqliteStore(db: DatabaseSync): Store {
           })),
       ),
 
-    close: () =>
-      run('close', () => {
+    close: async () => {
+      // Queued writes commit first: a caller awaiting one is answered, not left hanging.
+      await batch.drain()
+      return run('close', () => {
         if (db.isOpen) db.close()
-      }),
+      })
+    },
   }
 }
 
