@@ -5,7 +5,9 @@
  * trip: `UPDATE … RETURNING` for the single-use consume (row locks make concurrent consumes
  * of one token serialise, and the loser re-checks `used_at IS NULL` and gets no row), and one
  * statement of data-modifying CTEs for cleanup; `hit` is one chain of CTEs that visits its
- * keys in order and stops at the first refusing key (`postgres-hit.ts`).
+ * keys in order and stops at the first refusing key (`postgres-hit.ts`). With a `pg.Pool`,
+ * the writes of connects and token issues of one event-loop turn run on one pooled client in
+ * one `BEGIN … COMMIT` (group commit, `store/group-commit.ts`).
  *
  * All tables live in one PostgreSQL schema (default `gatehouse`), so they never collide with
  * an application's own `sessions` table.

@@ -2,7 +2,9 @@
  * @module store/sqlite
  * The embedded Store on `node:sqlite` (no native addon): the default for local development
  * and single-node self-hosting. WAL journal, `synchronous=NORMAL`, a busy timeout, and every
- * hot-path operation one prepared statement compiled once at open.
+ * hot-path operation one prepared statement compiled once at open. The writes of connects
+ * and token issues that arrive in one event-loop turn share one `BEGIN IMMEDIATE … COMMIT`
+ * (group commit, `store/group-commit.ts`): the pages they touch are written once per batch.
  *
  * `DatabaseSync` is synchronous: a statement runs to completion before any other JavaScript,
  * so calls from this process never interleave; other processes on the same file are

@@ -7,6 +7,15 @@
  *
  * Failure rule: an implementation that cannot reach its backend throws a
  * `GatehouseError('ERR_STORE_UNAVAILABLE')`; callers answer 503 and never "allow".
+ *
+ * Group commit (`store/group-commit.ts`): an implementation may queue the writes of connects
+ * and token issues ({@link Store.hit}, {@link Store.insertToken}, {@link Store.consumeToken},
+ * {@link Store.createSession}, {@link Store.openSession}) and commit all those of one
+ * event-loop turn in one transaction, as the SQLite and PostgreSQL stores do. Each call's
+ * promise then settles once that transaction has committed, with the call's own result (a
+ * refusal is a result and never fails the others). When the transaction fails, it is rolled
+ * back as a whole and EVERY call of it rejects with `ERR_STORE_UNAVAILABLE`: no token is
+ * left used without its session. Every other guarantee below holds per call as before.
  */
 
 import type { RateDecision, RateKey } from '../limits/rate.ts'
