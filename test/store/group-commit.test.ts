@@ -176,44 +176,59 @@ if (pg === null) {
   })
 } else {
   const found = pg
-  after(() => found.pool.end())
-  groupCommitSuite('postgres', async () => {
-    const schema = `gc_${randomBytes(6).toString('hex')}`
-    let commits = 0
-    let autocommitWrites = 0
-    const countingClient = (client: PoolClient): PoolClient =>
-      new Proxy(client, {
+  const { default: pgLib } = await import('pg')
+  // The store's own pool pipelines (its writes go out together); a caller's pool may not.
+  const pipelined = new pgLib.Pool({
+    connectionString: found.url,
+    max: 4,
+    pipeline: true,
+  } as ConstructorParameters<typeof pgLib.Pool>[0])
+  pipelined.on('error', () => {})
+  after(async () => {
+    await found.pool.end()
+    await pipelined.end()
+  })
+  for (const [label, base] of [
+    ['postgres', found.pool],
+    ['postgres, pipelining pool', pipelined],
+  ] as const)
+    groupCommitSuite(label, async () => {
+      const schema = `gc_${randomBytes(6).toString('hex')}`
+      let commits = 0
+      let autocommitWrites = 0
+      const countingClient = (client: PoolClient): PoolClient =>
+        new Proxy(client, {
+          get(target, prop, receiver) {
+            const value = Reflect.get(target, prop, receiver)
+            if (prop !== 'query') return typeof value === 'function' ? value.bind(target) : value
+            return (text: string, values?: unknown[]) => {
+              if (text === 'COMMIT') commits++
+              return target.query(text, values)
+            }
+          },
+        })
+      const pool = new Proxy(base, {
         get(target, prop, receiver) {
           const value = Reflect.get(target, prop, receiver)
-          if (prop !== 'query') return typeof value === 'function' ? value.bind(target) : value
-          return (text: string, values?: unknown[]) => {
-            if (text === 'COMMIT') commits++
-            return target.query(text, values)
-          }
+          if (prop === 'connect')
+            return async () => countingClient(await (target.connect() as Promise<PoolClient>))
+          if (prop === 'query')
+            return (text: string, values?: unknown[]) => {
+              if (/^\s*(INSERT|UPDATE|WITH)/i.test(text) && !text.includes('schema_version'))
+                autocommitWrites++
+              return target.query(text, values)
+            }
+          return typeof value === 'function' ? value.bind(target) : value
         },
-      })
-    const pool = new Proxy(found.pool, {
-      get(target, prop, receiver) {
-        const value = Reflect.get(target, prop, receiver)
-        if (prop === 'connect')
-          return async () => countingClient(await (target.connect() as Promise<PoolClient>))
-        if (prop === 'query')
-          return (text: string, values?: unknown[]) => {
-            if (/^\s*(INSERT|UPDATE|WITH)/i.test(text) && !text.includes('schema_version'))
-              autocommitWrites++
-            return target.query(text, values)
-          }
-        return typeof value === 'function' ? value.bind(target) : value
-      },
-    }) as Pool
-    const store = await createPostgresStore({ pool, schema })
-    autocommitWrites = 0
-    return {
-      store,
-      // A connect write sent outside a transaction is a commit of its own.
-      commits: () => commits + autocommitWrites,
-      failOn: async (id) => {
-        await found.pool.query(`
+      }) as Pool
+      const store = await createPostgresStore({ pool, schema })
+      autocommitWrites = 0
+      return {
+        store,
+        // A connect write sent outside a transaction is a commit of its own.
+        commits: () => commits + autocommitWrites,
+        failOn: async (id) => {
+          await found.pool.query(`
           CREATE FUNCTION "${schema}".gc_fail() RETURNS trigger LANGUAGE plpgsql AS $$
           BEGIN
             IF NEW.connection_id = '${id}' THEN RAISE EXCEPTION 'injected failure'; END IF;
@@ -221,14 +236,14 @@ if (pg === null) {
           END $$;
           CREATE TRIGGER gc_fail BEFORE INSERT ON "${schema}".sessions
             FOR EACH ROW EXECUTE FUNCTION "${schema}".gc_fail();`)
-      },
-      heal: async () => {
-        await found.pool.query(`DROP TRIGGER gc_fail ON "${schema}".sessions`)
-      },
-      close: async () => {
-        await store.close()
-        await found.pool.query(`DROP SCHEMA "${schema}" CASCADE`)
-      },
-    }
-  })
+        },
+        heal: async () => {
+          await found.pool.query(`DROP TRIGGER gc_fail ON "${schema}".sessions`)
+        },
+        close: async () => {
+          await store.close()
+          await found.pool.query(`DROP SCHEMA "${schema}" CASCADE`)
+        },
+      }
+    })
 }
