@@ -317,38 +317,54 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
       ? null
       : groupCommit<PgQueryable>(
           async (bodies) => {
-            if (closed) throw new Error('store closed')
-            const client = await pool.connect()
-            let broken: Error | undefined
-            try {
-              // BEGIN is awaited on its own: a failed BEGIN must not leave the writes to run
-              // one by one outside a transaction. A pipelining client (the store's own pool)
-              // then gets every write at once and puts them on the wire together; any other
-              // gets them one after the other (pg deprecates queueing on a busy client).
-              // COMMIT goes only once all succeeded: in an aborted transaction PostgreSQL
-              // answers COMMIT with a silent ROLLBACK.
-              await client.query('BEGIN')
-              let out: unknown[]
-              if ((client as { pipeline?: boolean }).pipeline === true) {
-                out = await Promise.all(bodies.map((body) => body(client)))
-              } else {
-                out = []
-                for (const body of bodies) out.push(await body(client))
+            // Two processes' batches can lock the same rate-limit rows in opposite orders
+            // (one item per connect, each with its own keys): PostgreSQL then aborts one of
+            // them as a deadlock. Its transaction rolled back whole, so it is run again, up
+            // to twice, rather than failing honest connects with 503.
+            for (let attempt = 0; ; attempt++) {
+              try {
+                return await commitOnce(bodies)
+              } catch (err) {
+                if (attempt >= DEADLOCK_RETRIES || !isRetryable(err)) throw err
               }
-              await client.query('COMMIT')
-              return out
-            } catch (err) {
-              // Nothing of the batch stays: a client that cannot even roll back is discarded.
-              await client.query('ROLLBACK').catch((e: Error) => {
-                broken = e
-              })
-              throw err
-            } finally {
-              client.release(broken)
             }
           },
           (op, err) => storeUnavailable('postgres', op, err),
         )
+  async function commitOnce(
+    bodies: readonly ((tx: PgQueryable) => unknown)[],
+  ): Promise<readonly unknown[]> {
+    if (pool === null) throw new Error('no pool')
+    if (closed) throw new Error('store closed')
+    const client = await pool.connect()
+    let broken: Error | undefined
+    try {
+      // BEGIN is awaited on its own: a failed BEGIN must not leave the writes to run
+      // one by one outside a transaction. A pipelining client (the store's own pool)
+      // then gets every write at once and puts them on the wire together; any other
+      // gets them one after the other (pg deprecates queueing on a busy client).
+      // COMMIT goes only once all succeeded: in an aborted transaction PostgreSQL
+      // answers COMMIT with a silent ROLLBACK.
+      await client.query('BEGIN')
+      let out: unknown[]
+      if ((client as { pipeline?: boolean }).pipeline === true) {
+        out = await Promise.all(bodies.map((body) => body(client)))
+      } else {
+        out = []
+        for (const body of bodies) out.push(await body(client))
+      }
+      await client.query('COMMIT')
+      return out
+    } catch (err) {
+      // Nothing of the batch stays: a client that cannot even roll back is discarded.
+      await client.query('ROLLBACK').catch((e: Error) => {
+        broken = e
+      })
+      throw err
+    } finally {
+      client.release(broken)
+    }
+  }
   function write<T>(op: string, body: (q: PgQueryable) => Promise<T>): Promise<T> {
     if (batch === null || closed) return run(op, () => body(db))
     return batch.add(op, body)
@@ -544,6 +560,15 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
       await owned?.end()
     },
   }
+}
+
+/** How often a group-committed batch that PostgreSQL aborted as a deadlock is run again. */
+const DEADLOCK_RETRIES = 2
+
+/** deadlock_detected and serialization_failure: the transaction was rolled back whole. */
+function isRetryable(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code
+  return code === '40P01' || code === '40001'
 }
 
 function isPool(db: PgQueryable): db is Pool {
