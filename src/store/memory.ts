@@ -14,6 +14,7 @@ import {
   type WindowCounts,
 } from '../limits/sliding-window.ts'
 import { type AudienceTarget, audienceTarget } from './audience.ts'
+import { newEpoch, readOf, validateHistoryLimits, validateSince } from './history.ts'
 import { validateNonce } from './nonce.ts'
 import type {
   Audience,
@@ -21,6 +22,9 @@ import type {
   CleanupCutoffs,
   CleanupResult,
   ConsumedToken,
+  HistoryEntry,
+  HistoryLimits,
+  HistoryPosition,
   NewSession,
   RateDecision,
   RateKey,
@@ -62,6 +66,7 @@ export function createMemoryStore(): Store {
   const counters = new Map<string, StoredCounter>()
   const sessions = new Map<string, MutableSession>()
   const nonces = new Map<string, number>()
+  const histories = new Map<string, { epoch: string; offset: number; entries: HistoryEntry[] }>()
   let closed = false
 
   // Each method runs its body synchronously; a closed store fails like an unreachable backend.
@@ -260,6 +265,33 @@ export function createMemoryStore(): Store {
           .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
           .map(([userId, connections]) => ({ userId, connections }))
         return { channel, members, anonymous }
+      }),
+
+    appendHistory: (channel: string, message: string, limits: HistoryLimits, now: number) =>
+      run('appendHistory', (): HistoryPosition => {
+        validateHistoryLimits(limits, now)
+        let h = histories.get(channel)
+        if (h === undefined) {
+          h = { epoch: newEpoch(), offset: 0, entries: [] }
+          histories.set(channel, h)
+        }
+        h.offset++
+        h.entries.push({ offset: h.offset, message, at: now })
+        // Trimmed here by size and age, oldest first (the entries are in offset order).
+        const bornAfter = now - limits.ttlMs
+        let drop = Math.max(0, h.entries.length - limits.size)
+        while (drop < h.entries.length && !(h.entries[drop]!.at > bornAfter)) drop++
+        if (drop > 0) h.entries.splice(0, drop)
+        return { offset: h.offset, epoch: h.epoch }
+      }),
+
+    readHistory: (channel: string, since: number, limits: HistoryLimits, now: number) =>
+      run('readHistory', () => {
+        validateHistoryLimits(limits, now)
+        validateSince(since)
+        const h = histories.get(channel)
+        if (h === undefined) return readOf(null, 0, [], since, limits, now)
+        return readOf(h.epoch, h.offset, h.entries, since, limits, now)
       }),
 
     countTokens: (now: number) =>

@@ -125,6 +125,25 @@ export const POSTGRES_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX nonces_expiry ON ${s}.nonces (expires_at);
     `,
   },
+  {
+    // Channel history (Store.appendHistory): a stream per channel with its epoch and last
+    // offset, and the retained messages by (channel, offset), trimmed at each append.
+    version: 6,
+    sql: (s) => `
+      CREATE TABLE ${s}.history_streams (
+        channel text PRIMARY KEY,
+        epoch text NOT NULL,
+        last_seq bigint NOT NULL
+      );
+      CREATE TABLE ${s}.history (
+        channel text NOT NULL,
+        seq bigint NOT NULL,
+        message text NOT NULL,
+        created_at bigint NOT NULL,
+        PRIMARY KEY (channel, seq)
+      );
+    `,
+  },
 ]
 
 /**

@@ -25,6 +25,7 @@ import {
 import { positiveInt } from '../util/options.ts'
 import { audienceTarget } from './audience.ts'
 import { groupCommit } from './group-commit.ts'
+import { newEpoch, readOf, validateHistoryLimits, validateSince } from './history.ts'
 import { validateNonce } from './nonce.ts'
 import { postgresHitSql } from './postgres-hit.ts'
 import {
@@ -38,6 +39,9 @@ import type {
   ChannelPresence,
   CleanupCutoffs,
   CleanupResult,
+  HistoryEntry,
+  HistoryLimits,
+  HistoryPosition,
   NewSession,
   RateDecision,
   RateKey,
@@ -253,6 +257,26 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
       channel: `SELECT connection_id FROM ${s}.sessions WHERE channel = $1 AND connected`,
       all: `SELECT connection_id FROM ${s}.sessions WHERE connected`,
     },
+    // The next offset (a new stream starts at 1 with epoch $2), the entry, and the trim of
+    // entries beyond the size or older than the age, in one statement. The upsert locks the
+    // stream row, so concurrent appends to a channel get consecutive offsets; the DELETE sees
+    // the snapshot before the INSERT, so it never removes the new entry.
+    appendHistory: `WITH st AS (
+        INSERT INTO ${s}.history_streams AS hs (channel, epoch, last_seq) VALUES ($1::text, $2::text, 1)
+        ON CONFLICT (channel) DO UPDATE SET last_seq = hs.last_seq + 1
+        RETURNING epoch, last_seq
+      ), ins AS (
+        INSERT INTO ${s}.history (channel, seq, message, created_at)
+        SELECT $1::text, last_seq, $3::text, $4::bigint FROM st
+      ), trimmed AS (
+        DELETE FROM ${s}.history WHERE channel = $1::text
+          AND (seq <= (SELECT last_seq FROM st) - $5::bigint OR created_at <= $4::bigint - $6::bigint)
+      )
+      SELECT epoch, last_seq FROM st`,
+    // One statement, so the stream row and its entries are read as one snapshot.
+    readHistory: `SELECT s.epoch, s.last_seq, h.seq, h.message, h.created_at
+      FROM ${s}.history_streams s LEFT JOIN ${s}.history h ON h.channel = s.channel AND h.seq > $2::bigint
+      WHERE s.channel = $1::text ORDER BY h.seq`,
     presence: `SELECT user_id, count(*)::int AS n FROM ${s}.sessions
       WHERE channel = $1 AND connected GROUP BY user_id`,
     // One statement, so the three deletes commit together. A rate bucket still weighs on
@@ -510,6 +534,45 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
             ? await db.query(sql.list.all)
             : await db.query(sql.list[t.kind], [t.value])
         return res.rows.map((r) => String(r.connection_id))
+      }),
+
+    appendHistory: (channel: string, message: string, limits: HistoryLimits, now: number) =>
+      run('appendHistory', async (): Promise<HistoryPosition> => {
+        validateHistoryLimits(limits, now)
+        const { rows } = await db.query(sql.appendHistory, [
+          channel,
+          newEpoch(),
+          message,
+          now,
+          limits.size,
+          limits.ttlMs,
+        ])
+        return { offset: Number(rows[0]!.last_seq), epoch: String(rows[0]!.epoch) }
+      }),
+
+    readHistory: (channel: string, since: number, limits: HistoryLimits, now: number) =>
+      run('readHistory', async () => {
+        validateHistoryLimits(limits, now)
+        validateSince(since)
+        const { rows } = await db.query(sql.readHistory, [channel, since])
+        if (rows.length === 0) return readOf(null, 0, [], since, limits, now)
+        const entries: HistoryEntry[] = []
+        for (const r of rows) {
+          if (r.seq === null) continue
+          entries.push({
+            offset: Number(r.seq),
+            message: String(r.message),
+            at: Number(r.created_at),
+          })
+        }
+        return readOf(
+          String(rows[0]!.epoch),
+          Number(rows[0]!.last_seq),
+          entries,
+          since,
+          limits,
+          now,
+        )
       }),
 
     channelPresence: (channel: string) =>

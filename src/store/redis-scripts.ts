@@ -18,6 +18,8 @@
  * | `su:<user>`, `sh:<session hash>`, `sc:<channel>`, `sa` | set | connected ids, for audiences |
  * | `sd` | zset | disconnected ids by disconnect time, for cleanup |
  * | `n:<key>` | string | a claimed nonce: its expiry (injected clock), with a Redis TTL as well |
+ * | `hs:<channel>` | stream | channel history: entry id `0-<offset>`, fields `m` message, `t` appended at |
+ * | `hm:<channel>` | hash | its stream's `e` epoch and `o` last offset |
  *
  * Nullable strings travel as `''` (null) or `'=' .. value`.
  *
@@ -146,6 +148,37 @@ local held = redis.call('GET', k)
 if held and tonumber(held) > tonumber(ARGV[3]) then return 0 end
 redis.call('SET', k, ARGV[2], 'PX', ARGV[4])
 return 1`),
+
+  /**
+   * ARGV: channel, epoch for a new stream, message, now, size, TTL ms. Returns
+   * `{epoch, offset}`. A stream found without its hash, or a hash without its stream (a key
+   * deleted or evicted), is lost: both start again at offset 1 under the new epoch. The
+   * stream is trimmed approximately (`MAXLEN ~`, cheap; reads drop the excess), and both
+   * keys live the history's age after the last append: by then every entry is too old.
+   */
+  appendHistory: script(`local p, ch = KEYS[1], ARGV[1]
+local sk, mk = p .. 'hs:' .. ch, p .. 'hm:' .. ch
+local epoch = redis.call('HGET', mk, 'e')
+if not epoch or redis.call('EXISTS', sk) == 0 then
+  epoch = ARGV[2]
+  redis.call('DEL', sk)
+  redis.call('HSET', mk, 'e', epoch, 'o', 0)
+end
+local o = redis.call('HINCRBY', mk, 'o', 1)
+redis.call('XADD', sk, 'MAXLEN', '~', ARGV[5], '0-' .. o, 'm', ARGV[3], 't', ARGV[4])
+redis.call('PEXPIRE', sk, ARGV[6])
+redis.call('PEXPIRE', mk, ARGV[6])
+return {epoch, o}`),
+
+  /**
+   * ARGV: channel, since, size. `false` without history; else `{epoch, last offset, entries}`
+   * with the entries after `since` (at most the last `size`), read in one atomic snapshot.
+   */
+  readHistory: script(`local p, ch = KEYS[1], ARGV[1]
+local m = redis.call('HMGET', p .. 'hm:' .. ch, 'e', 'o')
+if not m[1] then return false end
+local from = math.max(tonumber(ARGV[2]) + 1, tonumber(m[2]) - tonumber(ARGV[3]) + 1)
+return {m[1], m[2], redis.call('XRANGE', p .. 'hs:' .. ch, '0-' .. from, '+')}`),
 
   /**
    * ARGV: hash, user, session hash, app id, created, expires, row TTL ms. 0 when the hash

@@ -23,6 +23,7 @@ import {
 } from '../limits/sliding-window.ts'
 import { positiveInt } from '../util/options.ts'
 import { audienceTarget } from './audience.ts'
+import { newEpoch, readOf, validateHistoryLimits, validateSince } from './history.ts'
 import { validateNonce } from './nonce.ts'
 import { REDIS_SCRIPTS, type RedisScript } from './redis-scripts.ts'
 
@@ -33,6 +34,9 @@ import type {
   ChannelPresence,
   CleanupCutoffs,
   CleanupResult,
+  HistoryEntry,
+  HistoryLimits,
+  HistoryPosition,
   NewSession,
   RateDecision,
   RateKey,
@@ -403,6 +407,40 @@ function redisStore(
         // between this process and Redis; the script judges expiry on the injected clock.
         const ttlMs = Math.max(1, expiresAt - now) + NONCE_TTL_MARGIN_MS
         return (await call(REDIS_SCRIPTS.claimNonce, [key, expiresAt, now, ttlMs])) === 1
+      }),
+
+    appendHistory: (channel: string, message: string, limits: HistoryLimits, now: number) =>
+      run('appendHistory', async (): Promise<HistoryPosition> => {
+        validateHistoryLimits(limits, now)
+        const [epoch, offset] = (await call(REDIS_SCRIPTS.appendHistory, [
+          channel,
+          newEpoch(),
+          message,
+          now,
+          limits.size,
+          limits.ttlMs,
+        ])) as [string, number]
+        return { offset: Number(offset), epoch: String(epoch) }
+      }),
+
+    readHistory: (channel: string, since: number, limits: HistoryLimits, now: number) =>
+      run('readHistory', async () => {
+        validateHistoryLimits(limits, now)
+        validateSince(since)
+        const out = (await call(REDIS_SCRIPTS.readHistory, [channel, since, limits.size])) as
+          | [string, string, [string, string[]][]]
+          | null
+        if (out === null) return readOf(null, 0, [], since, limits, now)
+        const entries: HistoryEntry[] = out[2].map(([id, fields]) => {
+          const f = new Map<string, string>()
+          for (let i = 0; i + 1 < fields.length; i += 2) f.set(fields[i]!, fields[i + 1]!)
+          return {
+            offset: Number(id.slice(id.indexOf('-') + 1)),
+            message: f.get('m') ?? '',
+            at: Number(f.get('t')),
+          }
+        })
+        return readOf(out[0], Number(out[1]), entries, since, limits, now)
       }),
 
     channelPresence: (channel: string) =>

@@ -124,6 +124,25 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       CREATE INDEX nonces_expiry ON nonces (expires_at);
     `,
   },
+  {
+    // Channel history (Store.appendHistory): a stream per channel with its epoch and last
+    // offset, and the retained messages by (channel, offset), trimmed at each append.
+    version: 6,
+    sql: `
+      CREATE TABLE history_streams (
+        channel TEXT PRIMARY KEY,
+        epoch TEXT NOT NULL,
+        last_seq INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE TABLE history (
+        channel TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        message TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (channel, seq)
+      ) WITHOUT ROWID;
+    `,
+  },
 ]
 
 /**

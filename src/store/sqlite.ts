@@ -29,6 +29,7 @@ import {
 } from '../limits/sliding-window.ts'
 import { audienceTarget } from './audience.ts'
 import { groupCommit } from './group-commit.ts'
+import { newEpoch, readOf, validateHistoryLimits, validateSince } from './history.ts'
 import { validateNonce } from './nonce.ts'
 import { assertSqliteSchema, migrateSqlite } from './sqlite-schema.ts'
 import type {
@@ -37,6 +38,9 @@ import type {
   CleanupCutoffs,
   CleanupResult,
   ConsumedToken,
+  HistoryEntry,
+  HistoryLimits,
+  HistoryPosition,
   NewSession,
   RateDecision,
   RateKey,
@@ -238,6 +242,20 @@ function sqliteStore(db: DatabaseSync): Store {
        RETURNING 1 AS claimed`,
     ),
     cleanNonces: q('DELETE FROM nonces WHERE expires_at < ?'),
+    // The next offset of the channel's stream; a new stream starts at 1 with the given epoch.
+    nextSeq: q(
+      `INSERT INTO history_streams (channel, epoch, last_seq) VALUES (?1, ?2, 1)
+       ON CONFLICT (channel) DO UPDATE SET last_seq = last_seq + 1
+       RETURNING epoch, last_seq AS seq`,
+    ),
+    insertHistory: q('INSERT INTO history (channel, seq, message, created_at) VALUES (?, ?, ?, ?)'),
+    trimHistory: q('DELETE FROM history WHERE channel = ?1 AND (seq <= ?2 OR created_at <= ?3)'),
+    // One statement, so the stream row and its entries are read as one snapshot.
+    readHistory: q(
+      `SELECT s.epoch, s.last_seq AS latest, h.seq, h.message, h.created_at AS at
+       FROM history_streams s LEFT JOIN history h ON h.channel = s.channel AND h.seq > ?2
+       WHERE s.channel = ?1 ORDER BY h.seq`,
+    ),
     // Every Nth claim: a bounded delete of expired rows, so the table stays bounded without
     // a cleanup job (the claimed key is left alone: its upsert runs next).
     sweepNonces: q(
@@ -449,6 +467,30 @@ function sqliteStore(db: DatabaseSync): Store {
         return st.claimNonce.get(key, expiresAt, now) !== undefined
       }),
 
+    appendHistory: (channel: string, message: string, limits: HistoryLimits, now: number) =>
+      run('appendHistory', () => {
+        validateHistoryLimits(limits, now)
+        return transaction((): HistoryPosition => {
+          const row = st.nextSeq.get(channel, newEpoch()) as { epoch: string; seq: number }
+          st.insertHistory.run(channel, row.seq, message, now)
+          st.trimHistory.run(channel, row.seq - limits.size, now - limits.ttlMs)
+          return { offset: row.seq, epoch: row.epoch }
+        })
+      }),
+
+    readHistory: (channel: string, since: number, limits: HistoryLimits, now: number) =>
+      run('readHistory', () => {
+        validateHistoryLimits(limits, now)
+        validateSince(since)
+        const rows = st.readHistory.all(channel, since) as unknown as HistoryRow[]
+        if (rows.length === 0) return readOf(null, 0, [], since, limits, now)
+        const entries: HistoryEntry[] = []
+        for (const r of rows) {
+          if (r.seq !== null) entries.push({ offset: r.seq, message: r.message!, at: r.at! })
+        }
+        return readOf(rows[0]!.epoch, rows[0]!.latest, entries, since, limits, now)
+      }),
+
     channelPresence: (channel: string) =>
       run('channelPresence', (): ChannelPresence => {
         const rows = st.presence.all(channel) as { userId: string | null; n: number }[]
@@ -475,6 +517,15 @@ function sqliteStore(db: DatabaseSync): Store {
       })
     },
   }
+}
+
+/** A row of the history read: the stream, and one entry or none (the LEFT JOIN). */
+interface HistoryRow {
+  readonly epoch: string
+  readonly latest: number
+  readonly seq: number | null
+  readonly message: string | null
+  readonly at: number | null
 }
 
 // Grouped rows (user or NULL, count) as a ChannelPresence; the SQL stores share the shape.

@@ -203,6 +203,73 @@ export interface CleanupResult {
 }
 
 /**
+ * How much history a channel keeps: the last `size` messages, none older than `ttlMs`.
+ *
+ * @example
+ * ```ts
+ * const limits: HistoryLimits = { size: 100, ttlMs: 5 * 60_000 }
+ * ```
+ */
+export interface HistoryLimits {
+  readonly size: number
+  readonly ttlMs: number
+}
+
+/**
+ * Where a message sits in its channel's history: its offset (1, 2, 3, … per channel, no
+ * gaps) and the epoch of the history stream (a random string that changes when the history
+ * is lost, so offsets of a lost stream are never taken for offsets of the new one).
+ *
+ * @example
+ * ```ts
+ * const at: HistoryPosition = await store.appendHistory('lobby', '{"text":"hi"}', limits, now)
+ * ```
+ */
+export interface HistoryPosition {
+  readonly offset: number
+  readonly epoch: string
+}
+
+/**
+ * One stored message of a channel's history.
+ *
+ * @example
+ * ```ts
+ * const e: HistoryEntry = { offset: 12, message: '{"type":"chat_message"}', at: Date.now() }
+ * ```
+ */
+export interface HistoryEntry {
+  readonly offset: number
+  /** The message as it was sent (its JSON text). */
+  readonly message: string
+  /** When it was appended (epoch ms). */
+  readonly at: number
+}
+
+/**
+ * What {@link Store.readHistory} found after an offset.
+ *
+ * @example
+ * ```ts
+ * const read = await store.readHistory('lobby', 40, limits, now)
+ * if (read.epoch === epoch && read.complete) for (const e of read.entries) push(e)
+ * ```
+ */
+export interface HistoryRead {
+  /** The channel's current epoch; `null` when it has no history (never written, or lost). */
+  readonly epoch: string | null
+  /** The latest offset written in this epoch (0 without history). */
+  readonly offset: number
+  /** The retained entries after the offset asked for, oldest first. */
+  readonly entries: readonly HistoryEntry[]
+  /**
+   * True when `entries` hold every message after the offset asked for (none trimmed by size
+   * or age in between).
+   */
+  readonly complete: boolean
+}
+
+/**
  * Persistence for tokens, rate limits and sessions.
  *
  * @example
@@ -335,6 +402,36 @@ export interface Store {
    * round trip however many members, so presence can be read on every join and leave.
    */
   channelPresence(channel: string): Promise<ChannelPresence>
+
+  /**
+   * Append `message` to `channel`'s history and return its position: the next offset of the
+   * channel (1 for a new or lost history, which gets a new epoch), assigned atomically, so
+   * concurrent appends from any process get distinct consecutive offsets. Entries beyond the
+   * last `limits.size` or older than `limits.ttlMs` at `now` are dropped (at once or lazily;
+   * {@link Store.readHistory} never returns them). One round trip.
+   *
+   * @example
+   * ```ts
+   * await store.appendHistory('lobby', '{"text":"hi"}', { size: 100, ttlMs: 300_000 }, now)
+   * // { offset: 1, epoch: 'pW3k9Zq0Lr2xYb7A' }
+   * ```
+   */
+  appendHistory(
+    channel: string,
+    message: string,
+    limits: HistoryLimits,
+    now: number,
+  ): Promise<HistoryPosition>
+  /**
+   * The entries of `channel`'s history after offset `since`, oldest first, within `limits`
+   * at `now`, with the channel's epoch and latest offset ({@link HistoryRead}). One round trip.
+   */
+  readHistory(
+    channel: string,
+    since: number,
+    limits: HistoryLimits,
+    now: number,
+  ): Promise<HistoryRead>
 
   /**
    * Delete old rows; see {@link CleanupCutoffs}. A store that works in batches (Redis)

@@ -1066,6 +1066,106 @@ export function runStoreConformance(name: string, open: () => Promise<Store>): v
         }))
     })
 
+    describe('history', () => {
+      const L = { size: 5, ttlMs: 60_000 }
+      test('offsets are consecutive per channel under one epoch; a read returns what came after', () =>
+        withStore(open, async (s) => {
+          const empty = await s.readHistory('lobby', 0, L, T0)
+          assert.deepEqual(empty, { epoch: null, offset: 0, entries: [], complete: true })
+          const a = await s.appendHistory('lobby', '{"n":1}', L, T0)
+          const b = await s.appendHistory('lobby', '{"n":2}', L, T0 + 1)
+          const other = await s.appendHistory('games', '{"g":1}', L, T0 + 2)
+          const c = await s.appendHistory('lobby', '{"n":3}', L, T0 + 3)
+          assert.deepEqual([a.offset, b.offset, c.offset, other.offset], [1, 2, 3, 1])
+          assert.equal(a.epoch, b.epoch)
+          assert.equal(a.epoch, c.epoch)
+          assert.match(a.epoch, /^[A-Za-z0-9_-]{16}$/)
+          assert.notEqual(other.epoch, a.epoch, 'each channel has its own epoch')
+          const read = await s.readHistory('lobby', 1, L, T0 + 4)
+          assert.deepEqual(read, {
+            epoch: a.epoch,
+            offset: 3,
+            entries: [
+              { offset: 2, message: '{"n":2}', at: T0 + 1 },
+              { offset: 3, message: '{"n":3}', at: T0 + 3 },
+            ],
+            complete: true,
+          })
+          const upToDate = await s.readHistory('lobby', 3, L, T0 + 4)
+          assert.deepEqual([upToDate.entries, upToDate.complete], [[], true])
+          const ahead = await s.readHistory('lobby', 9, L, T0 + 4)
+          assert.equal(ahead.complete, false, 'an offset from the future is no position here')
+        }))
+
+      test('only the last `size` entries are kept: a gap beyond them is incomplete', () =>
+        withStore(open, async (s) => {
+          for (let i = 1; i <= 12; i++) await s.appendHistory('c', `{"n":${i}}`, L, T0 + i)
+          const all = await s.readHistory('c', 0, L, T0 + 20)
+          assert.deepEqual(
+            all.entries.map((e) => e.offset),
+            [8, 9, 10, 11, 12],
+          )
+          assert.equal(all.complete, false)
+          assert.equal(
+            (await s.readHistory('c', 6, L, T0 + 20)).complete,
+            false,
+            'offset 7 is gone',
+          )
+          const ok = await s.readHistory('c', 7, L, T0 + 20)
+          assert.deepEqual([ok.complete, ok.entries.length], [true, 5])
+        }))
+
+      test('entries older than `ttlMs` are not returned', () =>
+        withStore(open, async (s) => {
+          await s.appendHistory('c', '"old"', L, T0)
+          await s.appendHistory('c', '"new"', L, T0 + 50_000)
+          const read = await s.readHistory('c', 0, L, T0 + 60_000)
+          assert.deepEqual(
+            read.entries.map((e) => e.message),
+            ['"new"'],
+          )
+          assert.equal(read.complete, false)
+          assert.equal((await s.readHistory('c', 1, L, T0 + 60_000)).complete, true)
+        }))
+
+      test('concurrent appends get distinct consecutive offsets', () =>
+        withStore(open, async (s) => {
+          const big = { size: 100, ttlMs: 60_000 }
+          const got = await Promise.all(
+            Array.from({ length: 40 }, (_, i) => s.appendHistory('c', `${i}`, big, T0)),
+          )
+          assert.deepEqual(
+            got.map((g) => g.offset).sort((x, y) => x - y),
+            Array.from({ length: 40 }, (_, i) => i + 1),
+          )
+          assert.equal(new Set(got.map((g) => g.epoch)).size, 1)
+          const read = await s.readHistory('c', 0, big, T0)
+          assert.equal(read.entries.length, 40)
+          for (const e of read.entries) {
+            assert.equal(got.find((g) => g.offset === e.offset) !== undefined, true)
+          }
+        }))
+
+      test('bad limits and offsets are refused', () =>
+        withStore(open, async (s) => {
+          for (const limits of [
+            { size: 0, ttlMs: 1 },
+            { size: 1.5, ttlMs: 1 },
+            { size: 10_001, ttlMs: 1 },
+            { size: 1, ttlMs: 0 },
+          ]) {
+            await assert.rejects(s.appendHistory('c', 'x', limits, T0), (e) =>
+              isGatehouseError(e, 'ERR_INVALID_OPTION'),
+            )
+          }
+          for (const since of [-1, 1.5, Number.NaN]) {
+            await assert.rejects(s.readHistory('c', since, L, T0), (e) =>
+              isGatehouseError(e, 'ERR_INVALID_OPTION'),
+            )
+          }
+        }))
+    })
+
     describe('cleanup', () => {
       test('removes exactly what the cut-offs name and reports the counts', () =>
         withStore(open, async (s) => {
