@@ -125,6 +125,28 @@ export const DEFAULTS = Object.freeze({
    * unseen by this one; `revokeUser` in this process is seen at once. 0 reads every time.
    */
   sessionCacheTtlMs: 2_000,
+  /**
+   * Channel history (`send.toChannel(channel, message, { history: true })`): the messages a
+   * channel keeps for clients that reconnect, by count and by age (app option `history`).
+   */
+  historySize: 100,
+  historyTtlMs: 300_000,
+  /**
+   * Query parameters of a reconnecting client: the last offset and epoch it saw of its
+   * channel's history. `since` is 0 to 15 digits, `epoch` matches `historyEpochPattern`.
+   */
+  historySinceQueryParam: 'since',
+  historyEpochQueryParam: 'epoch',
+  historySincePattern: /^(0|[1-9][0-9]{0,14})$/,
+  historyEpochPattern: /^[A-Za-z0-9_-]{1,32}$/,
+  /**
+   * The action a reconnected client sends first to receive what it missed (answered by the
+   * app itself, never by a handler); the app then pushes the missed messages and a
+   * `{"type":"recovered",…}` notice. Pushed after `$connect`, so it works behind AWS too.
+   */
+  historyRecoverAction: '$recover',
+  /** A reconnect request kept between its `$connect` and its `$recover`, at most this long. */
+  historyRecoverWindowMs: 60_000,
   /** Connections an app keeps in its session cache; past it the oldest entry goes. */
   sessionCacheMaxEntries: 100_000,
   /** How often an app writes request counts and last-seen times (one batch per flush). */

@@ -16,7 +16,8 @@ import { HTTP_TOKEN } from '../events/headers.ts'
 import { createOriginCheck, type OriginCheck } from '../http/origin.ts'
 import { type Logger, silentLogger, withRedaction } from '../logger.ts'
 import type { Connections } from '../push/connections.ts'
-import type { SessionRecord, Store } from '../store/store.ts'
+import { MAX_HISTORY_SIZE } from '../store/history.ts'
+import type { HistoryLimits, SessionRecord, Store } from '../store/store.ts'
 import { checkAppId } from '../tokens/app-id.ts'
 import {
   booleanOption,
@@ -67,6 +68,7 @@ const APP_KEYS = [
   'maxOutboundBytes',
   'goneGraceMs',
   'sessionCacheTtlMs',
+  'history',
   'sessionCacheMaxEntries',
   'activityFlushMs',
   'maxJsonDepth',
@@ -144,6 +146,8 @@ export interface AppConfig {
   readonly connectWindowMs: number
   readonly maxMessageBytes: number
   readonly maxOutboundBytes: number
+  /** What channel history keeps (app option `history`, with the defaults applied). */
+  readonly history: HistoryLimits
   readonly goneGraceMs: number
   readonly sessionCacheTtlMs: number
   readonly sessionCacheMaxEntries: number
@@ -280,6 +284,14 @@ function nameOption(key: string, value: unknown, fallback: string): string {
   return value
 }
 
+// `history: { size, ttlMs }`, unknown keys refused, defaults applied, frozen.
+function historyOption(value: unknown): HistoryLimits {
+  const h = value === undefined ? {} : readOptions('history', value, ['size', 'ttlMs'] as const)
+  const size = intOption('history.size', h.size, DEFAULTS.historySize)
+  if (size > MAX_HISTORY_SIZE) invalidOption('history.size', `at most ${MAX_HISTORY_SIZE}`, size)
+  return Object.freeze({ size, ttlMs: intOption('history.ttlMs', h.ttlMs, DEFAULTS.historyTtlMs) })
+}
+
 /**
  * Read, check and compile app options.
  *
@@ -351,6 +363,16 @@ export function resolveAppConfig(options: AppOptions): AppConfig {
     DEFAULTS.tokenQueryParam,
     QUERY_PARAM_PATTERN,
   )
+  const reserved = [
+    DEFAULTS.channelQueryParam,
+    DEFAULTS.historySinceQueryParam,
+    DEFAULTS.historyEpochQueryParam,
+  ] as string[]
+  if (reserved.includes(tokenQueryParam) && tokenQueryParam !== DEFAULTS.channelQueryParam) {
+    conflict(
+      `\`tokenQueryParam\` must not be \`${tokenQueryParam}\`: that parameter carries a reconnecting client's history position.`,
+    )
+  }
   if (tokenQueryParam === DEFAULTS.channelQueryParam) {
     conflict(
       `\`tokenQueryParam\` must not be \`${DEFAULTS.channelQueryParam}\`: that parameter names the channel.`,
@@ -389,6 +411,7 @@ export function resolveAppConfig(options: AppOptions): AppConfig {
     connectWindowMs: intOption('connectWindowMs', o.connectWindowMs, DEFAULTS.connectWindowMs),
     maxMessageBytes: intOption('maxMessageBytes', o.maxMessageBytes, DEFAULTS.maxMessageBytes),
     maxOutboundBytes: intOption('maxOutboundBytes', o.maxOutboundBytes, DEFAULTS.maxOutboundBytes),
+    history: historyOption(o.history),
     goneGraceMs: intOption('goneGraceMs', o.goneGraceMs, DEFAULTS.goneGraceMs, 0),
     sessionCacheTtlMs: intOption(
       'sessionCacheTtlMs',

@@ -39,6 +39,7 @@ import { hasPermissions } from './checks/permissions.ts'
 import type { AppConfig } from './config.ts'
 import { guard } from './guard.ts'
 import { firePresence } from './presence.ts'
+import { type Recovery, type RecoveryRequest, readRecoveryRequest } from './recovery.ts'
 import type { Roster } from './roster.ts'
 import type { Sender } from './send.ts'
 import type { SessionCache } from './session-cache.ts'
@@ -51,6 +52,8 @@ interface ConnectState {
   /** The token came as a `Sec-WebSocket-Protocol` entry, so the app protocol must be echoed. */
   tokenInProtocol: boolean
   channel: string | null
+  /** The history position a reconnecting client presented (`since`, `epoch`). */
+  recovery: RecoveryRequest | undefined
   userId: string | null
   user: User | null
 }
@@ -78,6 +81,8 @@ export interface ConnectDeps {
   readonly roster: Roster
   /** Filled with the session and user of each accepted `$connect`. */
   readonly cache: SessionCache
+  /** Where a reconnecting client's history position waits for its `$recover`. */
+  readonly recovery?: Recovery
 }
 
 /** Split a `Sec-WebSocket-Protocol` header into its token entry and whether the app protocol was offered. */
@@ -110,7 +115,7 @@ function nonEmpty(value: unknown): value is string {
 export function createConnectPipeline(
   deps: ConnectDeps,
 ): (event: GatewayEvent) => Promise<GatewayResponse> {
-  const { config, store, authenticity, send, roster, cache } = deps
+  const { config, store, authenticity, send, roster, cache, recovery } = deps
   const tokenUse: TokenUseContext = {
     store,
     appId: config.appId,
@@ -132,6 +137,7 @@ export function createConnectPipeline(
     'host',
     'origin',
     'channel',
+    'recovery',
     'token',
   ])
   const steps: ConnectStep[] = [
@@ -163,6 +169,19 @@ export function createConnectPipeline(
           return config.requireChannel ? reject(400, 'channel_required') : undefined
         if (!isValidChannel(raw, config.channelPattern)) return reject(400, 'channel_invalid')
         s.channel = raw
+        return undefined
+      },
+    },
+    {
+      // The history position of a reconnecting client: both or neither, bounded, well formed.
+      name: 'recovery',
+      run: (s) => {
+        const request = readRecoveryRequest(
+          s.event.query[DEFAULTS.historySinceQueryParam],
+          s.event.query[DEFAULTS.historyEpochQueryParam],
+        )
+        if (request === null) return reject(400, 'recovery_invalid')
+        s.recovery = request
         return undefined
       },
     },
@@ -269,6 +288,7 @@ export function createConnectPipeline(
         identity: null,
         tokenInProtocol: false,
         channel: null,
+        recovery: undefined,
         userId: null,
         user: null,
       }
@@ -388,6 +408,9 @@ export function createConnectPipeline(
         disconnectedAt: null,
       }
       roster.add(event.connectionId, { userId: session.userId, sessionHash: session.sessionHash })
+      if (state.recovery !== undefined && session.channel !== null) {
+        recovery?.note(event.connectionId, state.recovery)
+      }
       cache.fill(session, state.user, epoch, config.clock.now())
       config.logger.info(
         {

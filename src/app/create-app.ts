@@ -36,6 +36,7 @@ import { createDisconnectPipeline } from './disconnect.ts'
 import { createMessagePipeline } from './message.ts'
 import { createRevoker, type KickOptions, type RevokeResult } from './revoke.ts'
 import { createRoster } from './roster.ts'
+import { createRecovery } from './recovery.ts'
 import { createSender, type Sender } from './send.ts'
 import { createSessionCache } from './session-cache.ts'
 import type { AppOptions } from './types.ts'
@@ -166,9 +167,17 @@ export function createApp(options: AppOptions): App {
     connections,
     maxOutboundBytes: config.maxOutboundBytes,
     goneGraceMs: config.goneGraceMs,
+    history: config.history,
     clock: config.clock,
     logger: config.logger,
     forget: (ids) => cache.forget(ids),
+  })
+  const recovery = createRecovery({
+    store,
+    send,
+    history: config.history,
+    clock: config.clock,
+    logger: config.logger,
   })
   // The sockets this process opened, by user and session: revocation closes them without
   // the store (see ./revoke.ts).
@@ -193,7 +202,15 @@ export function createApp(options: AppOptions): App {
       cache.forgetWhere(owner)
     }
   }
-  const onConnect = createConnectPipeline({ config, store, authenticity, send, roster, cache })
+  const onConnect = createConnectPipeline({
+    config,
+    store,
+    authenticity,
+    send,
+    roster,
+    cache,
+    recovery,
+  })
   const onMessage = createMessagePipeline({
     config,
     store,
@@ -203,6 +220,7 @@ export function createApp(options: AppOptions): App {
     tokens,
     cache,
     activity,
+    recovery,
   })
   const onDisconnect = createDisconnectPipeline({ config, store, authenticity, send, roster })
 
@@ -211,6 +229,7 @@ export function createApp(options: AppOptions): App {
     if (event.eventType === 'DISCONNECT') {
       // Dropped even when the event proves unauthentic: a forged one costs a cache miss only.
       cache.forget([event.connectionId])
+      recovery.forget(event.connectionId)
       return onDisconnect(event)
     }
     return onMessage(event)

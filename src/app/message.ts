@@ -29,6 +29,7 @@ import { hasPermissions } from './checks/permissions.ts'
 import type { AppConfig } from './config.ts'
 import { guard } from './guard.ts'
 import { firePresence } from './presence.ts'
+import { type Recovery, readRecoveryRequest } from './recovery.ts'
 import type { HandlerRegistry, RegisteredHandler } from './registry.ts'
 import { readRequestId, replyEnvelope, withRequestId } from './reply.ts'
 import type { Sender } from './send.ts'
@@ -49,6 +50,8 @@ export interface MessageDeps {
   readonly cache: SessionCache
   /** Where each message's count and time go, written behind. */
   readonly activity: ActivityRecorder
+  /** Answers a reconnected client's `{"action":"$recover"}`. */
+  readonly recovery?: Recovery
 }
 
 /** Store reads a message makes before it gives up racing revocations (then 503). */
@@ -70,7 +73,7 @@ const encoder = new TextEncoder()
 export function createMessagePipeline(
   deps: MessageDeps,
 ): (event: GatewayEvent) => Promise<GatewayResponse> {
-  const { config, store, registry, send, authenticity, tokens, cache, activity } = deps
+  const { config, store, registry, send, authenticity, tokens, cache, activity, recovery } = deps
   // From the frozen config only: the caller's options object is never read again.
   const { logger, loadUser, permissions, authorizeChannel } = config
 
@@ -185,6 +188,13 @@ export function createMessagePipeline(
             ? 'handler'
             : undefined
         const name = routeKey === undefined ? undefined : parsed[routeKey]
+        // Answered by the app itself (no handler can take the name: `$` is outside the
+        // handler-name pattern); the missed messages and the notice are pushed, no reply.
+        if (recovery && name === DEFAULTS.historyRecoverAction) {
+          const fromBody = readRecoveryRequest(parsed.since, parsed.epoch) ?? undefined
+          await recovery.recover(event.connectionId, session.channel, fromBody)
+          return { status: 200 }
+        }
         let target: RegisteredHandler | undefined = registry.get(name)
         if (target && !allowed(user, target.permissions)) {
           logger.warn(

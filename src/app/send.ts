@@ -11,13 +11,35 @@ import type { Logger } from '../logger.ts'
 import { goneOf, mapBounded } from '../push/bounded.ts'
 import type { Connections } from '../push/connections.ts'
 import { audienceTarget } from '../store/audience.ts'
-import type { Audience, Store } from '../store/store.ts'
+import type { Audience, HistoryLimits, Store } from '../store/store.ts'
 import { publish, telemetry } from '../telemetry.ts'
+import { historyFrame, historyText } from './history-wire.ts'
+
+const WIDEST_EPOCH = 'x'.repeat(32)
 
 /** What a push did: messages handed over, and recipients found gone. */
 export interface SendResult {
   readonly sent: number
   readonly gone: number
+}
+
+/**
+ * Options of {@link Sender.toChannel}.
+ *
+ * @example
+ * ```ts
+ * await app.send.toChannel('lobby', { type: 'chat_message', text: 'hi' }, { history: true })
+ * ```
+ */
+export interface ChannelSendOptions {
+  /** A connection id left out (e.g. the sender). */
+  readonly except?: string
+  /**
+   * Append the message to the channel's history (a plain JSON object only), so a client
+   * that reconnects receives it if it missed it. It is pushed with a `$history` key holding
+   * its channel, offset and epoch (see `docs/client.md`).
+   */
+  readonly history?: boolean
 }
 
 /**
@@ -33,7 +55,7 @@ export interface SendResult {
 export interface Sender {
   toConnection(connectionId: string, message: unknown): Promise<SendResult>
   toUser(userId: string, message: unknown): Promise<SendResult>
-  toChannel(channel: string, message: unknown, options?: { except?: string }): Promise<SendResult>
+  toChannel(channel: string, message: unknown, options?: ChannelSendOptions): Promise<SendResult>
   toAll(message: unknown): Promise<SendResult>
   /**
    * Close every connection of an audience and mark their sessions disconnected; returns how
@@ -52,6 +74,8 @@ export interface SenderDeps {
   readonly maxOutboundBytes: number
   /** See `DEFAULTS.goneGraceMs`. */
   readonly goneGraceMs: number
+  /** What channel history keeps; default `DEFAULTS.historySize` and `DEFAULTS.historyTtlMs`. */
+  readonly history?: HistoryLimits
   readonly clock: Clock
   readonly logger: Logger
   /**
@@ -146,6 +170,40 @@ export function createSender(deps: SenderDeps): Sender {
     await store.markDisconnected(gone, now, now - goneGraceMs)
   }
 
+  const history = deps.history ?? { size: DEFAULTS.historySize, ttlMs: DEFAULTS.historyTtlMs }
+  // History sends of a channel run one after the other in this process: each is appended
+  // and then fanned out before the next is appended, so its recipients get them in offset
+  // order. (Sends from other processes interleave; clients drop an offset they have seen.)
+  const tails = new Map<string, Promise<unknown>>()
+  function inOrder<T>(channel: string, body: () => Promise<T>): Promise<T> {
+    const run = (tails.get(channel) ?? Promise.resolve()).then(body)
+    const tail = run.catch(() => {})
+    tails.set(channel, tail)
+    void tail.then(() => {
+      if (tails.get(channel) === tail) tails.delete(channel)
+    })
+    return run
+  }
+
+  function toChannelWithHistory(
+    channel: string,
+    message: unknown,
+    options: ChannelSendOptions,
+  ): Promise<SendResult> {
+    const text = historyText(message)
+    // Refused before it is stored: a frame too large to push must not sit in the history.
+    // Sized with the widest position a store hands out (15-digit offset, 32-character epoch).
+    const widest = historyFrame(text, channel, { offset: 999_999_999_999_999, epoch: WIDEST_EPOCH })
+    checkSize(text, Buffer.byteLength(widest))
+    return inOrder(channel, async () => {
+      const at = await store.appendHistory(channel, text, history, clock.now())
+      const data = historyFrame(text, channel, at)
+      let ids = await store.listConnections({ channel })
+      if (options.except !== undefined) ids = ids.filter((id) => id !== options.except)
+      return deliver(ids, data)
+    })
+  }
+
   return {
     toConnection: async (connectionId, message) => deliver([connectionId], encode(message)),
     toUser: async (userId, message) => {
@@ -153,6 +211,7 @@ export function createSender(deps: SenderDeps): Sender {
       return deliver(await store.listConnections({ userId }), data)
     },
     toChannel: async (channel, message, options) => {
+      if (options?.history === true) return toChannelWithHistory(channel, message, options)
       const data = encode(message)
       let ids = await store.listConnections({ channel })
       if (options?.except !== undefined) ids = ids.filter((id) => id !== options.except)

@@ -232,6 +232,12 @@ export interface AppOptions {
    * `revokeSession`, kicks and channel changes take effect at once whatever its value.
    */
   readonly sessionCacheTtlMs?: number
+  /**
+   * What channel history keeps (`send.toChannel(…, { history: true })`): the last `size`
+   * messages per channel (1-10 000, `DEFAULTS.historySize`), none older than `ttlMs`
+   * (`DEFAULTS.historyTtlMs`).
+   */
+  readonly history?: { readonly size?: number; readonly ttlMs?: number }
   /** Connections kept in the session cache (`DEFAULTS.sessionCacheMaxEntries`). */
   readonly sessionCacheMaxEntries?: number
   /** How often request counts and last-seen times are written, in one batch (`DEFAULTS.activityFlushMs`). */

@@ -31,6 +31,7 @@ export type AppRefusalReason =
   | 'channel_invalid'
   | 'channel_required'
   | 'channel_forbidden'
+  | 'recovery_invalid'
   | 'token_missing'
   | 'token_invalid'
   | 'token_revoked'
@@ -123,6 +124,7 @@ export const REFUSAL_REASONS = Object.freeze([
   'channel_invalid',
   'channel_required',
   'channel_forbidden',
+  'recovery_invalid',
   'token_missing',
   'token_invalid',
   'token_revoked',
