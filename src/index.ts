@@ -20,6 +20,7 @@
 export { changeChannelHandler } from './app/change-channel.ts'
 export { type App, createApp } from './app/create-app.ts'
 export { type DefinedHandler, defineHandler } from './app/define-handler.ts'
+export type { RecoveredNotice } from './app/history-wire.ts'
 export type { PresenceContext, PresenceEvent, PresenceHook } from './app/presence.ts'
 export {
   type MaintenanceOptions,
@@ -29,7 +30,7 @@ export {
   startMaintenance,
 } from './app/reconcile.ts'
 export type { KickOptions, RevokeResult } from './app/revoke.ts'
-export type { Sender, SendResult } from './app/send.ts'
+export type { ChannelSendOptions, Sender, SendResult } from './app/send.ts'
 export type {
   InferInput,
   InferOutput,
@@ -100,6 +101,10 @@ export type {
   CleanupCutoffs,
   CleanupResult,
   ConsumedToken,
+  HistoryEntry,
+  HistoryLimits,
+  HistoryPosition,
+  HistoryRead,
   NewSession,
   PresenceMember,
   RateDecision,

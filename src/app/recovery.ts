@@ -15,8 +15,9 @@
  * once each. An app process that did not see the `$connect` (several processes behind AWS)
  * takes the position from the `$recover` body, which the client sends too.
  */
-import { DEFAULTS } from '../defaults.ts'
+
 import type { Clock } from '../clock.ts'
+import { DEFAULTS } from '../defaults.ts'
 import type { Logger } from '../logger.ts'
 import type { HistoryLimits, Store } from '../store/store.ts'
 import { historyFrame, type RecoveredNotice } from './history-wire.ts'

@@ -5,6 +5,7 @@
  */
 import { GatehouseError, isGatehouseError } from '../errors.ts'
 import { backoffDelayMs } from './backoff.ts'
+import { HistoryTracker } from './history.ts'
 import { checkChannel, type ResolvedOptions, resolveOptions } from './options.ts'
 import { SendQueue, utf8Length } from './queue.ts'
 import { RequestTable } from './requests.ts'
@@ -68,6 +69,11 @@ export class GatehouseClient<In = unknown, Out extends object = OutgoingMap> ext
   private readonly o: ResolvedOptions
   private readonly queue: SendQueue
   private readonly requests: RequestTable
+  /** Positions in channel histories, and the recovery after a reconnect. */
+  private readonly history = new HistoryTracker()
+  /** The channel whose position the current socket presented at connect. */
+  private presented: string | undefined
+  private recoveryTimer: unknown
   private st: ClientState = 'idle'
   private chan: string | undefined
   private ws: WebSocketLike | undefined
@@ -338,7 +344,10 @@ export class GatehouseClient<In = unknown, Out extends object = OutgoingMap> ext
     this.recentTokens.push(out.token)
     if (this.recentTokens.length > RECENT_TOKENS) this.recentTokens.shift()
 
-    const target = socketTarget(base, out.token, this.chan, this.o.tokenTransport)
+    const point =
+      this.o.recover && this.chan !== undefined ? this.history.point(this.chan) : undefined
+    this.presented = point === undefined ? undefined : this.chan
+    const target = socketTarget(base, out.token, this.chan, this.o.tokenTransport, point)
     let ws: WebSocketLike
     try {
       ws =
@@ -401,6 +410,21 @@ export class GatehouseClient<In = unknown, Out extends object = OutgoingMap> ext
     const now = this.o.timers.now()
     this.openedAt = now
     this.lastSentAt = now
+    // The recovery request first: the app pushes what this client missed, then a notice;
+    // until it arrives, this channel's history messages are held back (see ./history.ts).
+    const presented = this.presented
+    const point = presented === undefined ? undefined : this.history.point(presented)
+    if (presented !== undefined && point !== undefined) {
+      this.history.begin(presented)
+      this.write(
+        ws,
+        JSON.stringify({ action: '$recover', since: point.offset, epoch: point.epoch }),
+      )
+      this.recoveryTimer = this.o.timers.setTimeout(() => {
+        this.recoveryTimer = undefined
+        this.deliver(this.history.abort())
+      }, this.o.recoveryTimeoutMs)
+    }
     // Queued messages first, so anything sent from a `state` or `open` listener follows them.
     for (const data of this.queue.drain()) this.write(ws, data)
     this.requests.queuedSentOn(ws)
@@ -426,7 +450,23 @@ export class GatehouseClient<In = unknown, Out extends object = OutgoingMap> ext
     }
     // A reply to one of this client's requests settles it and is not a `message`.
     if (this.requests.settle(value)) return
-    this.emit('message', value as In)
+    if (!this.o.recover) {
+      this.emit('message', value as In)
+      return
+    }
+    const { deliver, recovered } = this.history.accept(value)
+    if (recovered !== undefined) this.stopRecoveryTimer()
+    this.deliver(deliver)
+    if (recovered !== undefined) this.emit('recovered', recovered)
+  }
+
+  private deliver(messages: readonly unknown[]): void {
+    for (const m of messages) this.emit('message', m as In)
+  }
+
+  private stopRecoveryTimer(): void {
+    if (this.recoveryTimer !== undefined) this.o.timers.clearTimeout(this.recoveryTimer)
+    this.recoveryTimer = undefined
   }
 
   private onSocketClose(ev: SocketClose): void {
@@ -548,6 +588,9 @@ export class GatehouseClient<In = unknown, Out extends object = OutgoingMap> ext
     const ws = this.ws
     this.ws = undefined
     this.stopKeepAlive()
+    // A recovery cut short by the close: what arrived of it is delivered, in order.
+    this.stopRecoveryTimer()
+    if (this.history.recovering) this.deliver(this.history.abort())
     if (ws === undefined) return
     // Replies travel on the socket that carried the request; once it is gone they never come.
     this.requests.disconnected(ws)

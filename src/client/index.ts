@@ -14,6 +14,7 @@
 export { backoffDelayMs } from './backoff.ts'
 export { GatehouseClient } from './client.ts'
 export { readCookie } from './cookie.ts'
+export type { HistoryPoint, RecoveredDetail } from './history.ts'
 export { CLIENT_DEFAULTS } from './options.ts'
 export { parseRetryAfterMs, requestToken, type TokenOutcome, type TokenRequest } from './token.ts'
 export type {

@@ -35,6 +35,8 @@ export const CLIENT_DEFAULTS = Object.freeze({
   /** Longer than AWS's 29 s integration timeout, so a slow handler's reply is not given up early. */
   requestTimeoutMs: 30_000,
   keepAliveMessage: '{"action":"ping"}',
+  recover: true,
+  recoveryTimeoutMs: 10_000,
   authCloseCodes: Object.freeze([4401, 4403]),
 } as const)
 
@@ -103,6 +105,8 @@ export function resolveOptions(opts: ClientOptions): ResolvedOptions {
     reconnectOnWake: opts.reconnectOnWake ?? CLIENT_DEFAULTS.reconnectOnWake,
     environment: opts.environment ?? browserEnvironment(),
     keepAliveMessage: opts.keepAliveMessage ?? CLIENT_DEFAULTS.keepAliveMessage,
+    recover: opts.recover ?? CLIENT_DEFAULTS.recover,
+    recoveryTimeoutMs: opts.recoveryTimeoutMs ?? CLIENT_DEFAULTS.recoveryTimeoutMs,
     authCloseCodes: opts.authCloseCodes ?? CLIENT_DEFAULTS.authCloseCodes,
     WebSocket: WS,
     fetch: opts.fetch ?? globalFetch,
@@ -119,6 +123,7 @@ export function resolveOptions(opts: ClientOptions): ResolvedOptions {
     'maxQueuedBytes',
     'maxMessageBytes',
     'requestTimeoutMs',
+    'recoveryTimeoutMs',
   ] as const) {
     if (!(Number.isFinite(o[key]) && o[key] > 0)) invalid(`${key} must be a positive number`)
   }
@@ -147,6 +152,7 @@ export function resolveOptions(opts: ClientOptions): ResolvedOptions {
     invalid('getToken must be a function')
   }
   if (typeof o.reconnectOnWake !== 'boolean') invalid('reconnectOnWake must be a boolean')
+  if (typeof o.recover !== 'boolean') invalid('recover must be a boolean')
   if (typeof o.environment !== 'object' || o.environment === null) {
     invalid('environment must be an object ({ window, document })')
   }

@@ -4,6 +4,7 @@
  * `WebSocket`, `fetch` and the timers it uses (so tests can inject fakes).
  */
 import type { Clock } from '../clock.ts'
+import type { RecoveredDetail } from './history.ts'
 import type { TokenTransport } from './url.ts'
 import type { WakeEnvironment } from './wake.ts'
 
@@ -137,6 +138,8 @@ export interface ClientEventMap<In = unknown> {
   close: CloseDetail
   error: ErrorDetail
   failed: FailedDetail
+  /** A recovery after a reconnect ended (see the `recover` option). */
+  recovered: RecoveredDetail
 }
 
 /**
@@ -310,6 +313,14 @@ export interface ClientOptions {
   reconnectOnWake?: boolean
   /** Injectable: where `online` and `visibilitychange` come from. Default the page's `window` and `document`. */
   environment?: WakeEnvironment
+  /**
+   * Track channel history and recover after a reconnect: the client presents the last
+   * offset and epoch it saw of its channel, holds that channel's history messages back
+   * until the app's `recovered` notice, and delivers them in order, once each. Default true.
+   */
+  recover?: boolean
+  /** How long a recovery waits for the app's notice before delivering what it holds. Default 10 000. */
+  recoveryTimeoutMs?: number
   /** The keep-alive frame. Default `{"action":"ping"}`. */
   keepAliveMessage?: string
   /** Close codes from the server that mean "do not come back". Default `[4401, 4403]`. */

@@ -40,6 +40,19 @@ export const APP_PROTOCOL = 'gatehouse.v1'
  */
 export const CHANNEL_QUERY_PARAM = 'channel'
 /**
+ * Query parameters of a reconnect's history position (equal `DEFAULTS.historySinceQueryParam`
+ * and `DEFAULTS.historyEpochQueryParam`).
+ *
+ * @example
+ * ```ts
+ * url.searchParams.set(SINCE_QUERY_PARAM, '41')
+ * ```
+ */
+export const SINCE_QUERY_PARAM = 'since'
+/** See {@link SINCE_QUERY_PARAM}. */
+export const EPOCH_QUERY_PARAM = 'epoch'
+
+/**
  * Valid channel names (equals `DEFAULTS.channelPattern`).
  *
  * @example
@@ -108,10 +121,18 @@ export function socketTarget(
   token: string,
   channel: string | undefined,
   transport: TokenTransport,
+  point?: { readonly epoch: string; readonly offset: number },
 ): SocketTarget {
   const u = new URL(base)
   u.searchParams.delete(TOKEN_QUERY_PARAM)
+  // Only this client's own position rides along, never one left in `base`.
+  u.searchParams.delete(SINCE_QUERY_PARAM)
+  u.searchParams.delete(EPOCH_QUERY_PARAM)
   if (channel !== undefined) u.searchParams.set(CHANNEL_QUERY_PARAM, channel)
+  if (channel !== undefined && point !== undefined) {
+    u.searchParams.set(SINCE_QUERY_PARAM, String(point.offset))
+    u.searchParams.set(EPOCH_QUERY_PARAM, point.epoch)
+  }
   if (transport === 'protocol') {
     return { url: u.href, protocols: [APP_PROTOCOL, TOKEN_PROTOCOL_PREFIX + token] }
   }
