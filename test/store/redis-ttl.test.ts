@@ -77,6 +77,8 @@ if (client === null) {
       const reply = await f.app.handle(f.messageEvent(alice, '{"action":"nothing"}'))
       assert.ok(reply.status < 500)
       await store.setChannel(bob, 'lobby-2')
+      // Channel history: a stream and its hash, both with the history's age as their TTL.
+      await f.app.send.toChannel('lobby-2', { type: 'kept' }, { history: true })
       await f.app.handle(f.disconnectEvent(alice))
       // Spend bob's issue rate: refused hits are written too.
       let refused = 0
@@ -92,7 +94,22 @@ if (client === null) {
       const keys = await keysOf(redis, prefix)
       const kinds = new Set(keys.map((k) => k.slice(prefix.length).split(':')[0]))
       // The scenario reached every kind of key the store writes.
-      for (const kind of ['t', 'tu', 'ts', 'tc', 'r', 'rx', 's', 'su', 'sh', 'sc', 'sa', 'sd']) {
+      for (const kind of [
+        't',
+        'tu',
+        'ts',
+        'tc',
+        'r',
+        'rx',
+        's',
+        'su',
+        'sh',
+        'sc',
+        'sa',
+        'sd',
+        'hs',
+        'hm',
+      ]) {
         assert.ok(kinds.has(kind), `no ${kind} key written: ${[...kinds].join(',')}`)
       }
       const tokenMax = DEFAULTS.tokenTtlMs + DEFAULTS.tokenRetentionGraceMs
@@ -106,9 +123,11 @@ if (client === null) {
             ? tokenMax
             : kind === 'r' || kind === 'rx'
               ? rateMax
-              : kind === 'sd' || (kind === 's' && key.endsWith(alice))
-                ? DEFAULTS.disconnectedSessionRetentionMs
-                : DEFAULTS.connectedSessionRetentionMs
+              : kind === 'hs' || kind === 'hm'
+                ? DEFAULTS.historyTtlMs
+                : kind === 'sd' || (kind === 's' && key.endsWith(alice))
+                  ? DEFAULTS.disconnectedSessionRetentionMs
+                  : DEFAULTS.connectedSessionRetentionMs
         assert.ok(ttl <= bound, `${key}: TTL ${ttl} above its bound ${bound}`)
       }
       // The disconnected session keeps the (shorter) retention of a disconnected row, not
