@@ -49,7 +49,11 @@ describe('channel history', () => {
   })
 
   test('the history option: defaults, bounds, unknown keys refused', () => {
-    const base = { store: createMemoryStore(), identify: () => null, loadUser: () => null }
+    const base = {
+      store: createMemoryStore(),
+      identify: () => ({ sessionId: null, userId: null }),
+      loadUser: () => null,
+    }
     assert.deepEqual(resolveAppConfig(base).history, {
       size: DEFAULTS.historySize,
       ttlMs: DEFAULTS.historyTtlMs,
