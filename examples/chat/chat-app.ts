@@ -48,6 +48,9 @@ export function createChatApp(deps: ChatAppDeps): App {
     allowedOrigins: deps.origins,
     allowedHosts: deps.wsHosts,
     requireChannel: true,
+    // Chat messages go to their room's history: a page that reconnects within five minutes
+    // receives the last 100 it missed (the client presents where it was, by itself).
+    history: { size: 100, ttlMs: 5 * 60_000 },
     // The session cookie travels with the handshake (same host, SameSite=Lax).
     identify: (event: GatewayEvent) => {
       const session = sessions.fromCookies(event.headers.cookie)

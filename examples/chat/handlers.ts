@@ -6,13 +6,20 @@
  *
  * | action | body | effect |
  * |---|---|---|
- * | `send_message` | `text`: 1–2000 characters | `{"type":"chat_message","channel","user","text"}` to the room, sender included |
+ * | `send_message` | `text`: 1–2000 characters | `{"type":"chat_message","channel","user","text"}` to the room, sender included, kept in the room's history (it arrives with a `$history` key) |
  * | `change_channel` | `channel` | reply `{"type":"channel_changed","channel"}`; presence to both rooms (the app's `onPresence`) |
  * | `who` | — | reply `{"type":"presence","channel","users"}` |
  * | `kick` | `user` | `chat.moderate` only: the user's HTTP sessions ended and tokens revoked, all their sockets closed; they get `{"type":"kicked","by"}` first; reply `{"type":"kick_result","user","closed"}` (the generic error when the store could not complete it) |
  * | `ping` | — | nothing (the client's keep-alive) |
  */
-import { type HandlerFn, type HandlerSpec, isGatehouseError, type Store } from 'gatehouse'
+import {
+  type HandlerFn,
+  type HandlerSpec,
+  isGatehouseError,
+  type Sender,
+  type SendResult,
+  type Store,
+} from 'gatehouse'
 import { presenceMessage } from './presence.ts'
 
 /** The one error reply (the same as Gatehouse's own for unknown and forbidden actions). */
@@ -43,6 +50,24 @@ export function isValidText(text: unknown): text is string {
 }
 
 /**
+ * Post a chat message to a room. It goes to the room's history, so a page that reconnects
+ * receives what it missed (in order, once each; `gatehouse/client` does it by itself).
+ *
+ * @example
+ * ```ts
+ * await postChat(app.send, 'lobby', 'alice', 'hi')
+ * ```
+ */
+export function postChat(
+  send: Sender,
+  channel: string,
+  user: string,
+  text: string,
+): Promise<SendResult> {
+  return send.toChannel(channel, { type: 'chat_message', channel, user, text }, { history: true })
+}
+
+/**
  * Build the handler table of the chat app.
  *
  * @example
@@ -65,7 +90,7 @@ export function chatHandlers(deps: {
     const text = ctx.body.text
     const channel = ctx.session.channel
     if (!isValidText(text) || channel === null || ctx.user === null) return GENERIC_ERROR
-    await ctx.send.toChannel(channel, { type: 'chat_message', channel, user: ctx.user.id, text })
+    await postChat(ctx.send, channel, ctx.user.id, text)
     return undefined
   }
 

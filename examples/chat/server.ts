@@ -13,7 +13,7 @@
  * | `POST /logout` with `X-CSRFToken` | 200 `{"ok":true,"closed":n}`: session ended, the user's unused tokens revoked and sockets closed; 403; 503 `{"ok":false,…}` when the store could not complete the revocation (the session is still ended and this process's sockets closed) |
  * | `GET /api/me` | 200 `{"user","permissions"}` or 401 |
  * | `POST /api/ws-token/` | Gatehouse's token endpoint: 200 `{"token","expires_in"}`, 403, 429 |
- * | `GET /__test/stats`, `POST /__test/restart-gateway`, `POST /__test/store-outage` `{"down"}` | only with `GATEHOUSE_DEMO_TEST=1` |
+ * | `GET /__test/stats`, `POST /__test/restart-gateway`, `POST /__test/store-outage` `{"down"}`, `POST /__test/publish` `{"channel","user","text","count"}` | only with `GATEHOUSE_DEMO_TEST=1` |
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
 import {
@@ -28,6 +28,7 @@ import {
 import { answerBridgeError, toFetchRequest, writeFetchResponse } from 'gatehouse/node'
 import type { Asset } from './assets.ts'
 import type { GatewayHost } from './gateway-host.ts'
+import { postChat } from './handlers.ts'
 import { discardBody, readJsonObject, sendJson } from './http-util.ts'
 import { chatPage, securityHeaders } from './page.ts'
 import { csrfMatches, loginCookies, logoutCookies, type SessionStore } from './sessions.ts'
@@ -248,6 +249,26 @@ export function createChatListener(deps: ChatServerDeps): RequestListener {
       const body = await readJsonObject(req)
       deps.outage.setDown(body?.down === true)
       return sendJson(res, 200, { ok: true, down: body?.down === true })
+    }
+    if (path === '/__test/publish' && req.method === 'POST') {
+      // `count` chat messages `<text> 1` … `<text> <count>` from `user` to `channel`, as
+      // send_message posts them, without a socket (so no per-connection message rate).
+      const body = await readJsonObject(req)
+      const { channel, user, text, count } = body ?? {}
+      if (
+        typeof channel !== 'string' ||
+        typeof user !== 'string' ||
+        typeof text !== 'string' ||
+        !Number.isInteger(count) ||
+        (count as number) < 1 ||
+        (count as number) > 1_000
+      ) {
+        return sendJson(res, 400, { message: 'Bad Request' })
+      }
+      for (let i = 1; i <= (count as number); i++) {
+        await postChat(gateway.app.send, channel, user, `${text} ${i}`)
+      }
+      return sendJson(res, 200, { ok: true })
     }
     if (path === '/__test/restart-gateway' && req.method === 'POST') {
       await discardBody(req)

@@ -255,6 +255,12 @@ function startSocket(): void {
     current.send('who')
   })
   current.on('message', onMessage)
+  // After a reconnect the missed messages of the room arrive first, in order; when the room's
+  // history no longer reaches back that far, say so (what was said meanwhile is not shown).
+  current.on('recovered', ({ channel, recovered }) => {
+    if (client !== current || channel !== room) return
+    if (!recovered) showNotice('You were away for a while: some messages were missed.')
+  })
   current.on('close', ({ willReconnect }) => {
     if (client !== current) return
     if (!opened && willReconnect) void explainFailure(current)
