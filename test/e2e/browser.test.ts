@@ -204,6 +204,73 @@ describe('demo chat in Chromium', { skip: !haveChromium, timeout: 90_000 }, () =
     await peopleAre(bob, ['alice', 'bob'])
   })
 
+  it('a page kept offline while 50 messages go to its room receives them in order, then live ones; past the history it is told', async () => {
+    const alice = pages.get('alice')!
+    const bob = pages.get('bob')!
+    await Promise.all([connected(alice), connected(bob)])
+    // bob's page gets no token until released: after the restart it stays disconnected.
+    let release = () => {}
+    const holdTokens = async () => {
+      const held = new Promise<void>((r) => {
+        release = r
+      })
+      await bob.route(/\/api\/ws-token\/?$/, async (route) => {
+        await held
+        await route.continue()
+      })
+    }
+    const restartGateway = async () => {
+      const r = await fetch(`${demo.appUrl}/__test/restart-gateway`, { method: 'POST' })
+      assert.equal(r.status, 200)
+      await r.body?.cancel()
+    }
+    const publish = async (text: string, count: number) => {
+      const r = await fetch(`${demo.appUrl}/__test/publish`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ channel: 'lobby', user: 'alice', text, count }),
+      })
+      assert.equal(r.status, 200)
+      await r.body?.cancel()
+    }
+    const texts = () => bob.locator('#messages li.msg .text').allTextContents()
+
+    await holdTokens()
+    const before = (await texts()).length
+    await restartGateway()
+    await bob.locator('#status:not([data-state="open"])').waitFor()
+    await publish('missed', 50)
+    await connected(alice)
+    assert.equal((await texts()).length, before, 'nothing reaches an offline page')
+    release()
+    await connected(bob)
+    await messageIn(bob, 'missed 50')
+    await say(alice, 'live after the recovery')
+    await messageIn(bob, 'live after the recovery')
+    assert.deepEqual(
+      (await texts()).slice(before),
+      [...Array.from({ length: 50 }, (_, i) => `missed ${i + 1}`), 'live after the recovery'],
+      'the 50 missed messages once each, in order, then the live one',
+    )
+    assert.equal(await bob.locator('#messages li.system', { hasText: 'were missed' }).count(), 0)
+
+    // A gap longer than the room's history (100): the page says so and shows none of it.
+    await bob.unrouteAll()
+    await holdTokens()
+    const count = (await texts()).length
+    await restartGateway()
+    await bob.locator('#status:not([data-state="open"])').waitFor()
+    await publish('lost', 120)
+    release()
+    await connected(bob)
+    await bob.locator('#messages li.system', { hasText: 'some messages were missed' }).waitFor()
+    await connected(alice)
+    await say(alice, 'live after the gap')
+    await messageIn(bob, 'live after the gap')
+    assert.deepEqual((await texts()).slice(count), ['live after the gap'])
+    await bob.unrouteAll()
+  })
+
   it('a moderator kicks bob: his page is disconnected and stays out', async () => {
     const alice = pages.get('alice')!
     const bob = pages.get('bob')!
