@@ -241,8 +241,19 @@ describe('demo chat contract (DEMO.md)', { timeout: 60_000 }, () => {
       m = await open(demo, mod, 'ops', ip)
       a.send({ action: 'send_message', text: 'hi' })
       const expected = { type: 'chat_message', channel: 'lobby', user: 'alice', text: 'hi' }
-      assert.deepEqual(await a.next(isChat('hi'), 'own echo'), expected)
-      assert.deepEqual(await b.next(isChat('hi'), 'fan-out to bob'), expected)
+      // The contract's fields, plus the room's history position (the client tracks it to
+      // recover after a reconnect): the same offset and epoch for every recipient.
+      const own = await a.next(isChat('hi'), 'own echo')
+      const fanned = await b.next(isChat('hi'), 'fan-out to bob')
+      for (const frame of [own, fanned]) {
+        const { $history, ...fields } = frame
+        assert.deepEqual(fields, expected)
+        const h = $history as { channel: string; offset: number; epoch: string }
+        assert.equal(h.channel, 'lobby')
+        assert.ok(Number.isSafeInteger(h.offset) && h.offset >= 1)
+        assert.match(h.epoch, /^[A-Za-z0-9_-]{1,32}$/)
+      }
+      assert.deepEqual(own.$history, fanned.$history)
       // mod's own message comes after any lobby frame that could have reached him.
       m.send({ action: 'send_message', text: 'ops sentinel' })
       await m.next(isChat('ops sentinel'))
