@@ -127,8 +127,10 @@ describe('sqlite store', () => {
     // A file as version 3 left it, holding a token row (and a used one) without an audience.
     await (await openSqliteStore({ path })).close()
     const old = new DatabaseSync(path)
-    // Every table a later version adds goes too (version 5: nonces).
-    old.exec('DROP TABLE tokens; DROP TABLE rate_limits; DROP TABLE sessions; DROP TABLE nonces')
+    // Every table a later version adds goes too (version 5: nonces; 6: history).
+    old.exec(
+      'DROP TABLE tokens; DROP TABLE rate_limits; DROP TABLE sessions; DROP TABLE nonces; DROP TABLE history_streams; DROP TABLE history',
+    )
     old.exec('DELETE FROM gatehouse_schema')
     for (const m of SQLITE_MIGRATIONS.filter((m) => m.version <= 3)) {
       old.exec(m.sql)
