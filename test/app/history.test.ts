@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { resolveAppConfig } from '../../src/app/config.ts'
 import { DEFAULTS } from '../../src/defaults.ts'
 import { isGatehouseError } from '../../src/errors.ts'
@@ -29,6 +30,33 @@ describe('channel history', () => {
     const e = parse(empty!)
     assert.deepEqual(Object.keys(e), ['$history'])
     assert.equal((e.$history as { offset: number }).offset, 2)
+  })
+
+  test('concurrent history sends of one process reach each recipient in offset order', async () => {
+    // Listings that answer later the earlier they were asked: unordered fan-outs would
+    // deliver the last offset first.
+    const inner = createMemoryStore()
+    let calls = 0
+    const store = {
+      ...inner,
+      listConnections: async (audience: Parameters<typeof inner.listConnections>[0]) => {
+        const ids = await inner.listConnections(audience)
+        await sleep(Math.max(0, 40 - 2 * ++calls))
+        return ids
+      },
+    }
+    const f = await appFixture({}, { store })
+    const a = await f.connect('alice', { channel: 'room' })
+    await Promise.all(
+      Array.from({ length: 20 }, (_, n) => f.app.send.toChannel('room', { n }, { history: true })),
+    )
+    const offsets = f.connections
+      .received(a)
+      .map((m) => (parse(m).$history as { offset: number }).offset)
+    assert.deepEqual(
+      offsets,
+      Array.from({ length: 20 }, (_, i) => i + 1),
+    )
   })
 
   test('only plain objects without a $history key go to history', async () => {
