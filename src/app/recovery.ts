@@ -69,7 +69,8 @@ export interface RecoveryDeps {
 }
 
 /**
- * The app's recovery: positions noted at `$connect`, answered at `$recover`.
+ * The app's recovery: positions noted at `$connect`, answered at `$recover` (once per
+ * connection: a repeat is ignored and answers `null`).
  *
  * @example
  * ```ts
@@ -85,7 +86,7 @@ export interface Recovery {
     connectionId: string,
     channel: string | null,
     fallback: RecoveryRequest | undefined,
-  ): Promise<RecoveredNotice>
+  ): Promise<RecoveredNotice | null>
 }
 
 /**
@@ -101,6 +102,9 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
   const maxPending = deps.maxPending ?? DEFAULTS.sessionCacheMaxEntries
   // Insertion order is age order: the oldest goes first when full or expired.
   const pending = new Map<string, RecoveryRequest & { readonly at: number }>()
+  // Connections that have recovered: one `$recover` could make the app push a channel's
+  // whole history, so a connection gets one (in this process; bounded like `pending`).
+  const answered = new Set<string>()
 
   function take(connectionId: string): RecoveryRequest | undefined {
     const found = pending.get(connectionId)
@@ -122,8 +126,15 @@ export function createRecovery(deps: RecoveryDeps): Recovery {
     },
     forget: (connectionId) => {
       pending.delete(connectionId)
+      answered.delete(connectionId)
     },
     recover: async (connectionId, channel, fallback) => {
+      if (answered.has(connectionId)) {
+        logger.warn({ event: 'history_recover_repeated', connectionId }, 'second $recover ignored')
+        return null
+      }
+      answered.add(connectionId)
+      if (answered.size > maxPending) answered.delete(answered.values().next().value!)
       const request = take(connectionId) ?? fallback
       if (channel === null || request === undefined) {
         const notice: RecoveredNotice = {

@@ -194,6 +194,21 @@ describe('channel history', () => {
     assert.equal(parse(f.connections.received(other.connectionId)[0]!).recovered, false)
   })
 
+  test('a connection recovers once: a repeated $recover pushes nothing', async () => {
+    const f = await appFixture()
+    const c = await f.connect('alice', { channel: 'room' })
+    for (let n = 1; n <= 5; n++) await f.app.send.toChannel('room', { n }, { history: true })
+    const { epoch } = parse(f.connections.received(c)[0]!).$history as { epoch: string }
+    const ask = JSON.stringify({ action: '$recover', since: 0, epoch })
+    const before = f.connections.received(c).length
+    await f.app.handle(f.messageEvent(c, ask))
+    const once = f.connections.received(c).length
+    assert.equal(once - before, 6, 'five messages and the notice')
+    for (let i = 0; i < 3; i++)
+      assert.equal((await f.app.handle(f.messageEvent(c, ask))).status, 200)
+    assert.equal(f.connections.received(c).length, once, 'no second batch')
+  })
+
   test('$recover on a process that did not see the $connect takes the position from its body', async () => {
     const f = await appFixture()
     const c = await f.connect('alice', { channel: 'room' })
