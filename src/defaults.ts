@@ -72,6 +72,14 @@ export const DEFAULTS = Object.freeze({
   nonceSweepEveryClaims: 100,
   /** Expired nonce rows one sweep deletes at most (more than the claims between sweeps). */
   nonceSweepBatch: 500,
+  /**
+   * Every this many `appendHistory` calls, a SQL store also deletes history rows past their
+   * age in EVERY channel (at most `historySweepBatch`): an append trims only its own channel,
+   * so a channel that fell silent would otherwise keep its last messages for good.
+   */
+  historySweepEveryAppends: 256,
+  /** History rows one sweep deletes at most. */
+  historySweepBatch: 1_000,
   /** Channel names: letters, digits, `_` and `-`, 1 to 128 characters. */
   channelPattern: /^[A-Za-z0-9_-]{1,128}$/,
   /** Connection ids as AWS issues them (URL-safe base64 plus `=`). */

@@ -273,6 +273,10 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
           AND (seq <= (SELECT last_seq FROM st) - $5::bigint OR created_at <= $4::bigint - $6::bigint)
       )
       SELECT epoch, last_seq FROM st`,
+    // Every Nth append: expired rows of all channels (an append trims only its own).
+    sweepHistory: `DELETE FROM ${s}.history WHERE (channel, seq) IN (
+        SELECT channel, seq FROM ${s}.history WHERE created_at <= $1::bigint
+        LIMIT ${DEFAULTS.historySweepBatch})`,
     // One statement, so the stream row and its entries are read as one snapshot.
     readHistory: `SELECT s.epoch, s.last_seq, h.seq, h.message, h.created_at
       FROM ${s}.history_streams s LEFT JOIN ${s}.history h ON h.channel = s.channel AND h.seq > $2::bigint
@@ -307,6 +311,7 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
       RETURNING 1 AS claimed`,
   }
   let claims = 0
+  let appends = 0
 
   // One statement per shape of call (which keys charge), built once and reused.
   const hitSql = new Map<string, string>()
@@ -547,6 +552,10 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
           limits.size,
           limits.ttlMs,
         ])
+        if (++appends % DEFAULTS.historySweepEveryAppends === 0) {
+          // Housekeeping after the append has committed: its failure fails nothing.
+          await db.query(sql.sweepHistory, [now - limits.ttlMs]).catch(() => {})
+        }
         return { offset: Number(rows[0]!.last_seq), epoch: String(rows[0]!.epoch) }
       }),
 

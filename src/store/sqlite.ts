@@ -258,6 +258,12 @@ function sqliteStore(db: DatabaseSync): Store {
     ),
     // Every Nth claim: a bounded delete of expired rows, so the table stays bounded without
     // a cleanup job (the claimed key is left alone: its upsert runs next).
+    // Every Nth append: expired rows of all channels (an append trims only its own).
+    sweepHistory: q(
+      `DELETE FROM history WHERE (channel, seq) IN (
+         SELECT channel, seq FROM history WHERE created_at <= ?1 LIMIT ${DEFAULTS.historySweepBatch}
+       )`,
+    ),
     sweepNonces: q(
       `DELETE FROM nonces WHERE key IN (
          SELECT key FROM nonces WHERE expires_at < ?1 AND key <> ?2 LIMIT ${DEFAULTS.nonceSweepBatch}
@@ -265,6 +271,7 @@ function sqliteStore(db: DatabaseSync): Store {
     ),
   }
   let claims = 0
+  let appends = 0
 
   // Every call: run synchronously, surface any SQLite failure as ERR_STORE_UNAVAILABLE.
   function run<T>(op: string, body: () => T): Promise<T> {
@@ -474,6 +481,9 @@ function sqliteStore(db: DatabaseSync): Store {
           const row = st.nextSeq.get(channel, newEpoch()) as { epoch: string; seq: number }
           st.insertHistory.run(channel, row.seq, message, now)
           st.trimHistory.run(channel, row.seq - limits.size, now - limits.ttlMs)
+          if (++appends % DEFAULTS.historySweepEveryAppends === 0) {
+            st.sweepHistory.run(now - limits.ttlMs)
+          }
           return { offset: row.seq, epoch: row.epoch }
         })
       }),
