@@ -23,7 +23,7 @@ import {
   closeConnection,
   type Runtime,
   sendError,
-  sendText,
+  sendReply,
   track,
 } from './runtime.ts'
 
@@ -166,5 +166,5 @@ async function dispatch(rt: Runtime, conn: Connection, body: string): Promise<vo
     sendError(rt, conn, ERROR_MESSAGES.internal, event.requestId)
     return
   }
-  sendText(rt, conn, reply)
+  sendReply(rt, conn, reply)
 }

@@ -264,6 +264,42 @@ export function sendText(rt: Runtime, conn: Connection, text: string): WriteResu
   return writeFrame(rt, conn, encodeFrame(Buffer.from(text, 'utf8'), TEXT))
 }
 
+// Sockets whose replies of this turn are held in their write buffer, released together.
+const held: Connection['socket'][] = []
+let releaseArmed = false
+
+function releaseHeld(): void {
+  releaseArmed = false
+  // uncork on a socket destroyed meanwhile is a no-op.
+  for (const socket of held) socket.uncork()
+  held.length = 0
+}
+
+/**
+ * Send an integration's reply. Replies resolve in promise callbacks, one per message, so
+ * written at once each would be a syscall of its own; held until the end of the turn, the
+ * replies of one socket leave in one `writev`. One `setImmediate` per turn for all sockets
+ * (never a timer per message or per socket), and only on this path: a fan-out loop writes
+ * each socket once anyway, and a close or terminate never follows a reply in the same turn.
+ *
+ * @example
+ * ```ts
+ * sendReply(rt, conn, outcome.response.body)
+ * ```
+ */
+export function sendReply(rt: Runtime, conn: Connection, text: string): WriteResult {
+  const { socket } = conn
+  if (isOpen(conn) && socket.writableCorked === 0) {
+    socket.cork()
+    held.push(socket)
+    if (!releaseArmed) {
+      releaseArmed = true
+      setImmediate(releaseHeld)
+    }
+  }
+  return sendText(rt, conn, text)
+}
+
 /**
  * Send AWS's error frame: `{"message":…,"connectionId":…,"requestId":…}`.
  *
