@@ -25,6 +25,7 @@ import {
   sqliteMigrationSql,
   sqliteSchemaStatus,
 } from '../store/sqlite-schema.ts'
+import { importOptional } from '../util/optional.ts'
 import { parseCommand } from './args.ts'
 import { DEFAULT_DB_PATH } from './cleanup.ts'
 import type { CliIo } from './io.ts'
@@ -197,16 +198,7 @@ async function migratePostgresTarget(
   shown: string,
 ): Promise<number> {
   const what = `${shown} schema ${schema}`
-  let pg: typeof import('pg')
-  try {
-    pg = await import('pg')
-  } catch (err) {
-    throw new GatehouseError(
-      'ERR_INVALID_OPTION',
-      'the optional dependency "pg" is not installed (npm install pg)',
-      { cause: err },
-    )
-  }
+  const pg = await importOptional('pg', 'gatehouse migrate', () => import('pg'))
   const PoolClass = (pg.default ?? pg).Pool
   const pool: Pool = new PoolClass({
     connectionString: url,

@@ -13,6 +13,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { Registry } from 'prom-client'
 import { GatehouseError } from '../errors.ts'
 import { subscribe, type TelemetryEvent } from '../telemetry.ts'
+import { importOptional } from '../util/optional.ts'
 import { FastCounter, FastHistogram } from './collectors.ts'
 
 /** Options of {@link createMetrics}. */
@@ -55,16 +56,12 @@ const NO_REASON = { accepted: `accepted|${NONE}`, refused: `refused|${NONE}` } a
 type PromClient = typeof import('prom-client')
 
 async function loadPromClient(): Promise<PromClient> {
-  try {
-    const mod = (await import('prom-client')) as PromClient & { default?: PromClient }
-    return mod.default ?? mod
-  } catch (err) {
-    throw new GatehouseError(
-      'ERR_INVALID_OPTION',
-      'createMetrics: the optional dependency "prom-client" is not installed (npm install prom-client)',
-      { cause: err },
-    )
-  }
+  const mod = (await importOptional(
+    'prom-client',
+    'createMetrics',
+    () => import('prom-client'),
+  )) as PromClient & { default?: PromClient }
+  return mod.default ?? mod
 }
 
 /**

@@ -64,6 +64,9 @@ export {
   postgresMigrationSql,
   postgresSchemaStatus,
 } from './postgres-schema.ts'
+
+import { importOptional } from '../util/optional.ts'
+
 export type { SchemaStatus } from './schema-version.ts'
 
 /**
@@ -180,16 +183,7 @@ async function ownPool(options: {
     // commit of N writes costs three round trips (BEGIN, the writes, COMMIT), not N + 2.
     pipeline: true,
   } as PoolConfig
-  let pg: typeof import('pg')
-  try {
-    pg = await import('pg')
-  } catch (err) {
-    throw new GatehouseError(
-      'ERR_INVALID_OPTION',
-      'createPostgresStore: the optional dependency "pg" is not installed (npm install pg)',
-      { cause: err },
-    )
-  }
+  const pg = await importOptional('pg', 'createPostgresStore', () => import('pg'))
   const PoolClass = (pg.default ?? pg).Pool
   const pool = new PoolClass(config)
   // An idle client's network error is emitted on the pool; unhandled it would crash the

@@ -29,6 +29,7 @@ import { REDIS_SCRIPTS, type RedisScript } from './redis-scripts.ts'
 
 export { RATE_TTL_SLACK_MS } from './redis-scripts.ts'
 
+import { importOptional } from '../util/optional.ts'
 import type {
   Audience,
   ChannelPresence,
@@ -204,16 +205,9 @@ async function ownClient(options: {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
   }
-  let RedisClass: typeof Redis
-  try {
-    RedisClass = (await import('ioredis')).Redis
-  } catch (err) {
-    throw new GatehouseError(
-      'ERR_INVALID_OPTION',
-      'createRedisStore: the optional dependency "ioredis" is not installed (npm install ioredis)',
-      { cause: err },
-    )
-  }
+  const RedisClass: typeof Redis = (
+    await importOptional('ioredis', 'createRedisStore', () => import('ioredis'))
+  ).Redis
   const client = new RedisClass(options.url, config)
   // Connection errors are also emitted as events; the failing command reports them to the
   // caller as ERR_STORE_UNAVAILABLE, so the event needs no second handling.

@@ -7,7 +7,7 @@
  * reconnect by themselves; `ioredis` is an optional peer dependency, loaded on first use.
  */
 import type { Redis } from 'ioredis'
-import { GatehouseError } from '../../errors.ts'
+import { importOptional } from '../../util/optional.ts'
 import { MAX_SLOTS } from './ids.ts'
 import type { ResolvedClusterOptions } from './options.ts'
 import {
@@ -91,16 +91,9 @@ type ScriptCall = (prefix: string, ...args: (string | number)[]) => Promise<unkn
  * ```
  */
 export async function openRegistry(options: ResolvedClusterOptions): Promise<Registry> {
-  let RedisClass: typeof Redis
-  try {
-    RedisClass = (await import('ioredis')).Redis
-  } catch (err) {
-    throw new GatehouseError(
-      'ERR_INVALID_OPTION',
-      'cluster: the optional dependency "ioredis" is not installed (npm install ioredis)',
-      { cause: err },
-    )
-  }
+  const RedisClass: typeof Redis = (
+    await importOptional('ioredis', 'cluster', () => import('ioredis'))
+  ).Redis
   const config = {
     lazyConnect: true,
     connectTimeout: options.deadAfterMs,
