@@ -361,6 +361,13 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
     if (closed) throw new Error('store closed')
     const client = await pool.connect()
     let broken: Error | undefined
+    // A checked-out client that loses its connection emits 'error' on itself (the pool
+    // listens only while it is idle); unheard, that event would crash the process. The
+    // failure reaches this batch through its queries' rejections.
+    const swallow = (err: Error): void => {
+      broken ??= err
+    }
+    ;(client as { on(event: 'error', fn: (err: Error) => void): unknown }).on('error', swallow)
     try {
       // BEGIN is awaited on its own: a failed BEGIN must not leave the writes to run
       // one by one outside a transaction. A pipelining client (the store's own pool)
@@ -385,6 +392,7 @@ function postgresStore(db: PgQueryable, s: string, owned: Pool | undefined): Sto
       })
       throw err
     } finally {
+      ;(client as { off(event: 'error', fn: (err: Error) => void): unknown }).off('error', swallow)
       client.release(broken)
     }
   }
