@@ -141,7 +141,7 @@ export function parseGatewayArgs(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
 ): GatewayCliParse {
-  let values: {
+  let values: ClusterFlags & {
     integration?: string | undefined
     route?: string[] | undefined
     port?: string | undefined
@@ -157,12 +157,6 @@ export function parseGatewayArgs(
     'aws-secret-access-key'?: string | undefined
     'two-way'?: boolean | undefined
     metrics?: boolean | undefined
-    cluster?: string | undefined
-    'node-id'?: string | undefined
-    'cluster-secret'?: string | undefined
-    'cluster-key-prefix'?: string | undefined
-    'cluster-heartbeat-ms'?: string | undefined
-    'cluster-dead-after-ms'?: string | undefined
     help?: boolean | undefined
   }
   try {
@@ -293,16 +287,19 @@ export function parseGatewayArgs(
   }
 }
 
-/** The `cluster` option from the `--cluster*` flags, or the usage error's message. */
-function clusterConfig(
-  values: {
+/** The `--cluster*` flags as `parseArgs` returns them. */
+interface ClusterFlags {
     cluster?: string | undefined
     'node-id'?: string | undefined
     'cluster-secret'?: string | undefined
     'cluster-key-prefix'?: string | undefined
     'cluster-heartbeat-ms'?: string | undefined
     'cluster-dead-after-ms'?: string | undefined
-  },
+}
+
+/** The `cluster` option from the `--cluster*` flags, or the usage error's message. */
+function clusterConfig(
+  values: ClusterFlags,
   env: Readonly<Record<string, string | undefined>>,
   secret: string | undefined,
 ): ClusterOptions | undefined | string {
