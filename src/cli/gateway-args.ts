@@ -289,12 +289,12 @@ export function parseGatewayArgs(
 
 /** The `--cluster*` flags as `parseArgs` returns them. */
 interface ClusterFlags {
-    cluster?: string | undefined
-    'node-id'?: string | undefined
-    'cluster-secret'?: string | undefined
-    'cluster-key-prefix'?: string | undefined
-    'cluster-heartbeat-ms'?: string | undefined
-    'cluster-dead-after-ms'?: string | undefined
+  cluster?: string | undefined
+  'node-id'?: string | undefined
+  'cluster-secret'?: string | undefined
+  'cluster-key-prefix'?: string | undefined
+  'cluster-heartbeat-ms'?: string | undefined
+  'cluster-dead-after-ms'?: string | undefined
 }
 
 /** The `cluster` option from the `--cluster*` flags, or the usage error's message. */
